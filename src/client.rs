@@ -1,0 +1,499 @@
+//! The client and the one download loop every sink goes through.
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use once_cell::sync::Lazy;
+use reqwest::header::{HeaderValue, ACCEPT, LOCATION};
+use reqwest::{StatusCode, Url};
+
+use crate::archive;
+use crate::config::{check_transport, is_loopback, ClientConfig};
+use crate::error::{Error, ErrorKind, Result};
+use crate::request::{check_session_id, downloads_url, ApiKey};
+use crate::retry;
+use crate::sink::{BufferSink, CallbackSink, FileSink, Sink};
+
+/// Read size of the body loop: large reads keep per-chunk overhead low.
+const CHUNK_SIZE: usize = 256 * 1024;
+/// Redirect hops followed before giving up.
+const MAX_REDIRECTS: usize = 10;
+/// An error body is read up to this size for its message.
+const MAX_ERROR_BODY: u64 = 64 * 1024;
+
+/// A connection pool plus settings. Cheap to share between threads: every
+/// method takes `&self`.
+pub struct Client {
+    http: reqwest::blocking::Client,
+    config: ClientConfig,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl Client {
+    /// Builds a client. This starts the HTTP stack's background thread.
+    pub fn new(config: ClientConfig) -> Result<Client> {
+        let mut builder = reqwest::blocking::Client::builder()
+            .user_agent(config.user_agent())
+            .connect_timeout(config.connect_timeout)
+            // Per operation in the blocking client: waiting for the response,
+            // then each read of the body. The whole-call deadline is ours.
+            .timeout(config.timeout)
+            // Redirects are followed by hand, so the key stays on its origin.
+            .redirect(reqwest::redirect::Policy::none())
+            .tcp_nodelay(true);
+        for cert in &config.extra_roots {
+            builder = builder.add_root_certificate(cert.clone());
+        }
+        if let Some(proxy) = &config.proxy {
+            let proxy = reqwest::Proxy::all(proxy.as_str())
+                .map_err(|e| Error::invalid_argument(format!("proxy is unusable: {e}")))?;
+            builder = builder.proxy(proxy);
+        } else if is_loopback(&config.base_url) {
+            // A system proxy never reaches this machine's loopback.
+            builder = builder.no_proxy();
+        }
+        let http = builder.build().map_err(|e| {
+            Error::internal(format!("cannot set up the HTTP client: {}", chain(&e)))
+        })?;
+        Ok(Client { http, config })
+    }
+
+    /// A client configured from the `BROWSERBASE_*` environment variables.
+    pub fn from_env() -> Result<Client> {
+        Client::new(ClientConfig::from_env()?)
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// Downloads session `session_id`'s archive into `sink`; returns its size.
+    ///
+    /// The key is `api_key`, else the client's, else `BROWSERBASE_API_KEY`.
+    /// All arguments are checked before anything is sent.
+    pub fn download(
+        &self,
+        api_key: Option<&str>,
+        session_id: &str,
+        sink: &mut dyn Sink,
+    ) -> Result<u64> {
+        let key = self.resolve_key(api_key)?;
+        check_session_id(session_id)?;
+        let url = downloads_url(&self.config.base_url, session_id)?;
+        self.fetch(&key, &url, sink)
+    }
+
+    /// Writes the archive to `path` atomically (see [`FileSink`]).
+    pub fn download_to_file(
+        &self,
+        api_key: Option<&str>,
+        session_id: &str,
+        path: &Path,
+    ) -> Result<u64> {
+        // Check key and id first, so a bad argument creates no file.
+        let key = self.resolve_key(api_key)?;
+        check_session_id(session_id)?;
+        let url = downloads_url(&self.config.base_url, session_id)?;
+        let mut sink = FileSink::create(path, self.config.fsync)?;
+        self.fetch(&key, &url, &mut sink)
+    }
+
+    /// Returns the archive in memory.
+    pub fn download_to_vec(&self, api_key: Option<&str>, session_id: &str) -> Result<Vec<u8>> {
+        let mut sink = BufferSink::new();
+        self.download(api_key, session_id, &mut sink)?;
+        Ok(sink.into_vec())
+    }
+
+    /// Hands each chunk to `on_chunk`; returning `false` cancels.
+    pub fn download_with<F: FnMut(&[u8]) -> bool>(
+        &self,
+        api_key: Option<&str>,
+        session_id: &str,
+        on_chunk: F,
+    ) -> Result<u64> {
+        let mut sink = CallbackSink::new(on_chunk);
+        self.download(api_key, session_id, &mut sink)
+    }
+
+    fn resolve_key(&self, api_key: Option<&str>) -> Result<ApiKey> {
+        match (api_key, &self.config.api_key) {
+            (Some(k), _) => ApiKey::new(k, "api_key"),
+            (None, Some(k)) => Ok(k.clone()),
+            (None, None) => ApiKey::from_env(),
+        }
+    }
+
+    /// The retry loop around single attempts.
+    fn fetch(&self, key: &ApiKey, url: &Url, sink: &mut dyn Sink) -> Result<u64> {
+        let deadline = self.config.deadline.map(|d| Instant::now() + d);
+        let mut failures: Vec<Error> = Vec::new();
+        loop {
+            let failure = match self.attempt(key, url, sink, deadline) {
+                Ok(n) => return Ok(n),
+                Err(f) => f,
+            };
+            let retries_taken = failures.len() as u32;
+            failures.push(failure.error);
+            let mut stop_reason = None;
+            if !failure.retryable || retries_taken >= self.config.max_retries {
+                stop_reason = Some("");
+            } else if !sink.can_restart() {
+                stop_reason = Some(" (not retried: bytes were already handed to the callback)");
+            }
+            let delay = failure
+                .server_delay
+                .unwrap_or_else(|| retry::backoff(retries_taken));
+            if stop_reason.is_none() {
+                if let Some(at) = deadline {
+                    if Instant::now() + delay >= at {
+                        stop_reason = Some(" (not retried: the deadline would pass)");
+                    }
+                }
+            }
+            if let Some(why) = stop_reason {
+                return Err(summarize(failures, why, key));
+            }
+            std::thread::sleep(delay);
+        }
+    }
+
+    /// One attempt: request (following redirects), then the body into the sink.
+    fn attempt(
+        &self,
+        key: &ApiKey,
+        url: &Url,
+        sink: &mut dyn Sink,
+        deadline: Option<Instant>,
+    ) -> Result<u64, Failure> {
+        let mut response = self.send(key, url, deadline)?;
+        let status = response.status();
+        if !status.is_success() {
+            let retryable = retry::status_is_retryable(status.as_u16(), response.headers());
+            let server_delay = retry::server_delay(response.headers());
+            let error = http_error(&mut response, key);
+            return Err(Failure {
+                error,
+                retryable,
+                server_delay,
+            });
+        }
+        let content_length = response.content_length();
+        sink.begin(content_length).map_err(Failure::fatal)?;
+        let total = stream_body(&mut response, sink, content_length, deadline)?;
+        sink.finish().map_err(Failure::fatal)?;
+        Ok(total)
+    }
+
+    /// Sends the GET, following up to [`MAX_REDIRECTS`] redirects by hand: the
+    /// key goes only to the base URL's origin, and never over plain http to a
+    /// non-loopback host.
+    fn send(
+        &self,
+        key: &ApiKey,
+        url: &Url,
+        deadline: Option<Instant>,
+    ) -> Result<reqwest::blocking::Response, Failure> {
+        let origin = self.config.base_url.origin();
+        let mut url = url.clone();
+        for _ in 0..=MAX_REDIRECTS {
+            let mut request = self.http.get(url.clone()).header(ACCEPT, "application/zip");
+            if url.origin() == origin {
+                let mut value = HeaderValue::from_str(key.expose()).map_err(|_| {
+                    Failure::fatal(Error::invalid_argument(
+                        "api_key is not a valid header value",
+                    ))
+                })?;
+                value.set_sensitive(true);
+                request = request.header("X-BB-API-Key", value);
+            }
+            if let Some(at) = deadline {
+                let left = at.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(Failure::fatal(deadline_error(&self.config)));
+                }
+                request = request.timeout(left.min(self.config.timeout));
+            }
+            let response = request
+                .send()
+                .map_err(|e| Failure::transport(&e, &url, &self.config))?;
+            if !response.status().is_redirection() || response.status() == StatusCode::NOT_MODIFIED
+            {
+                return Ok(response);
+            }
+            let status = response.status().as_u16();
+            let location = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| {
+                    Failure::fatal(Error::http(
+                        status,
+                        format!("HTTP {status}: a redirect without a Location"),
+                    ))
+                })?;
+            let next = url.join(location).map_err(|e| {
+                Failure::fatal(Error::http(
+                    status,
+                    format!("HTTP {status}: unusable redirect target: {e}"),
+                ))
+            })?;
+            check_transport(&next, "redirect target").map_err(|e| {
+                Failure::fatal(Error::http(
+                    status,
+                    format!("HTTP {status}: refused to follow: {}", e.message()),
+                ))
+            })?;
+            url = next;
+        }
+        Err(Failure::fatal(Error::new(
+            ErrorKind::Http,
+            format!("more than {MAX_REDIRECTS} redirects"),
+        )))
+    }
+}
+
+/// Reads the body into the sink. Nothing reaches the sink before the first
+/// bytes are known to start a ZIP archive.
+fn stream_body(
+    response: &mut reqwest::blocking::Response,
+    sink: &mut dyn Sink,
+    content_length: Option<u64>,
+    deadline: Option<Instant>,
+) -> Result<u64, Failure> {
+    let mut buf = vec![0u8; CHUNK_SIZE];
+    let mut total: u64 = 0;
+    let mut head = 0usize; // bytes held back until the signature is checked
+    let mut checked = false;
+    loop {
+        if let Some(at) = deadline {
+            if Instant::now() >= at {
+                return Err(Failure::fatal(Error::new(
+                    ErrorKind::Timeout,
+                    format!("the deadline passed after {total} bytes of the body"),
+                )));
+            }
+        }
+        let n = match response.read(&mut buf[head..]) {
+            Ok(n) => n,
+            Err(e) => return Err(Failure::body(&e, total + head as u64, content_length)),
+        };
+        if !checked {
+            head += n;
+            if head < archive::SIGNATURE_LEN && n > 0 {
+                continue;
+            }
+            archive::check_leading_signature(&buf[..head]).map_err(Failure::fatal)?;
+            checked = true;
+            sink.write(&buf[..head]).map_err(Failure::fatal)?;
+            total += head as u64;
+            head = 0;
+            if n == 0 {
+                break;
+            }
+            continue;
+        }
+        if n == 0 {
+            break;
+        }
+        sink.write(&buf[..n]).map_err(Failure::fatal)?;
+        total += n as u64;
+    }
+    if let Some(expected) = content_length {
+        if total != expected {
+            return Err(Failure {
+                error: Error::new(
+                    ErrorKind::Connection,
+                    format!("the body ended after {total} of {expected} bytes"),
+                ),
+                retryable: true,
+                server_delay: None,
+            });
+        }
+    }
+    Ok(total)
+}
+
+/// Why one attempt failed and whether another may help.
+struct Failure {
+    error: Error,
+    retryable: bool,
+    server_delay: Option<Duration>,
+}
+
+impl Failure {
+    fn fatal(error: Error) -> Failure {
+        Failure {
+            error,
+            retryable: false,
+            server_delay: None,
+        }
+    }
+
+    /// The request could not be sent or no response came.
+    fn transport(e: &reqwest::Error, url: &Url, config: &ClientConfig) -> Failure {
+        let host = url
+            .host_str()
+            .map(|h| match url.port_or_known_default() {
+                Some(p) => format!("{h}:{p}"),
+                None => h.to_owned(),
+            })
+            .unwrap_or_default();
+        let error = if e.is_timeout() {
+            Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "no response from {host} within {} ms",
+                    config.timeout.as_millis()
+                ),
+            )
+        } else if e.is_connect() {
+            Error::new(
+                ErrorKind::Connection,
+                format!("cannot connect to {host}: {}", chain(e)),
+            )
+        } else {
+            Error::new(
+                ErrorKind::Connection,
+                format!("request to {host} failed: {}", chain(e)),
+            )
+        };
+        Failure {
+            error,
+            retryable: true,
+            server_delay: None,
+        }
+    }
+
+    /// Reading the body failed part-way.
+    fn body(e: &std::io::Error, got: u64, expected: Option<u64>) -> Failure {
+        let of = expected.map(|n| format!(" of {n}")).unwrap_or_default();
+        let timed_out = e.kind() == std::io::ErrorKind::TimedOut
+            || e.get_ref()
+                .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
+                .is_some_and(reqwest::Error::is_timeout);
+        let error = if timed_out {
+            Error::new(
+                ErrorKind::Timeout,
+                format!("the server went silent after {got}{of} bytes of the body"),
+            )
+        } else {
+            Error::new(
+                ErrorKind::Connection,
+                format!(
+                    "the connection failed after {got}{of} bytes of the body: {}",
+                    chain(e)
+                ),
+            )
+        };
+        Failure {
+            error,
+            retryable: true,
+            server_delay: None,
+        }
+    }
+}
+
+impl From<Failure> for Error {
+    fn from(f: Failure) -> Error {
+        f.error
+    }
+}
+
+fn deadline_error(config: &ClientConfig) -> Error {
+    let ms = config.deadline.map(|d| d.as_millis()).unwrap_or_default();
+    Error::new(
+        ErrorKind::Timeout,
+        format!("the deadline of {ms} ms passed"),
+    )
+}
+
+/// The error for a non-2xx response: the status and the server's message.
+fn http_error(response: &mut reqwest::blocking::Response, key: &ApiKey) -> Error {
+    let status = response.status();
+    let mut body = Vec::new();
+    let _ = response
+        .by_ref()
+        .take(MAX_ERROR_BODY)
+        .read_to_end(&mut body);
+    let reason = status.canonical_reason().unwrap_or("");
+    let server_message = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+        .filter(|m| !m.trim().is_empty());
+    let text = match server_message {
+        Some(m) => format!("HTTP {} {reason}: {}", status.as_u16(), key.redact(&m)),
+        None => format!("HTTP {} {reason}", status.as_u16()),
+    };
+    Error::http(status.as_u16(), text.trim_end().to_owned())
+}
+
+/// The final error: the last failure's kind and status; its message says
+/// how many attempts were made and why each failed.
+fn summarize(mut failures: Vec<Error>, why_stopped: &str, key: &ApiKey) -> Error {
+    let last = failures.pop().expect("at least one failure");
+    if failures.is_empty() {
+        let message = format!("{}{why_stopped}", key.redact(last.message()));
+        return last.with_message(message);
+    }
+    let mut message = format!("failed after {} attempts: ", failures.len() + 1);
+    for (i, f) in failures.iter().chain(std::iter::once(&last)).enumerate() {
+        if i > 0 {
+            message.push_str("; ");
+        }
+        message.push_str(&format!("attempt {}: {}", i + 1, f.message()));
+    }
+    message.push_str(why_stopped);
+    let message = key.redact(&message);
+    last.with_message(message)
+}
+
+/// An error's message followed by its sources', without repeats.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        let s = err.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = err.source();
+    }
+    // The innermost cause is the most useful; the outer ones add context.
+    parts.reverse();
+    parts.truncate(2);
+    parts.join(" (") + &")".repeat(parts.len().saturating_sub(1))
+}
+
+/// The process-wide client of the free functions: built from the environment
+/// on first use, kept for the life of the process, and rebuilt in a forked
+/// child (whose copy lost the parent's background thread).
+type ClientSlot = Mutex<Option<(u32, Arc<Client>)>>;
+static DEFAULT_CLIENT: Lazy<ClientSlot> = Lazy::new(|| Mutex::new(None));
+
+pub fn default_client() -> Result<Arc<Client>> {
+    let pid = std::process::id();
+    let mut slot = DEFAULT_CLIENT.lock().unwrap_or_else(|p| p.into_inner());
+    match slot.take() {
+        Some((owner, client)) if owner == pid => {
+            *slot = Some((owner, client.clone()));
+            return Ok(client);
+        }
+        // Inherited across fork(): dropping it would join a thread that does
+        // not exist in this process, so it is leaked on purpose.
+        Some((_, inherited)) => std::mem::forget(inherited),
+        None => {}
+    }
+    let client = Arc::new(Client::from_env()?);
+    *slot = Some((pid, client.clone()));
+    Ok(client)
+}

@@ -1,0 +1,346 @@
+//! Client settings: their defaults, their checks, and how the process-wide
+//! default client reads them from the environment.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::Url;
+
+use crate::error::{Error, Result};
+use crate::request::ApiKey;
+
+pub const DEFAULT_BASE_URL: &str = "https://api.browserbase.com";
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(5_000);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(60_000);
+pub const DEFAULT_MAX_RETRIES: u32 = 2;
+/// More retries than this is a configuration mistake, not a policy.
+pub const MAX_RETRIES_LIMIT: u32 = 100;
+
+pub const BASE_URL_ENV: &str = "BROWSERBASE_BASE_URL";
+pub const CONNECT_TIMEOUT_ENV: &str = "BROWSERBASE_CONNECT_TIMEOUT_MS";
+pub const TIMEOUT_ENV: &str = "BROWSERBASE_TIMEOUT_MS";
+pub const DEADLINE_ENV: &str = "BROWSERBASE_DEADLINE_MS";
+pub const MAX_RETRIES_ENV: &str = "BROWSERBASE_MAX_RETRIES";
+pub const USER_AGENT_SUFFIX_ENV: &str = "BROWSERBASE_USER_AGENT_SUFFIX";
+pub const CA_FILE_ENV: &str = "BROWSERBASE_CA_FILE";
+pub const PROXY_ENV: &str = "BROWSERBASE_PROXY";
+pub const FSYNC_ENV: &str = "BROWSERBASE_FSYNC";
+
+/// Settings of a [`crate::Client`]. Every setter checks its input, so a
+/// config that exists is a config that can be used.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub(crate) base_url: Url,
+    pub(crate) api_key: Option<ApiKey>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) timeout: Duration,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) max_retries: u32,
+    pub(crate) user_agent_suffix: Option<String>,
+    pub(crate) extra_roots: Vec<reqwest::Certificate>,
+    pub(crate) proxy: Option<Url>,
+    pub(crate) fsync: bool,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            base_url: Url::parse(DEFAULT_BASE_URL).expect("default base URL parses"),
+            api_key: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+            deadline: None,
+            max_retries: DEFAULT_MAX_RETRIES,
+            user_agent_suffix: None,
+            extra_roots: Vec::new(),
+            proxy: None,
+            fsync: false,
+        }
+    }
+}
+
+impl ClientConfig {
+    /// Built-in defaults overridden by the `BROWSERBASE_*` environment
+    /// variables. An unusable value is an `InvalidArgument` naming the variable.
+    pub fn from_env() -> Result<ClientConfig> {
+        let mut c = ClientConfig::default();
+        c.apply_env()?;
+        Ok(c)
+    }
+
+    /// Applies every `BROWSERBASE_*` variable that is set over these settings.
+    pub fn apply_env(&mut self) -> Result<()> {
+        let c = self;
+        if let Some(v) = env_var(BASE_URL_ENV)? {
+            c.set_base_url_named(&v, BASE_URL_ENV)?;
+        }
+        if let Some(ms) = env_u64(CONNECT_TIMEOUT_ENV)? {
+            c.connect_timeout = positive_ms(ms, CONNECT_TIMEOUT_ENV)?;
+        }
+        if let Some(ms) = env_u64(TIMEOUT_ENV)? {
+            c.timeout = positive_ms(ms, TIMEOUT_ENV)?;
+        }
+        if let Some(ms) = env_u64(DEADLINE_ENV)? {
+            c.deadline = (ms > 0).then(|| Duration::from_millis(ms));
+        }
+        if let Some(n) = env_u64(MAX_RETRIES_ENV)? {
+            c.set_max_retries_named(n, MAX_RETRIES_ENV)?;
+        }
+        if let Some(v) = env_var(USER_AGENT_SUFFIX_ENV)? {
+            c.set_user_agent_suffix_named(&v, USER_AGENT_SUFFIX_ENV)?;
+        }
+        if let Some(v) = env_var(CA_FILE_ENV)? {
+            c.add_ca_file(Path::new(&v))?;
+        }
+        if let Some(v) = env_var(PROXY_ENV)? {
+            c.set_proxy_named(&v, PROXY_ENV)?;
+        }
+        if let Some(v) = env_var(FSYNC_ENV)? {
+            c.fsync = match v.as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" | "" => false,
+                _ => {
+                    return Err(Error::invalid_argument(format!(
+                        "{FSYNC_ENV} must be 0 or 1, not {v:?}"
+                    )))
+                }
+            };
+        }
+        Ok(())
+    }
+
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+
+    /// `https://` anywhere; plain `http://` only to a loopback host, so the
+    /// key never travels in clear text over a network.
+    pub fn set_base_url(&mut self, url: &str) -> Result<()> {
+        self.set_base_url_named(url, "base_url")
+    }
+
+    fn set_base_url_named(&mut self, url: &str, what: &str) -> Result<()> {
+        self.base_url = check_base_url(url, what)?;
+        Ok(())
+    }
+
+    /// The key used when a call passes none (before `BROWSERBASE_API_KEY`).
+    pub fn set_api_key(&mut self, key: &str) -> Result<()> {
+        self.api_key = Some(ApiKey::new(key, "api_key")?);
+        Ok(())
+    }
+
+    pub fn set_connect_timeout(&mut self, t: Duration) -> Result<()> {
+        self.connect_timeout = positive(t, "connect_timeout")?;
+        Ok(())
+    }
+
+    /// Longest silence allowed while waiting for or reading the response.
+    pub fn set_timeout(&mut self, t: Duration) -> Result<()> {
+        self.timeout = positive(t, "timeout")?;
+        Ok(())
+    }
+
+    /// A limit on the whole call, retries and waits included. `None`: no limit.
+    pub fn set_deadline(&mut self, t: Option<Duration>) {
+        self.deadline = t.filter(|d| !d.is_zero());
+    }
+
+    pub fn set_max_retries(&mut self, n: u32) -> Result<()> {
+        self.set_max_retries_named(n as u64, "max_retries")
+    }
+
+    fn set_max_retries_named(&mut self, n: u64, what: &str) -> Result<()> {
+        if n > MAX_RETRIES_LIMIT as u64 {
+            return Err(Error::invalid_argument(format!(
+                "{what} is {n}; at most {MAX_RETRIES_LIMIT} retries are allowed"
+            )));
+        }
+        self.max_retries = n as u32;
+        Ok(())
+    }
+
+    /// Appended to `browserbase-c/<version>` in the User-Agent header.
+    pub fn set_user_agent_suffix(&mut self, suffix: &str) -> Result<()> {
+        self.set_user_agent_suffix_named(suffix, "user_agent_suffix")
+    }
+
+    fn set_user_agent_suffix_named(&mut self, suffix: &str, what: &str) -> Result<()> {
+        if suffix.bytes().any(|b| !(0x20..=0x7e).contains(&b)) {
+            return Err(Error::invalid_argument(format!(
+                "{what} must be printable ASCII"
+            )));
+        }
+        self.user_agent_suffix = (!suffix.trim().is_empty()).then(|| suffix.trim().to_owned());
+        Ok(())
+    }
+
+    pub fn user_agent(&self) -> String {
+        let base = format!("browserbase-c/{}", crate::VERSION);
+        match &self.user_agent_suffix {
+            Some(s) => format!("{base} {s}"),
+            None => base,
+        }
+    }
+
+    /// Trusts the CA certificates in a PEM file, beside the built-in roots.
+    pub fn add_ca_file(&mut self, path: &Path) -> Result<()> {
+        let pem = std::fs::read(path)
+            .map_err(|e| Error::io(format_args!("cannot read CA file {}", path.display()), &e))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            Error::invalid_argument(format!("CA file {} is not valid PEM: {e}", path.display()))
+        })?;
+        if certs.is_empty() {
+            return Err(Error::invalid_argument(format!(
+                "CA file {} holds no certificate",
+                path.display()
+            )));
+        }
+        self.extra_roots.extend(certs);
+        Ok(())
+    }
+
+    /// All requests go through this proxy (`http://`, `https://` or `socks5://`
+    /// are accepted by URL; what works depends on the build's features).
+    pub fn set_proxy(&mut self, url: &str) -> Result<()> {
+        self.set_proxy_named(url, "proxy")
+    }
+
+    fn set_proxy_named(&mut self, url: &str, what: &str) -> Result<()> {
+        let parsed = Url::parse(url)
+            .map_err(|e| Error::invalid_argument(format!("{what} is not a URL: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(Error::invalid_argument(format!(
+                "{what} must be an http:// or https:// URL"
+            )));
+        }
+        self.proxy = Some(parsed);
+        Ok(())
+    }
+
+    /// fsync the file (and its directory) before and after the rename.
+    pub fn set_fsync(&mut self, on: bool) {
+        self.fsync = on;
+    }
+}
+
+/// Whether a URL's host is loopback: 127.0.0.0/8, ::1 or `localhost`.
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(url::Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
+        }
+        None => false,
+    }
+}
+
+/// May a request (and so the key) go to this URL? https, or http to loopback.
+pub(crate) fn check_transport(url: &Url, what: &str) -> Result<()> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
+        "http" => Err(Error::invalid_argument(format!(
+            "{what} uses plain http:// to a non-loopback host ({}); the API key must not travel in clear text: use https://",
+            url.host_str().unwrap_or("")
+        ))),
+        s => Err(Error::invalid_argument(format!(
+            "{what} has scheme {s:?}; only https:// (or http:// to loopback) is supported"
+        ))),
+    }
+}
+
+fn check_base_url(url: &str, what: &str) -> Result<Url> {
+    let parsed = Url::parse(url.trim())
+        .map_err(|e| Error::invalid_argument(format!("{what} {url:?} is not a URL: {e}")))?;
+    check_transport(&parsed, what)?;
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(Error::invalid_argument(format!("{what} has no host")));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(Error::invalid_argument(format!(
+            "{what} must not carry credentials"
+        )));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(Error::invalid_argument(format!(
+            "{what} must not have a query or fragment"
+        )));
+    }
+    Ok(parsed)
+}
+
+fn positive(t: Duration, what: &str) -> Result<Duration> {
+    if t.is_zero() {
+        return Err(Error::invalid_argument(format!("{what} must be positive")));
+    }
+    Ok(t)
+}
+
+fn positive_ms(ms: u64, what: &str) -> Result<Duration> {
+    positive(Duration::from_millis(ms), what)
+}
+
+fn env_var(name: &str) -> Result<Option<String>> {
+    match std::env::var(name) {
+        Ok(v) => Ok(Some(v)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Error::invalid_argument(format!(
+            "{name} is not valid UTF-8"
+        ))),
+    }
+}
+
+fn env_u64(name: &str) -> Result<Option<u64>> {
+    let Some(v) = env_var(name)? else {
+        return Ok(None);
+    };
+    v.trim().parse::<u64>().map(Some).map_err(|_| {
+        Error::invalid_argument(format!(
+            "{name} must be a non-negative whole number, not {v:?}"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_rules() {
+        let mut c = ClientConfig::default();
+        for ok in [
+            "https://api.browserbase.com",
+            "https://example.com/prefix/",
+            "http://127.0.0.1:8080",
+            "http://127.5.6.7",
+            "http://[::1]:9000",
+            "http://localhost:1",
+        ] {
+            c.set_base_url(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in [
+            "http://example.com",
+            "http://10.0.0.1",
+            "ftp://127.0.0.1",
+            "not a url",
+            "https://user:pw@example.com",
+            "https://example.com/?q=1",
+            "",
+        ] {
+            let e = c.set_base_url(bad).unwrap_err();
+            assert!(e.message().contains("base_url"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn user_agent_has_version_and_suffix() {
+        let mut c = ClientConfig::default();
+        assert_eq!(c.user_agent(), format!("browserbase-c/{}", crate::VERSION));
+        c.set_user_agent_suffix("mytool/2.0").unwrap();
+        assert!(c.user_agent().ends_with(" mytool/2.0"));
+        assert!(c.set_user_agent_suffix("x\r\ny").is_err());
+    }
+}

@@ -1,0 +1,291 @@
+//! Client handles: a builder collects settings, a client is immutable and
+//! shared freely between threads.
+
+use std::ffi::{c_char, c_int};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::error::{bb_code, bb_error};
+use super::{ffi_guard, opt_str_arg, out_arg, path_arg, ref_arg, str_arg};
+use crate::client::Client;
+use crate::config::ClientConfig;
+use crate::error::Result;
+
+/// Settings for a new client. Create with `bb_client_builder_new`, change
+/// with the `bb_client_builder_set_*` functions, turn into a client with
+/// `bb_client_new`, free with `bb_client_builder_free`. Safe to use from
+/// several threads (calls are serialized).
+pub struct bb_client_builder {
+    config: Mutex<ClientConfig>,
+}
+
+/// A client: a pool of kept-alive connections plus settings. Create with
+/// `bb_client_new`, free with `bb_client_free`. Safe to use from many
+/// threads at once; it must outlive every call that uses it.
+pub struct bb_client {
+    pub(crate) inner: Client,
+}
+
+impl bb_client_builder {
+    fn update(&self, f: impl FnOnce(&mut ClientConfig) -> Result<()>) -> Result<()> {
+        let mut config = self.config.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut config)
+    }
+}
+
+/// Shared body of the setters: check the builder pointer, then apply.
+fn with_builder(
+    builder: *mut bb_client_builder,
+    err: *mut *mut bb_error,
+    f: impl FnOnce(&mut ClientConfig) -> Result<()>,
+) -> bb_code {
+    ffi_guard!(err, {
+        // SAFETY: NULL or a live builder from bb_client_builder_new (documented).
+        let builder = unsafe { ref_arg(builder, "builder") }?;
+        builder.update(f)
+    })
+}
+
+/// A builder holding the built-in defaults (not the environment): base URL
+/// https://api.browserbase.com, connect timeout 5000 ms, timeout 60000 ms,
+/// no deadline, 2 retries, no proxy, no fsync.
+///
+/// Ownership: the caller owns the result and frees it with
+/// `bb_client_builder_free`. Never returns NULL.
+#[no_mangle]
+pub extern "C" fn bb_client_builder_new() -> *mut bb_client_builder {
+    Box::into_raw(Box::new(bb_client_builder {
+        config: Mutex::new(ClientConfig::default()),
+    }))
+}
+
+/// Frees a builder. NULL is fine. Clients built from it are unaffected.
+///
+/// Ownership: takes ownership of `builder`.
+#[no_mangle]
+pub extern "C" fn bb_client_builder_free(builder: *mut bb_client_builder) {
+    ffi_guard!(value: (), {
+        if !builder.is_null() {
+            // SAFETY: from Box::into_raw in bb_client_builder_new (documented).
+            drop(unsafe { Box::from_raw(builder) });
+        }
+    })
+}
+
+/// Applies every `BROWSERBASE_*` environment variable that is set (the same
+/// ones the free functions read) over the builder's settings. On failure
+/// (an unparsable value) the builder is unchanged.
+///
+/// Ownership: `builder` is borrowed for the call.
+#[no_mangle]
+pub extern "C" fn bb_client_builder_load_env(
+    builder: *mut bb_client_builder,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    with_builder(builder, err, |c| {
+        let mut next = c.clone();
+        next.apply_env()?;
+        *c = next;
+        Ok(())
+    })
+}
+
+/// Sets the service's base URL, e.g. "https://api.browserbase.com". Plain
+/// "http://" is accepted only for a loopback host (127.0.0.0/8, ::1,
+/// localhost), so the key never travels in clear text.
+///
+/// Ownership: `url` is borrowed for the call (copied).
+#[no_mangle]
+pub extern "C" fn bb_client_builder_set_base_url(
+    builder: *mut bb_client_builder,
+    url: *const c_char,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    // SAFETY (all setters): string arguments are NULL or NUL-terminated (documented).
+    with_builder(builder, err, |c| {
+        c.set_base_url(unsafe { str_arg(url, "url") }?)
+    })
+}
+
+/// Sets the API key used when a call passes `api_key` NULL (it is then
+/// preferred over `BROWSERBASE_API_KEY`).
+///
+/// Ownership: `api_key` is borrowed for the call (copied).
+#[no_mangle]
+pub extern "C" fn bb_client_builder_set_api_key(
+    builder: *mut bb_client_builder,
+    api_key: *const c_char,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    with_builder(builder, err, |c| {
+        c.set_api_key(unsafe { str_arg(api_key, "api_key") }?)
+    })
+}
+
+/// Sets how long to wait for a connection (TCP and TLS), in milliseconds (> 0).
+///
+/// Ownership: `builder` is borrowed for the call.
+#[no_mangle]
+pub extern "C" fn bb_client_builder_set_connect_timeout_ms(
+    builder: *mut bb_client_builder,
+    timeout_ms: u32,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    with_builder(builder, err, |c| {
+        c.set_connect_timeout(Duration::from_millis(timeout_ms.into()))
+    })
+}
+
+/// Sets the longest silence allowed while waiting for the response or
+/// reading its body, in milliseconds (> 0).
+///
+/// Ownership: `builder` is borrowed for the call.
+#[no_mangle]
+pub extern "C" fn bb_client_builder_set_timeout_ms(
+    builder: *mut bb_client_builder,
+    timeout_ms: u32,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    with_builder(builder, err, |c| {
+        c.set_timeout(Duration::from_millis(timeout_ms.into()))
+    })
+}
+
+/// Sets a limit on a whole call, retries and waits included, in
+/// milliseconds; 0 means no limit (the default).
+///
+/// Ownership: `builder` is borrowed for the call.
+#[no_mangle]
+pub extern "C" fn bb_client_builder_set_deadline_ms(
+    builder: *mut bb_client_builder,
+    deadline_ms: u32,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    with_builder(builder, err, |c| {
+        c.set_deadline(Some(Duration::from_millis(deadline_ms.into())));
+        Ok(())
+    })
+}
+
+/// Sets how many times a failed request is retried (default 2, at most 100).
+///
+/// Ownership: `builder` is borrowed for the call.
+#[no_mangle]
+pub extern "C" fn bb_client_builder_set_max_retries(
+    builder: *mut bb_client_builder,
+    max_retries: u32,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    with_builder(builder, err, |c| c.set_max_retries(max_retries))
+}
+
+/// Appends `suffix` (printable ASCII, e.g. "mytool/1.2") to the User-Agent
+/// "browserbase-c/<version>".
+///
+/// Ownership: `suffix` is borrowed for the call (copied).
+#[no_mangle]
+pub extern "C" fn bb_client_builder_set_user_agent_suffix(
+    builder: *mut bb_client_builder,
+    suffix: *const c_char,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    with_builder(builder, err, |c| {
+        c.set_user_agent_suffix(unsafe { str_arg(suffix, "suffix") }?)
+    })
+}
+
+/// Trusts the CA certificates in the PEM file at `pem_path`, in addition to
+/// the built-in and system roots. The file is read now.
+///
+/// Ownership: `pem_path` is borrowed for the call.
+#[no_mangle]
+pub extern "C" fn bb_client_builder_add_ca_file(
+    builder: *mut bb_client_builder,
+    pem_path: *const c_char,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    with_builder(builder, err, |c| {
+        c.add_ca_file(unsafe { path_arg(pem_path, "pem_path") }?)
+    })
+}
+
+/// Sends every request through the proxy at `proxy_url` ("http://host:port",
+/// credentials allowed in the URL). NULL restores the default: the
+/// `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` variables, never for loopback.
+///
+/// Ownership: `proxy_url` is borrowed for the call (copied).
+#[no_mangle]
+pub extern "C" fn bb_client_builder_set_proxy(
+    builder: *mut bb_client_builder,
+    proxy_url: *const c_char,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    with_builder(builder, err, |c| {
+        match unsafe { opt_str_arg(proxy_url, "proxy_url") }? {
+            Some(url) => c.set_proxy(url),
+            None => {
+                c.proxy = None;
+                Ok(())
+            }
+        }
+    })
+}
+
+/// When `enabled` is non-zero, a downloaded file is flushed to disk (fsync
+/// of the file, then of its directory after the rename) before the call
+/// returns. Default off, like curl: it costs one disk flush per download.
+///
+/// Ownership: `builder` is borrowed for the call.
+#[no_mangle]
+pub extern "C" fn bb_client_builder_set_fsync(
+    builder: *mut bb_client_builder,
+    enabled: c_int,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    with_builder(builder, err, |c| {
+        c.set_fsync(enabled != 0);
+        Ok(())
+    })
+}
+
+/// Creates a client from `builder`'s settings, or, when `builder` is NULL,
+/// from the built-in defaults and the `BROWSERBASE_*` environment variables
+/// (the settings of the free functions). This starts the client's
+/// background network thread.
+///
+/// Ownership: `builder` is borrowed (it may be freed or reused afterwards).
+/// On success `*out` receives a client the caller owns and frees with
+/// `bb_client_free`.
+#[no_mangle]
+pub extern "C" fn bb_client_new(
+    builder: *const bb_client_builder,
+    out: *mut *mut bb_client,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    ffi_guard!(err, {
+        let out = out_arg(out, "out")?;
+        // SAFETY: NULL or a live builder (documented).
+        let config = match unsafe { builder.as_ref() } {
+            Some(b) => b.config.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            None => ClientConfig::from_env()?,
+        };
+        let client = Client::new(config)?;
+        // SAFETY: out is non-NULL and writable (documented).
+        unsafe { *out = Box::into_raw(Box::new(bb_client { inner: client })) };
+        Ok(())
+    })
+}
+
+/// Frees a client and closes its connections. NULL is fine. No call may be
+/// using the client at the time.
+///
+/// Ownership: takes ownership of `client`.
+#[no_mangle]
+pub extern "C" fn bb_client_free(client: *mut bb_client) {
+    ffi_guard!(value: (), {
+        if !client.is_null() {
+            // SAFETY: from Box::into_raw in bb_client_new (documented).
+            drop(unsafe { Box::from_raw(client) });
+        }
+    })
+}

@@ -1,0 +1,244 @@
+//! The download functions: free ones over the process-wide default client,
+//! and `bb_client_*` ones over a caller's client. All share the core's one
+//! download loop; they differ only in the sink.
+
+use std::ffi::{c_char, c_int, c_void};
+use std::path::Path;
+
+use super::client::bb_client;
+use super::error::{bb_code, bb_error};
+use super::{ffi_guard, opt_str_arg, out_arg, path_arg, ref_arg, str_arg};
+use crate::client::{default_client, Client};
+use crate::error::{Error, Result};
+
+/// Receives the next chunk of the archive: `len` bytes at `data`, which are
+/// valid only during the call. Return 0 to go on, anything else to cancel the
+/// download (it then fails with `BB_ERR_CANCELLED`). Chunks arrive in order,
+/// from the thread that called the download function.
+pub type bb_write_callback =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, data: *const u8, len: usize) -> c_int>;
+
+/// Arguments every download takes, checked before anything is sent.
+struct Target<'a> {
+    api_key: Option<&'a str>,
+    session_id: &'a str,
+}
+
+/// # Safety
+/// Both pointers are NULL or NUL-terminated strings (documented).
+unsafe fn target<'a>(api_key: *const c_char, session_id: *const c_char) -> Result<Target<'a>> {
+    let api_key = opt_str_arg(api_key, "api_key")?;
+    let session_id = str_arg(session_id, "session_id")?;
+    Ok(Target {
+        api_key,
+        session_id,
+    })
+}
+
+/// The client a call uses: the caller's, or the process-wide default one.
+fn with_client<T>(client: Option<&bb_client>, f: impl FnOnce(&Client) -> Result<T>) -> Result<T> {
+    match client {
+        Some(c) => f(&c.inner),
+        None => f(&*default_client()?),
+    }
+}
+
+fn to_file(
+    client: Option<&bb_client>,
+    api_key: *const c_char,
+    session_id: *const c_char,
+    path: *const c_char,
+) -> Result<()> {
+    // SAFETY: documented string arguments.
+    let t = unsafe { target(api_key, session_id) }?;
+    let path: &Path = unsafe { path_arg(path, "path") }?;
+    with_client(client, |c| {
+        c.download_to_file(t.api_key, t.session_id, path)
+    })
+    .map(drop)
+}
+
+fn to_buffer(
+    client: Option<&bb_client>,
+    api_key: *const c_char,
+    session_id: *const c_char,
+    out_data: *mut *mut u8,
+    out_len: *mut usize,
+) -> Result<()> {
+    let out_data = out_arg(out_data, "out_data")?;
+    let out_len = out_arg(out_len, "out_len")?;
+    // SAFETY: documented string arguments.
+    let t = unsafe { target(api_key, session_id) }?;
+    let data = with_client(client, |c| c.download_to_vec(t.api_key, t.session_id))?;
+    let boxed = data.into_boxed_slice();
+    let len = boxed.len();
+    // SAFETY: both outputs are non-NULL and writable (documented).
+    unsafe {
+        *out_len = len;
+        *out_data = Box::into_raw(boxed).cast::<u8>();
+    }
+    Ok(())
+}
+
+fn to_callback(
+    client: Option<&bb_client>,
+    api_key: *const c_char,
+    session_id: *const c_char,
+    write: bb_write_callback,
+    user_data: *mut c_void,
+) -> Result<()> {
+    let write = write.ok_or_else(|| Error::invalid_argument("write is NULL"))?;
+    // SAFETY: documented string arguments.
+    let t = unsafe { target(api_key, session_id) }?;
+    with_client(client, |c| {
+        c.download_with(t.api_key, t.session_id, |chunk| {
+            // SAFETY: the caller's callback, given the user data it asked for
+            // and a chunk valid for the call.
+            unsafe { write(user_data, chunk.as_ptr(), chunk.len()) == 0 }
+        })
+    })
+    .map(drop)
+}
+
+/// Downloads the archive of files that session `session_id` downloaded and
+/// writes it to the file `path`, using the process-wide default client.
+///
+/// - `api_key`: the Browserbase API key; NULL reads `BROWSERBASE_API_KEY`.
+/// - `session_id`: any non-empty string without control characters; it is
+///   percent-encoded as one URL path segment.
+/// - `path`: the destination file. It is written atomically: the archive
+///   goes to a temporary file in the same directory, is checked to be a ZIP
+///   archive, and is renamed over `path` only then. On any failure no
+///   temporary file remains and a file already at `path` is untouched.
+///   Non-UTF-8 paths are fine.
+/// - The base URL and other settings come from the `BROWSERBASE_*`
+///   environment variables, read once when the default client is first used.
+///
+/// Ownership: all strings are borrowed for the call. On failure, `*err`
+/// (when `err` is not NULL) receives an error the caller frees with
+/// `bb_error_free`.
+#[no_mangle]
+pub extern "C" fn bb_download_session(
+    api_key: *const c_char,
+    session_id: *const c_char,
+    path: *const c_char,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    ffi_guard!(err, { to_file(None, api_key, session_id, path) })
+}
+
+/// Downloads session `session_id`'s archive into memory, using the
+/// process-wide default client. Arguments as `bb_download_session`.
+///
+/// Ownership: on success `*out_data` receives a buffer of `*out_len` bytes
+/// that the caller owns and must free with `bb_buffer_free(data, len)`
+/// (not `free`). Neither output is written on failure. When the server sends
+/// Content-Length, the buffer is allocated once, at its final size.
+#[no_mangle]
+pub extern "C" fn bb_download_session_to_buffer(
+    api_key: *const c_char,
+    session_id: *const c_char,
+    out_data: *mut *mut u8,
+    out_len: *mut usize,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    ffi_guard!(err, {
+        to_buffer(None, api_key, session_id, out_data, out_len)
+    })
+}
+
+/// Downloads session `session_id`'s archive and hands it, chunk by chunk,
+/// to `write` with `user_data`, using the process-wide default client.
+/// Memory use does not grow with the archive's size.
+///
+/// The first bytes are checked to start a ZIP archive before any chunk is
+/// handed over; the rest cannot be checked without keeping it, so the
+/// callback should treat the data as unverified until `BB_OK` returns. Once
+/// a chunk was handed over, a failure is not retried (the callback would
+/// see bytes twice); failures before that are retried as usual.
+///
+/// Ownership: strings are borrowed for the call; `user_data` is passed
+/// through untouched.
+#[no_mangle]
+pub extern "C" fn bb_download_session_to_callback(
+    api_key: *const c_char,
+    session_id: *const c_char,
+    write: bb_write_callback,
+    user_data: *mut c_void,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    ffi_guard!(err, {
+        to_callback(None, api_key, session_id, write, user_data)
+    })
+}
+
+/// As `bb_download_session`, through `client`. `api_key` NULL means the
+/// client's key (`bb_client_builder_set_api_key`), then `BROWSERBASE_API_KEY`.
+///
+/// Ownership: `client` and the strings are borrowed for the call.
+#[no_mangle]
+pub extern "C" fn bb_client_download(
+    client: *const bb_client,
+    api_key: *const c_char,
+    session_id: *const c_char,
+    path: *const c_char,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    ffi_guard!(err, {
+        // SAFETY: NULL or a live client (documented).
+        let client = unsafe { ref_arg(client, "client") }?;
+        to_file(Some(client), api_key, session_id, path)
+    })
+}
+
+/// As `bb_download_session_to_buffer`, through `client`.
+///
+/// Ownership: as `bb_download_session_to_buffer`; `client` is borrowed.
+#[no_mangle]
+pub extern "C" fn bb_client_download_to_buffer(
+    client: *const bb_client,
+    api_key: *const c_char,
+    session_id: *const c_char,
+    out_data: *mut *mut u8,
+    out_len: *mut usize,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    ffi_guard!(err, {
+        // SAFETY: NULL or a live client (documented).
+        let client = unsafe { ref_arg(client, "client") }?;
+        to_buffer(Some(client), api_key, session_id, out_data, out_len)
+    })
+}
+
+/// As `bb_download_session_to_callback`, through `client`.
+///
+/// Ownership: as `bb_download_session_to_callback`; `client` is borrowed.
+#[no_mangle]
+pub extern "C" fn bb_client_download_to_callback(
+    client: *const bb_client,
+    api_key: *const c_char,
+    session_id: *const c_char,
+    write: bb_write_callback,
+    user_data: *mut c_void,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    ffi_guard!(err, {
+        // SAFETY: NULL or a live client (documented).
+        let client = unsafe { ref_arg(client, "client") }?;
+        to_callback(Some(client), api_key, session_id, write, user_data)
+    })
+}
+
+/// Frees a buffer returned by a `*_to_buffer` function. `data` NULL is fine.
+///
+/// Ownership: takes ownership of `data`; `len` must be the length returned
+/// with it.
+#[no_mangle]
+pub extern "C" fn bb_buffer_free(data: *mut u8, len: usize) {
+    ffi_guard!(value: (), {
+        if !data.is_null() {
+            // SAFETY: data/len came from Box<[u8]>::into_raw in to_buffer (documented).
+            drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(data, len)) });
+        }
+    })
+}

@@ -1,0 +1,122 @@
+//! The C ABI: a thin skin over the Rust core. Each exported function checks
+//! its arguments, converts them, calls the core, and converts back; its body
+//! runs inside [`ffi_guard!`], so no panic ever crosses into C.
+//!
+//! Ownership rules, once for every function (the header repeats them):
+//! - Outputs (`*out`, `*out_data`, `*out_len`) are written only on success.
+//! - `*err` is written only on failure; the caller then owns the `bb_error`
+//!   and frees it with `bb_error_free`. `err` itself may be NULL.
+//! - Every `_new` has a `_free`; every `_free` accepts NULL.
+//! - Strings passed in are only borrowed for the duration of the call.
+
+#![allow(non_camel_case_types)]
+// C has no `unsafe`: every exported function takes raw pointers whose
+// contract (NULL or valid) is in its doc comment and is checked where it can be.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
+
+use std::ffi::{c_char, CStr, OsStr};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+pub mod client;
+pub mod download;
+pub mod error;
+
+pub use client::*;
+pub use download::*;
+pub use error::*;
+
+/// Runs an exported function's body, catching any panic.
+///
+/// `ffi_guard!(err, { ... })` is for functions that return `bb_code`: the
+/// body returns `Result<()>`; an `Err` (or a panic, as `BB_ERR_INTERNAL`) is
+/// written to `*err` when `err` is not NULL. `ffi_guard!(value: default, {..})`
+/// is for the others: the body returns the value, a panic returns `default`.
+macro_rules! ffi_guard {
+    ($err:expr, $body:block) => {{
+        let err_out: *mut *mut $crate::ffi::error::bb_error = $err;
+        let result = ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(
+            || -> $crate::error::Result<()> { $body },
+        ))
+        .unwrap_or_else(|panic| Err($crate::ffi::panic_error(panic)));
+        $crate::ffi::error::report(result, err_out)
+    }};
+    (value: $default:expr, $body:block) => {{
+        ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| $body)).unwrap_or($default)
+    }};
+}
+pub(crate) use ffi_guard;
+
+pub(crate) fn panic_error(panic: Box<dyn std::any::Any + Send>) -> Error {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    Error::internal(format!(
+        "internal error in libbrowserbase (please report): {what}"
+    ))
+}
+
+/// A required string argument: not NULL, valid UTF-8, not empty.
+///
+/// # Safety
+/// `ptr` is NULL or points to a NUL-terminated string that outlives `'a`.
+pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a str> {
+    match opt_str_arg(ptr, name)? {
+        None => Err(Error::invalid_argument(format!("{name} is NULL"))),
+        Some("") => Err(Error::invalid_argument(format!("{name} is empty"))),
+        Some(s) => Ok(s),
+    }
+}
+
+/// An optional string argument: NULL is `None`; otherwise valid UTF-8.
+///
+/// # Safety
+/// As [`str_arg`].
+pub(crate) unsafe fn opt_str_arg<'a>(ptr: *const c_char, name: &str) -> Result<Option<&'a str>> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    CStr::from_ptr(ptr).to_str().map(Some).map_err(|e| {
+        Error::invalid_argument(format!(
+            "{name} is not valid UTF-8 (byte {})",
+            e.valid_up_to()
+        ))
+    })
+}
+
+/// A file-system path: not NULL, not empty. Any bytes are allowed, as in
+/// every POSIX API: a file name need not be UTF-8.
+///
+/// # Safety
+/// As [`str_arg`].
+pub(crate) unsafe fn path_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a Path> {
+    if ptr.is_null() {
+        return Err(Error::invalid_argument(format!("{name} is NULL")));
+    }
+    let bytes = CStr::from_ptr(ptr).to_bytes();
+    if bytes.is_empty() {
+        return Err(Error::invalid_argument(format!("{name} is empty")));
+    }
+    Ok(Path::new(OsStr::from_bytes(bytes)))
+}
+
+/// A required pointer to an object of ours.
+///
+/// # Safety
+/// `ptr` is NULL or points to a live `T` that outlives `'a`.
+pub(crate) unsafe fn ref_arg<'a, T>(ptr: *const T, name: &str) -> Result<&'a T> {
+    ptr.as_ref()
+        .ok_or_else(|| Error::invalid_argument(format!("{name} is NULL")))
+}
+
+/// A required output pointer, checked before any work is done.
+pub(crate) fn out_arg<T>(ptr: *mut T, name: &str) -> Result<*mut T> {
+    if ptr.is_null() {
+        return Err(Error::invalid_argument(format!("{name} is NULL")));
+    }
+    Ok(ptr)
+}

@@ -1,0 +1,229 @@
+//! Where a download's bytes go. The download loop in `client.rs` is the one
+//! code path; a file, a buffer and a caller's callback are sinks under it.
+//!
+//! Protocol, per download: `begin` once per attempt (a retry calls it again
+//! and the sink must start over or refuse), `write` for each chunk, then
+//! `finish` once the whole body arrived. On failure the sink is dropped, and
+//! dropping an unfinished sink must leave nothing behind.
+
+use std::fs::File;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::archive;
+use crate::error::{Error, ErrorKind, Result};
+
+pub trait Sink {
+    /// Starts (or restarts, on a retry) the body. `content_length` is the
+    /// server's Content-Length, when it sent one.
+    fn begin(&mut self, content_length: Option<u64>) -> Result<()>;
+    /// Takes the next chunk of the body.
+    fn write(&mut self, chunk: &[u8]) -> Result<()>;
+    /// The whole body arrived: check it and make it visible.
+    fn finish(&mut self) -> Result<()>;
+    /// Whether a retry after bytes were written is possible (`begin` again).
+    fn can_restart(&self) -> bool {
+        true
+    }
+}
+
+/// Writes the archive to `path` atomically: a temporary file beside it,
+/// checked as a ZIP archive, then renamed over `path`. Dropping it unfinished
+/// removes the temporary file; a file already at `path` is never touched
+/// unless the new one is complete.
+pub struct FileSink {
+    path: PathBuf,
+    temp: Option<tempfile::NamedTempFile>,
+    fsync: bool,
+}
+
+impl FileSink {
+    /// Checks the destination and creates the temporary file, so a bad
+    /// destination fails before any request is sent.
+    pub fn create(path: &Path, fsync: bool) -> Result<FileSink> {
+        if path.as_os_str().is_empty() {
+            return Err(Error::invalid_argument("path is empty"));
+        }
+        let name = path.file_name().ok_or_else(|| {
+            Error::invalid_argument(format!("path {} does not name a file", path.display()))
+        })?;
+        if path.is_dir() {
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!("cannot write {}: Is a directory", path.display()),
+            ));
+        }
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let mut prefix = std::ffi::OsString::from(".");
+        prefix.push(name);
+        prefix.push(".");
+        let temp = tempfile::Builder::new()
+            .prefix(&prefix)
+            .suffix(".bbpart")
+            // Like any new file (curl's too): 0666 less the umask, not 0600.
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+            .tempfile_in(dir)
+            .map_err(|e| {
+                Error::io(
+                    format_args!("cannot create a file in {}", dir.display()),
+                    &e,
+                )
+            })?;
+        Ok(FileSink {
+            path: path.to_owned(),
+            temp: Some(temp),
+            fsync,
+        })
+    }
+
+    fn file(&mut self) -> &mut File {
+        self.temp
+            .as_mut()
+            .expect("file sink used after finish")
+            .as_file_mut()
+    }
+
+    fn write_error(&self, e: &std::io::Error) -> Error {
+        Error::io(format_args!("cannot write {}", self.path.display()), e)
+    }
+}
+
+impl Sink for FileSink {
+    fn begin(&mut self, _content_length: Option<u64>) -> Result<()> {
+        let f = self.file();
+        let res = f
+            .set_len(0)
+            .and_then(|_| f.seek(SeekFrom::Start(0)).map(|_| ()));
+        res.map_err(|e| self.write_error(&e))
+    }
+
+    fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        let res = self.file().write_all(chunk);
+        res.map_err(|e| self.write_error(&e))
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        let fsync = self.fsync;
+        let file = self.file();
+        archive::check_archive(&mut *file)?;
+        if fsync {
+            let res = file.sync_all();
+            res.map_err(|e| self.write_error(&e))?;
+        }
+        let temp = self.temp.take().expect("file sink finished twice");
+        temp.persist(&self.path).map_err(|e| {
+            // `e.file` drops here, removing the temporary file.
+            Error::io(
+                format_args!("cannot write {}", self.path.display()),
+                &e.error,
+            )
+        })?;
+        if fsync {
+            // The rename is durable only once the directory is synced.
+            if let Some(dir) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                File::open(dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(|e| Error::io(format_args!("cannot sync {}", dir.display()), &e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Collects the archive in memory: one allocation of Content-Length bytes
+/// when the server sends it.
+#[derive(Default)]
+pub struct BufferSink {
+    data: Vec<u8>,
+}
+
+impl BufferSink {
+    pub fn new() -> BufferSink {
+        BufferSink::default()
+    }
+
+    pub fn into_vec(self) -> Vec<u8> {
+        self.data
+    }
+}
+
+impl Sink for BufferSink {
+    fn begin(&mut self, content_length: Option<u64>) -> Result<()> {
+        self.data.clear();
+        if let Some(len) = content_length {
+            let len = usize::try_from(len).map_err(|_| too_big(len))?;
+            self.data
+                .try_reserve_exact(len)
+                .map_err(|_| too_big(len as u64))?;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        self.data
+            .try_reserve(chunk.len())
+            .map_err(|_| too_big((self.data.len() + chunk.len()) as u64))?;
+        self.data.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        archive::check_archive(std::io::Cursor::new(&self.data))?;
+        Ok(())
+    }
+}
+
+fn too_big(len: u64) -> Error {
+    Error::internal(format!("cannot allocate {len} bytes for the archive"))
+}
+
+/// Hands each chunk to a caller's function. The function returns `true` to go
+/// on and `false` to cancel. Chunks already handed over cannot be taken back,
+/// so a download through this sink is not retried once bytes were delivered.
+pub struct CallbackSink<F> {
+    on_chunk: F,
+    delivered: bool,
+}
+
+impl<F: FnMut(&[u8]) -> bool> CallbackSink<F> {
+    pub fn new(on_chunk: F) -> Self {
+        CallbackSink {
+            on_chunk,
+            delivered: false,
+        }
+    }
+}
+
+impl<F: FnMut(&[u8]) -> bool> Sink for CallbackSink<F> {
+    fn begin(&mut self, _content_length: Option<u64>) -> Result<()> {
+        if self.delivered {
+            return Err(Error::internal(
+                "callback download restarted after delivery",
+            ));
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        self.delivered = true;
+        if (self.on_chunk)(chunk) {
+            Ok(())
+        } else {
+            Err(Error::new(
+                ErrorKind::Cancelled,
+                "the write callback cancelled the download",
+            ))
+        }
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn can_restart(&self) -> bool {
+        !self.delivered
+    }
+}
