@@ -1,0 +1,289 @@
+//! Self-test of `bb-stand-in-server`, driven with plain `TcpStream`s (not the library).
+
+mod support;
+
+use std::io::{BufReader, Read, Write};
+use std::time::Duration;
+
+use support::{is_stamped_name, read_response, zip_entry_names, RawResponse, StandInServer};
+
+const KEY: &str = StandInServer::KEY;
+const EMPTY_ZIP: [u8; 22] = [
+    0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+];
+
+fn downloads_request(session: &str, extra: &str) -> String {
+    format!(
+        "GET /v1/sessions/{session}/downloads HTTP/1.1\r\nHost: stand-in\r\nX-BB-API-Key: {KEY}\r\n{extra}\r\n"
+    )
+}
+
+#[test]
+fn demo_session_is_a_zip_with_timestamped_names() {
+    let server = StandInServer::start_with(&["--demo"]);
+    let resp = server.download(StandInServer::DEMO_SESSION, Some(KEY));
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("content-type"), Some("application/zip"));
+    assert_eq!(
+        resp.header("content-length"),
+        Some(resp.body.len().to_string().as_str())
+    );
+    let mut names = zip_entry_names(&resp.body);
+    names.sort();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(is_stamped_name(&names[0], "data", ".csv"), "{names:?}");
+    assert!(is_stamped_name(&names[1], "report", ".pdf"), "{names:?}");
+
+    // The PDF really is what the name says.
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&resp.body)).unwrap();
+    let mut pdf = Vec::new();
+    archive
+        .by_name(&names[1])
+        .unwrap()
+        .read_to_end(&mut pdf)
+        .unwrap();
+    assert!(pdf.starts_with(b"%PDF-1.4"));
+    assert!(pdf.len() > 2048);
+}
+
+#[test]
+fn empty_session_is_exactly_the_22_byte_archive() {
+    let server = StandInServer::start_with(&["--demo"]);
+    let resp = server.download(StandInServer::DEMO_EMPTY_SESSION, Some(KEY));
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.body, EMPTY_ZIP);
+
+    server.set_empty("made-empty");
+    assert_eq!(server.download("made-empty", Some(KEY)).body, EMPTY_ZIP);
+}
+
+#[test]
+fn files_added_through_control_get_stamped_names() {
+    let server = StandInServer::start();
+    server.add_file("s", "archive.tar.gz", b"tgz");
+    server.add_file("s", "README", b"readme");
+    server.add_file("s", "odd name.txt", b"spaces");
+    let resp = server.download("s", Some(KEY));
+    assert_eq!(resp.status, 200);
+    let mut names = zip_entry_names(&resp.body);
+    names.sort();
+    assert!(is_stamped_name(&names[0], "README", ""), "{names:?}");
+    assert!(
+        is_stamped_name(&names[1], "archive.tar", ".gz"),
+        "{names:?}"
+    );
+    assert!(is_stamped_name(&names[2], "odd name", ".txt"), "{names:?}");
+
+    server.set_archive("raw", b"not a zip at all");
+    let resp = server.download("raw", Some(KEY));
+    assert_eq!(
+        (resp.status, resp.body.as_slice()),
+        (200, &b"not a zip at all"[..])
+    );
+
+    server.delete_session("raw");
+    assert_eq!(server.download("raw", Some(KEY)).status, 404);
+}
+
+#[test]
+fn wrong_key_unknown_session_and_unknown_path() {
+    let server = StandInServer::start_with(&["--demo"]);
+    for key in [Some("wrong"), None] {
+        let resp = server.download(StandInServer::DEMO_SESSION, key);
+        assert_eq!(resp.status, 401);
+        assert_eq!(resp.header("content-type"), Some("application/json"));
+        assert_eq!(
+            resp.body_text(),
+            r#"{"code":401,"message":"Invalid or missing API key"}"#
+        );
+    }
+
+    let resp = server.download("no-such-session", Some(KEY));
+    assert_eq!(resp.status, 404);
+    assert_eq!(
+        resp.body_text(),
+        r#"{"code":404,"message":"Session not found"}"#
+    );
+
+    for path in ["/v1/sessions/a/b/downloads", "/", "/v1/sessions//downloads"] {
+        let resp = server.http_get(path, &[("X-BB-API-Key", KEY)]);
+        assert_eq!(resp.status, 404, "{path}");
+        assert_eq!(resp.body_text(), r#"{"code":404,"message":"Not Found"}"#);
+    }
+
+    let resp = server.control(
+        "POST",
+        &format!("/v1/sessions/{}/downloads", StandInServer::DEMO_SESSION),
+        b"",
+    );
+    assert_eq!(resp.status, 405);
+
+    // Bad control input is refused.
+    let resp = server.control("POST", "/_control/sessions/s/script", b"explode 3");
+    assert_eq!(resp.status, 400);
+}
+
+#[test]
+fn cut_delivers_exactly_n_body_bytes_then_ends() {
+    let server = StandInServer::start();
+    let content: Vec<u8> = (0..100_000u32).map(|i| (i * 7919 % 251) as u8).collect();
+    server.add_file("cut", "big.bin", &content);
+    server.script("cut", &["cut 100"]);
+
+    let mut stream = server.connect();
+    stream
+        .write_all(downloads_request("cut", "").as_bytes())
+        .unwrap();
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Err(_) => break, // reset
+        }
+    }
+    let head_end = received
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a full response head")
+        + 4;
+    let head = String::from_utf8_lossy(&received[..head_end]).to_string();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .expect("Content-Length")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(length > 100, "real length announced: {length}");
+    assert_eq!(received.len() - head_end, 100);
+
+    // The script is used up: the next request is answered normally and in full.
+    let resp = server.download("cut", Some(KEY));
+    assert_eq!(resp.body.len(), length);
+}
+
+#[test]
+fn status_step_sends_its_headers_then_script_runs_out() {
+    let server = StandInServer::start_with(&["--demo"]);
+    server.script("s", &["status 503 | Retry-After: 2", "ok"]);
+    // Steps run before the key check.
+    let resp = server.download("s", None);
+    assert_eq!(resp.status, 503);
+    assert_eq!(resp.header("retry-after"), Some("2"));
+    assert_eq!(
+        resp.body_text(),
+        r#"{"code":503,"message":"stand-in fault 503"}"#
+    );
+    assert_eq!(server.download("s", None).status, 401); // "ok": answered normally
+    assert_eq!(server.download("s", Some(KEY)).status, 404); // script used up
+}
+
+#[test]
+fn request_log_records_request_lines_and_headers() {
+    let server = StandInServer::start_with(&["--demo"]);
+    server.add_file("logged", "a.txt", b"a");
+    assert_eq!(server.request_count(), 0, "control requests are not logged");
+
+    server.http_get(
+        "/v1/sessions/logged/downloads",
+        &[("X-BB-API-Key", KEY), ("X-Trace", "one two")],
+    );
+    server.http_get("/elsewhere?x=1", &[]);
+    let log = server.requests();
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!(server.request_count(), 2);
+    assert_eq!(log[0].method, "GET");
+    assert_eq!(log[0].target, "/v1/sessions/logged/downloads");
+    assert_eq!(log[0].header("x-bb-api-key"), Some(KEY));
+    assert_eq!(log[0].header("X-TRACE"), Some("one two"));
+    assert!(log[0].header("host").is_some());
+    assert_eq!(log[1].target, "/elsewhere?x=1");
+    assert_eq!(log[1].header("x-bb-api-key"), None);
+
+    server.clear_requests();
+    assert_eq!(server.request_count(), 0);
+    assert!(server.requests().is_empty());
+}
+
+#[test]
+fn keep_alive_answers_several_requests_on_one_connection() {
+    let server = StandInServer::start_with(&["--demo"]);
+    let stream = server.connect();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut bodies: Vec<RawResponse> = Vec::new();
+    for session in [
+        StandInServer::DEMO_SESSION,
+        StandInServer::DEMO_EMPTY_SESSION,
+        StandInServer::DEMO_SESSION,
+    ] {
+        writer
+            .write_all(downloads_request(session, "").as_bytes())
+            .unwrap();
+        let resp = read_response(&mut reader).unwrap();
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.header("connection"), None);
+        bodies.push(resp);
+    }
+    assert_eq!(bodies[1].body, EMPTY_ZIP);
+    assert_eq!(bodies[0].body, bodies[2].body, "cached archive is stable");
+
+    // Pipelined, the last one asking to close.
+    let two = format!(
+        "{}{}",
+        downloads_request(StandInServer::DEMO_EMPTY_SESSION, ""),
+        downloads_request(StandInServer::DEMO_EMPTY_SESSION, "Connection: close\r\n")
+    );
+    writer.write_all(two.as_bytes()).unwrap();
+    assert_eq!(read_response(&mut reader).unwrap().body, EMPTY_ZIP);
+    let last = read_response(&mut reader).unwrap();
+    assert_eq!(last.header("connection"), Some("close"));
+    let mut rest = Vec::new();
+    reader.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+}
+
+#[test]
+fn ready_after_ms_flips_from_empty_to_full() {
+    let server = StandInServer::start();
+    server.add_file("sync", "late.txt", b"finally");
+    server.ready_after_ms("sync", 300);
+    assert_eq!(server.download("sync", Some(KEY)).body, EMPTY_ZIP);
+    assert_eq!(server.download("sync", Some(KEY)).body, EMPTY_ZIP);
+    std::thread::sleep(Duration::from_millis(350));
+    let resp = server.download("sync", Some(KEY));
+    let names = zip_entry_names(&resp.body);
+    assert_eq!(names.len(), 1);
+    assert!(is_stamped_name(&names[0], "late", ".txt"), "{names:?}");
+}
+
+#[test]
+fn malformed_requests_get_400_and_the_server_survives() {
+    let server = StandInServer::start_with(&["--demo"]);
+    for garbage in [
+        &b"garbage\r\n\r\n"[..],
+        b"GET /x HTTP/1.1\r\nno colon here\r\n\r\n",
+        b"GET /x HTTP/1.1\r\nContent-Length: nope\r\n\r\n",
+    ] {
+        let mut stream = server.connect();
+        stream.write_all(garbage).unwrap();
+        let resp = read_response(&mut BufReader::new(stream)).unwrap();
+        assert_eq!(resp.status, 400);
+    }
+    // Half a request, then hang up.
+    let mut stream = server.connect();
+    stream.write_all(b"GET /v1/sess").unwrap();
+    drop(stream);
+    // Oversized head.
+    let mut stream = server.connect();
+    let huge = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(70_000));
+    let _ = stream.write_all(huge.as_bytes());
+    let resp = read_response(&mut BufReader::new(stream)).unwrap();
+    assert_eq!(resp.status, 431);
+
+    let resp = server.download(StandInServer::DEMO_EMPTY_SESSION, Some(KEY));
+    assert_eq!(resp.body, EMPTY_ZIP);
+}
