@@ -99,6 +99,10 @@ struct ReadyAfter {
 /// Signature of a session directory on disk: (name, length, mtime in ns) per file.
 type DirSignature = Vec<(String, u64, i128)>;
 
+/// Connections accepted since start: tests use it to see keep-alive at work.
+static CONNECTIONS_ACCEPTED: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
+
 #[derive(Default)]
 struct State {
     sessions: HashMap<String, MemSession>,
@@ -1382,8 +1386,12 @@ before accessing the Internet.</p></body></html>\n",
             ("GET", "requests/count") => {
                 return Response::text(200, self.state().log.len().to_string());
             }
+            ("GET", "connections/count") => {
+                let n = CONNECTIONS_ACCEPTED.load(std::sync::atomic::Ordering::Relaxed);
+                return Response::text(200, n.to_string());
+            }
             ("GET", "health") => return Response::text(200, "ok\n"),
-            (_, "requests" | "requests/count" | "health") => {
+            (_, "requests" | "requests/count" | "health" | "connections/count") => {
                 return Response::text(405, "method not allowed\n")
             }
             _ => {}
@@ -1723,6 +1731,7 @@ fn main() {
     for stream in listener.incoming() {
         match stream {
             Ok(stream) => {
+                CONNECTIONS_ACCEPTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let server = Arc::clone(&server);
                 let spawned = std::thread::Builder::new()
                     .name("bb-conn".into())

@@ -212,6 +212,15 @@ impl StandInServer {
             .unwrap_or_else(|_| panic!("stand-in server: bad request count {text:?}"))
     }
 
+    /// Connections the server accepted so far (control connections included).
+    pub fn connection_count(&self) -> usize {
+        let body = self.control_ok("GET", "/_control/connections/count", b"");
+        String::from_utf8_lossy(&body)
+            .trim()
+            .parse()
+            .expect("connection count")
+    }
+
     pub fn clear_requests(&self) {
         self.control_ok("DELETE", "/_control/requests", b"");
     }

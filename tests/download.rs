@@ -1,0 +1,430 @@
+//! The Rust core against the stand-in server, over real loopback sockets.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use browserbase::{Client, ClientConfig, ErrorKind, EMPTY_ARCHIVE};
+use support::StandInServer;
+
+const DEMO: &str = StandInServer::DEMO_SESSION;
+const KEY: Option<&str> = Some(StandInServer::KEY);
+
+fn config_for(server: &StandInServer) -> ClientConfig {
+    let mut c = ClientConfig::default();
+    c.set_base_url(&server.base_url()).unwrap();
+    c
+}
+
+fn client_for(server: &StandInServer) -> Client {
+    Client::new(config_for(server)).unwrap()
+}
+
+/// A client that fails at once instead of retrying, so each fault is seen alone.
+fn client_no_retry(server: &StandInServer) -> Client {
+    let mut c = config_for(server);
+    c.set_max_retries(0).unwrap();
+    Client::new(c).unwrap()
+}
+
+fn demo_server() -> StandInServer {
+    StandInServer::start_with(&["--demo"])
+}
+
+/// Names in `dir` that are not `keep` (left-over temporary files).
+fn leftovers(dir: &Path, keep: &[&str]) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !keep.contains(&n.as_str()))
+        .collect()
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+fn scratch() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.zip");
+    (dir, path)
+}
+
+#[test]
+fn file_buffer_and_callback_get_the_same_archive() {
+    let server = demo_server();
+    let client = client_for(&server);
+    let (dir, path) = scratch();
+
+    let n = client.download_to_file(KEY, DEMO, &path).unwrap();
+    let file = std::fs::read(&path).unwrap();
+    assert_eq!(n as usize, file.len());
+    let names = support::zip_entry_names(&file);
+    assert!(
+        names
+            .iter()
+            .any(|n| support::is_stamped_name(n, "report", ".pdf")),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .any(|n| support::is_stamped_name(n, "data", ".csv")),
+        "{names:?}"
+    );
+
+    let buffer = client.download_to_vec(KEY, DEMO).unwrap();
+    assert_eq!(buffer, file);
+
+    let mut streamed = Vec::new();
+    let mut chunks = 0;
+    client
+        .download_with(KEY, DEMO, |c| {
+            chunks += 1;
+            streamed.extend_from_slice(c);
+            true
+        })
+        .unwrap();
+    assert_eq!(streamed, file);
+    assert!(chunks >= 1);
+    assert_eq!(leftovers(dir.path(), &["out.zip"]), Vec::<String>::new());
+}
+
+#[test]
+fn the_request_carries_key_accept_and_user_agent() {
+    let server = demo_server();
+    let mut config = config_for(&server);
+    config.set_user_agent_suffix("rust-test/1").unwrap();
+    let client = Client::new(config).unwrap();
+    client.download_to_vec(KEY, DEMO).unwrap();
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 1);
+    let r = &reqs[0];
+    assert_eq!(r.method, "GET");
+    assert_eq!(r.target, format!("/v1/sessions/{DEMO}/downloads"));
+    assert_eq!(r.header("x-bb-api-key"), KEY);
+    assert_eq!(r.header("accept"), Some("application/zip"));
+    assert_eq!(
+        r.header("user-agent"),
+        Some(format!("browserbase-c/{} rust-test/1", browserbase::VERSION).as_str())
+    );
+}
+
+#[test]
+fn connections_are_kept_alive_between_calls() {
+    let server = demo_server();
+    let client = client_for(&server);
+    let before = server.connection_count(); // counts its own control connection
+    for _ in 0..5 {
+        client.download_to_vec(KEY, DEMO).unwrap();
+    }
+    // One download connection for five calls, plus the next count's own.
+    assert_eq!(server.connection_count(), before + 2);
+    assert_eq!(server.request_count(), 5);
+}
+
+#[test]
+fn empty_session_is_the_22_byte_archive() {
+    let server = demo_server();
+    let client = client_for(&server);
+    let data = client
+        .download_to_vec(KEY, StandInServer::DEMO_EMPTY_SESSION)
+        .unwrap();
+    assert_eq!(data, EMPTY_ARCHIVE);
+}
+
+#[test]
+fn hostile_session_ids_stay_one_path_segment() {
+    let server = demo_server();
+    let client = client_no_retry(&server);
+    for id in [
+        "../projects",
+        "a/b",
+        "?x",
+        "#",
+        "..%2f",
+        "a b",
+        "%2e%2e",
+        "...",
+    ] {
+        let e = client.download_to_vec(KEY, id).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{id}: {e}");
+    }
+    for r in server.requests() {
+        let path = r.target.strip_prefix("/v1/sessions/").expect(&r.target);
+        let segment = path.strip_suffix("/downloads").expect(&r.target);
+        assert!(
+            !segment.contains('/') && !segment.contains('?') && !segment.contains('#'),
+            "{}",
+            r.target
+        );
+    }
+}
+
+#[test]
+fn bad_arguments_send_nothing_and_touch_nothing() {
+    let server = demo_server();
+    let client = client_for(&server);
+    let (dir, path) = scratch();
+    let cases: Vec<(Option<&str>, &str, &str)> = vec![
+        (KEY, "", "session_id"),
+        (KEY, "a\nb", "session_id"),
+        (KEY, "..", "session_id"),
+        (Some(""), DEMO, "api_key"),
+        (Some("bb_test_key\r\nX-Evil: 1"), DEMO, "api_key"),
+        (Some("key with space"), DEMO, "api_key"),
+    ];
+    for (key, id, named) in cases {
+        let e = client.download_to_file(key, id, &path).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+        assert!(e.message().contains(named), "{e}");
+        assert_eq!(e.http_status(), None);
+        let e = client.download_to_vec(key, id).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    }
+    let e = client
+        .download_to_file(KEY, DEMO, Path::new(""))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert!(e.message().contains("path"));
+    assert_eq!(server.request_count(), 0);
+    assert_eq!(leftovers(dir.path(), &[]), Vec::<String>::new());
+}
+
+#[test]
+fn http_errors_map_to_kinds_with_the_servers_message_and_no_retry() {
+    let server = demo_server();
+    let client = client_for(&server);
+
+    let e = client.download_to_vec(KEY, "no-such-session").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    assert_eq!(e.http_status(), Some(404));
+    assert!(
+        e.message().contains("404") && e.message().contains("Session not found"),
+        "{e}"
+    );
+
+    let e = client
+        .download_to_vec(Some("wrong_key_123"), DEMO)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Authentication);
+    assert_eq!(e.http_status(), Some(401));
+    assert!(!e.message().contains("wrong_key_123"), "{e}");
+
+    server.script(DEMO, &["status 403"]);
+    let e = client.download_to_vec(KEY, DEMO).unwrap_err();
+    assert_eq!(
+        (e.kind(), e.http_status()),
+        (ErrorKind::PermissionDenied, Some(403))
+    );
+    server.script(DEMO, &["status 400"]);
+    let e = client.download_to_vec(KEY, DEMO).unwrap_err();
+    assert_eq!((e.kind(), e.http_status()), (ErrorKind::Http, Some(400)));
+    // 404, 401, 403, 400: one request each, never retried.
+    assert_eq!(server.request_count(), 4);
+}
+
+#[test]
+fn a_server_error_is_retried_then_succeeds() {
+    let server = demo_server();
+    let client = client_for(&server);
+    server.script(DEMO, &["status 500", "status 503 | Retry-After: 0"]);
+    let data = client.download_to_vec(KEY, DEMO).unwrap();
+    assert!(data.starts_with(b"PK\x03\x04"));
+    assert_eq!(server.request_count(), 3);
+}
+
+#[test]
+fn the_last_error_says_how_many_attempts_and_why() {
+    let server = demo_server();
+    let mut config = config_for(&server);
+    config.set_max_retries(1).unwrap();
+    let client = Client::new(config).unwrap();
+    server.script(
+        DEMO,
+        &[
+            "status 502 | retry-after-ms: 10",
+            "status 503 | retry-after-ms: 10",
+        ],
+    );
+    let e = client.download_to_vec(KEY, DEMO).unwrap_err();
+    assert_eq!((e.kind(), e.http_status()), (ErrorKind::Server, Some(503)));
+    assert!(e.message().contains("2 attempts"), "{e}");
+    assert!(
+        e.message().contains("502") && e.message().contains("503"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_page_that_is_not_zip_is_an_invalid_archive_not_a_file() {
+    let server = demo_server();
+    let client = client_for(&server);
+    let (dir, path) = scratch();
+    std::fs::write(&path, b"old").unwrap();
+    server.script(DEMO, &["html"]);
+    let e = client.download_to_file(KEY, DEMO, &path).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArchive, "{e}");
+    assert!(e.message().contains("not a ZIP"), "{e}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"old");
+    assert_eq!(leftovers(dir.path(), &["out.zip"]), Vec::<String>::new());
+
+    // Starts like a ZIP but its central directory is garbage: caught at the end.
+    server.set_archive("fake", b"PK\x03\x04 this is not really an archive");
+    let e = client.download_to_file(KEY, "fake", &path).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArchive, "{e}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"old");
+    let e = client.download_to_vec(KEY, "fake").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArchive, "{e}");
+    assert_eq!(leftovers(dir.path(), &["out.zip"]), Vec::<String>::new());
+}
+
+#[test]
+fn a_body_cut_short_leaves_nothing_behind() {
+    let server = demo_server();
+    let client = client_no_retry(&server);
+    let (dir, path) = scratch();
+    std::fs::write(&path, b"old").unwrap();
+    let fds = open_fds();
+    for step in ["cut 100", "long-length 500", "chunked-cut 100", "reset"] {
+        server.script(DEMO, &[step]);
+        let e = client.download_to_file(KEY, DEMO, &path).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Connection, "{step}: {e}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"old", "{step}");
+        assert_eq!(
+            leftovers(dir.path(), &["out.zip"]),
+            Vec::<String>::new(),
+            "{step}"
+        );
+    }
+    drop(client);
+    assert!(
+        open_fds() <= fds,
+        "descriptors leaked: {} before, {} after",
+        fds,
+        open_fds()
+    );
+}
+
+#[test]
+fn a_silent_server_times_out() {
+    let server = demo_server();
+    let mut config = config_for(&server);
+    config.set_max_retries(0).unwrap();
+    config.set_timeout(Duration::from_millis(300)).unwrap();
+    let client = Client::new(config).unwrap();
+    server.script(DEMO, &["stall-headers 3000"]);
+    let started = Instant::now();
+    let e = client.download_to_vec(KEY, DEMO).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+
+    server.script(DEMO, &["stall-body 100 3000"]);
+    let (dir, path) = scratch();
+    let e = client.download_to_file(KEY, DEMO, &path).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert!(!path.exists());
+    assert_eq!(leftovers(dir.path(), &[]), Vec::<String>::new());
+}
+
+#[test]
+fn connection_refused_is_a_connection_error() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut config = ClientConfig::default();
+    config
+        .set_base_url(&format!("http://127.0.0.1:{port}"))
+        .unwrap();
+    config.set_max_retries(0).unwrap();
+    let client = Client::new(config).unwrap();
+    let e = client.download_to_vec(KEY, DEMO).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Connection, "{e}");
+    assert_eq!(e.http_status(), None);
+    assert!(e.message().to_lowercase().contains("refused"), "{e}");
+}
+
+#[test]
+fn the_key_never_follows_a_redirect_to_another_origin() {
+    let server = demo_server();
+    let other = demo_server();
+    let client = client_no_retry(&server);
+    // Same origin: followed, with the key.
+    server.script(DEMO, &[&format!("redirect /v1/sessions/{DEMO}/downloads")]);
+    client.download_to_vec(KEY, DEMO).unwrap();
+    assert_eq!(server.request_count(), 2);
+    // Another origin: followed without the key (so that server refuses it).
+    server.script(DEMO, &[&format!("redirect {}", other.downloads_url(DEMO))]);
+    let e = client.download_to_vec(KEY, DEMO).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Authentication, "{e}");
+    let seen = other.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].header("x-bb-api-key"), None);
+    // To plain http on a non-loopback host: refused outright.
+    server.script(DEMO, &["redirect http://example.com/x"]);
+    let e = client.download_to_vec(KEY, DEMO).unwrap_err();
+    assert_eq!(
+        (e.kind(), e.http_status()),
+        (ErrorKind::Http, Some(302)),
+        "{e}"
+    );
+}
+
+#[test]
+fn local_file_system_errors_are_io_errors_before_any_request() {
+    let server = demo_server();
+    let client = client_for(&server);
+    let dir = tempfile::tempdir().unwrap();
+    let e = client
+        .download_to_file(KEY, DEMO, &dir.path().join("missing/out.zip"))
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Io);
+    assert!(e.message().contains("No such file or directory"), "{e}");
+    let e = client.download_to_file(KEY, DEMO, dir.path()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Io);
+    assert!(e.message().contains("directory"), "{e}");
+    assert_eq!(server.request_count(), 0);
+}
+
+#[test]
+fn a_callback_can_cancel() {
+    let server = demo_server();
+    let client = client_for(&server);
+    let e = client.download_with(KEY, DEMO, |_| false).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Cancelled);
+    assert_eq!(server.request_count(), 1);
+}
+
+#[test]
+fn plain_http_to_a_remote_host_is_refused() {
+    let mut config = ClientConfig::default();
+    let e = config
+        .set_base_url("http://api.browserbase.com")
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert!(e.message().contains("clear text"), "{e}");
+}
+
+#[test]
+fn many_threads_share_one_client() {
+    let server = demo_server();
+    let client = std::sync::Arc::new(client_for(&server));
+    let expected = client.download_to_vec(KEY, DEMO).unwrap();
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let client = client.clone();
+            std::thread::spawn(move || {
+                (0..10)
+                    .map(|_| client.download_to_vec(KEY, DEMO).unwrap())
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for h in handles {
+        for got in h.join().unwrap() {
+            assert_eq!(got, expected);
+        }
+    }
+}
