@@ -482,18 +482,36 @@ static DEFAULT_CLIENT: Lazy<ClientSlot> = Lazy::new(|| Mutex::new(None));
 
 pub fn default_client() -> Result<Arc<Client>> {
     let pid = std::process::id();
+    if let Some(client) = current_default(pid) {
+        return Ok(client);
+    }
+    // Built outside the lock (it takes milliseconds: certificates, a
+    // thread), so the lock is only ever held for a pointer swap and a fork
+    // in another thread cannot leave it locked in the child.
+    let built = Arc::new(Client::from_env()?);
     let mut slot = DEFAULT_CLIENT.lock().unwrap_or_else(|p| p.into_inner());
     match slot.take() {
+        // Another thread of this process won the race: use its client.
         Some((owner, client)) if owner == pid => {
             *slot = Some((owner, client.clone()));
-            return Ok(client);
+            Ok(client)
         }
-        // Inherited across fork(): dropping it would join a thread that does
-        // not exist in this process, so it is leaked on purpose.
-        Some((_, inherited)) => std::mem::forget(inherited),
-        None => {}
+        other => {
+            // Inherited across fork(): dropping it would join a thread that
+            // does not exist in this process, so it is leaked on purpose.
+            if let Some((_, inherited)) = other {
+                std::mem::forget(inherited);
+            }
+            *slot = Some((pid, built.clone()));
+            Ok(built)
+        }
     }
-    let client = Arc::new(Client::from_env()?);
-    *slot = Some((pid, client.clone()));
-    Ok(client)
+}
+
+fn current_default(pid: u32) -> Option<Arc<Client>> {
+    let slot = DEFAULT_CLIENT.lock().unwrap_or_else(|p| p.into_inner());
+    match slot.as_ref() {
+        Some((owner, client)) if *owner == pid => Some(client.clone()),
+        _ => None,
+    }
 }
