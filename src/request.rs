@@ -90,7 +90,8 @@ pub fn check_session_id(id: &str) -> Result<()> {
             id.len()
         )));
     }
-    if let Some(pos) = id.bytes().position(|b| b < 0x20 || b == 0x7f) {
+    // C0, DEL and C1 controls (U+0080..U+009F): never part of a real id.
+    if let Some((pos, _)) = id.char_indices().find(|(_, c)| c.is_control()) {
         return Err(Error::invalid_argument(format!(
             "session_id contains a control character at byte {pos}"
         )));
@@ -173,7 +174,7 @@ mod tests {
 
     #[test]
     fn bad_ids_are_refused() {
-        for id in ["", ".", "..", "a\nb", "a\rb", "\0", "x\x7f"] {
+        for id in ["", ".", "..", "a\nb", "a\rb", "\0", "x\x7f", "a\u{85}b", "\u{9f}"] {
             let e = check_session_id(id).unwrap_err();
             assert!(e.message().contains("session_id"), "{}", e.message());
         }
