@@ -125,12 +125,26 @@ impl Client {
         self.download(api_key, session_id, &mut sink)
     }
 
-    fn resolve_key(&self, api_key: Option<&str>) -> Result<ApiKey> {
+    pub(crate) fn resolve_key(&self, api_key: Option<&str>) -> Result<ApiKey> {
         match (api_key, &self.config.api_key) {
             (Some(k), _) => ApiKey::new(k, "api_key"),
             (None, Some(k)) => Ok(k.clone()),
             (None, None) => ApiKey::from_env(),
         }
+    }
+
+    /// One request and its body into `sink`, without the retries of
+    /// [`Client::download`]: for a loop that owns its retrying (the wait loop
+    /// in `wait.rs`). The failure says whether another try may help and how
+    /// long the server asked to wait.
+    pub(crate) fn attempt_once(
+        &self,
+        key: &ApiKey,
+        url: &Url,
+        sink: &mut dyn Sink,
+        deadline: Option<Instant>,
+    ) -> Result<u64, Failure> {
+        self.attempt(key, url, sink, deadline)
     }
 
     /// The retry loop around single attempts.
@@ -161,7 +175,7 @@ impl Client {
                 }
             }
             if let Some(why) = stop_reason {
-                return Err(summarize(failures, why, key));
+                return Err(summarize(failures, why));
             }
             std::thread::sleep(delay);
         }
@@ -324,10 +338,10 @@ fn stream_body(
 }
 
 /// Why one attempt failed and whether another may help.
-struct Failure {
-    error: Error,
-    retryable: bool,
-    server_delay: Option<Duration>,
+pub(crate) struct Failure {
+    pub(crate) error: Error,
+    pub(crate) retryable: bool,
+    pub(crate) server_delay: Option<Duration>,
 }
 
 impl Failure {
@@ -418,6 +432,8 @@ fn deadline_error(config: &ClientConfig) -> Error {
 }
 
 /// The error for a non-2xx response: the status and the server's message.
+/// The server's text is the only foreign text in any message, so this is
+/// where the key is scrubbed (once).
 fn http_error(response: &mut reqwest::blocking::Response, key: &ApiKey) -> Error {
     let status = response.status();
     let mut body = Vec::new();
@@ -439,10 +455,10 @@ fn http_error(response: &mut reqwest::blocking::Response, key: &ApiKey) -> Error
 
 /// The final error: the last failure's kind and status; its message says
 /// how many attempts were made and why each failed.
-fn summarize(mut failures: Vec<Error>, why_stopped: &str, key: &ApiKey) -> Error {
+fn summarize(mut failures: Vec<Error>, why_stopped: &str) -> Error {
     let last = failures.pop().expect("at least one failure");
     if failures.is_empty() {
-        let message = format!("{}{why_stopped}", key.redact(last.message()));
+        let message = format!("{}{why_stopped}", last.message());
         return last.with_message(message);
     }
     let mut message = format!("failed after {} attempts: ", failures.len() + 1);
@@ -453,7 +469,6 @@ fn summarize(mut failures: Vec<Error>, why_stopped: &str, key: &ApiKey) -> Error
         message.push_str(&format!("attempt {}: {}", i + 1, f.message()));
     }
     message.push_str(why_stopped);
-    let message = key.redact(&message);
     last.with_message(message)
 }
 

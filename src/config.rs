@@ -283,8 +283,10 @@ fn positive_ms(ms: u64, what: &str) -> Result<Duration> {
     positive(Duration::from_millis(ms), what)
 }
 
+/// A variable's value; set but empty counts as unset, as in most tools.
 fn env_var(name: &str) -> Result<Option<String>> {
     match std::env::var(name) {
+        Ok(v) if v.is_empty() => Ok(None),
         Ok(v) => Ok(Some(v)),
         Err(std::env::VarError::NotPresent) => Ok(None),
         Err(std::env::VarError::NotUnicode(_)) => Err(Error::invalid_argument(format!(

@@ -11,6 +11,9 @@ use crate::error::{Error, Result};
 /// The environment variable read when no key is given.
 pub const API_KEY_ENV: &str = "BROWSERBASE_API_KEY";
 
+/// Shortest key that messages are scrubbed of (see `ApiKey::redact`).
+const MIN_REDACTED_KEY_LEN: usize = 8;
+
 /// Longest session id accepted; real ids are 36-character UUIDs.
 const MAX_SESSION_ID_LEN: usize = 1024;
 
@@ -66,8 +69,13 @@ impl ApiKey {
         &self.0
     }
 
-    /// Replaces every occurrence of the key in `text` (a server could echo it).
+    /// Replaces every occurrence of the key in `text` (a server could echo
+    /// it). Keys shorter than 8 bytes are not real keys and would match
+    /// ordinary words, so they are left alone rather than mangle messages.
     pub(crate) fn redact(&self, text: &str) -> String {
+        if self.0.len() < MIN_REDACTED_KEY_LEN {
+            return text.to_owned();
+        }
         text.replace(&self.0, "[redacted]")
     }
 }
@@ -174,7 +182,9 @@ mod tests {
 
     #[test]
     fn bad_ids_are_refused() {
-        for id in ["", ".", "..", "a\nb", "a\rb", "\0", "x\x7f", "a\u{85}b", "\u{9f}"] {
+        for id in [
+            "", ".", "..", "a\nb", "a\rb", "\0", "x\x7f", "a\u{85}b", "\u{9f}",
+        ] {
             let e = check_session_id(id).unwrap_err();
             assert!(e.message().contains("session_id"), "{}", e.message());
         }

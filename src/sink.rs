@@ -6,8 +6,11 @@
 //! `finish` once the whole body arrived. On failure the sink is dropped, and
 //! dropping an unfinished sink must leave nothing behind.
 
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::archive;
@@ -44,27 +47,56 @@ impl FileSink {
         if path.as_os_str().is_empty() {
             return Err(Error::invalid_argument("path is empty"));
         }
+        // A symlink is written through, as `curl -o link` does: the file it
+        // points to is replaced and the link stays a link.
+        let path = follow_symlinks(path)?;
         let name = path.file_name().ok_or_else(|| {
             Error::invalid_argument(format!("path {} does not name a file", path.display()))
         })?;
-        if path.is_dir() {
-            return Err(Error::new(
-                ErrorKind::Io,
-                format!("cannot write {}: Is a directory", path.display()),
-            ));
+        let existing = match std::fs::metadata(&path) {
+            Ok(m) => Some(m),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(Error::io(
+                    format_args!("cannot write {}", path.display()),
+                    &e,
+                ))
+            }
+        };
+        if let Some(m) = &existing {
+            if m.is_dir() {
+                return Err(Error::new(
+                    ErrorKind::Io,
+                    format!("cannot write {}: Is a directory", path.display()),
+                ));
+            }
+            // Renaming over a device or FIFO would replace it (think of
+            // /dev/null as root); there is no atomic way to write one.
+            if !m.is_file() {
+                return Err(Error::new(
+                    ErrorKind::Io,
+                    format!(
+                        "cannot write {}: not a regular file (devices, FIFOs and sockets are never replaced; use the callback variant to stream)",
+                        path.display()
+                    ),
+                ));
+            }
         }
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
+        // ".<name>.XXXXXX.bbpart", with the name cut so the whole stays
+        // within NAME_MAX (255) for any valid destination name.
         let mut prefix = std::ffi::OsString::from(".");
-        prefix.push(name);
+        let name_bytes = name.as_bytes();
+        prefix.push(OsStr::from_bytes(&name_bytes[..name_bytes.len().min(200)]));
         prefix.push(".");
         let temp = tempfile::Builder::new()
             .prefix(&prefix)
             .suffix(".bbpart")
             // Like any new file (curl's too): 0666 less the umask, not 0600.
-            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+            .permissions(std::fs::Permissions::from_mode(0o666))
             .tempfile_in(dir)
             .map_err(|e| {
                 Error::io(
@@ -72,11 +104,25 @@ impl FileSink {
                     &e,
                 )
             })?;
+        // Replacing a file keeps its permission bits: a 0600 file stays private.
+        if let Some(m) = &existing {
+            temp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(
+                    m.permissions().mode() & 0o7777,
+                ))
+                .map_err(|e| Error::io(format_args!("cannot write {}", path.display()), &e))?;
+        }
         Ok(FileSink {
-            path: path.to_owned(),
+            path,
             temp: Some(temp),
             fsync,
         })
+    }
+
+    /// The temporary file holding the body so far (before `finish` renames
+    /// it): the wait loop reads a finished poll's listing from it.
+    pub(crate) fn staged_file(&mut self) -> &mut File {
+        self.file()
     }
 
     fn file(&mut self) -> &mut File {
@@ -148,6 +194,11 @@ impl BufferSink {
     pub fn into_vec(self) -> Vec<u8> {
         self.data
     }
+
+    /// The bytes received so far.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.data
+    }
 }
 
 impl Sink for BufferSink {
@@ -174,6 +225,33 @@ impl Sink for BufferSink {
         archive::check_archive(std::io::Cursor::new(&self.data))?;
         Ok(())
     }
+}
+
+/// The final target of a chain of symlinks (relative targets are relative
+/// to the link's directory). A dangling link resolves to the missing target.
+fn follow_symlinks(path: &Path) -> Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&current) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = std::fs::read_link(&current).map_err(|e| {
+                    Error::io(format_args!("cannot read link {}", current.display()), &e)
+                })?;
+                current = match current.parent() {
+                    Some(dir) => dir.join(target),
+                    None => target,
+                };
+            }
+            _ => return Ok(current),
+        }
+    }
+    Err(Error::new(
+        ErrorKind::Io,
+        format!(
+            "cannot write {}: too many levels of symbolic links",
+            path.display()
+        ),
+    ))
 }
 
 fn too_big(len: u64) -> Error {

@@ -428,3 +428,70 @@ fn many_threads_share_one_client() {
         }
     }
 }
+
+#[test]
+fn the_longest_valid_file_name_works() {
+    let server = demo_server();
+    let client = client_for(&server);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("{}.zip", "n".repeat(251))); // 255 bytes
+    client.download_to_file(KEY, DEMO, &path).unwrap();
+    assert!(std::fs::read(&path).unwrap().starts_with(b"PK"));
+    assert_eq!(
+        leftovers(dir.path(), &[path.file_name().unwrap().to_str().unwrap()]),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn replacing_a_file_keeps_its_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = demo_server();
+    let client = client_for(&server);
+    let (_dir, path) = scratch();
+    std::fs::write(&path, b"secret").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    client.download_to_file(KEY, DEMO, &path).unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(std::fs::read(&path).unwrap().starts_with(b"PK"));
+}
+
+#[test]
+fn a_symlink_is_written_through() {
+    let server = demo_server();
+    let client = client_for(&server);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("real")).unwrap();
+    let target = dir.path().join("real/archive.zip");
+    std::fs::write(&target, b"old").unwrap();
+    let link = dir.path().join("link.zip");
+    std::os::unix::fs::symlink("real/archive.zip", &link).unwrap();
+    client.download_to_file(KEY, DEMO, &link).unwrap();
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(std::fs::read(&target).unwrap().starts_with(b"PK"));
+    assert_eq!(
+        leftovers(&dir.path().join("real"), &["archive.zip"]),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_fifo_or_device_is_never_replaced() {
+    use std::os::unix::fs::FileTypeExt;
+    let server = demo_server();
+    let client = client_for(&server);
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let e = client.download_to_file(KEY, DEMO, &fifo).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+    assert!(e.message().contains("not a regular file"), "{e}");
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    assert_eq!(server.request_count(), 0);
+    assert_eq!(leftovers(dir.path(), &["pipe"]), Vec::<String>::new());
+}
