@@ -1,7 +1,7 @@
 # The two commands a new machine needs (see README):
 #   make demo   build everything (release) and run the C example against the stand-in server
 #   make test   run the whole test suite
-# Other targets: build, examples, header, clean.
+# Other targets: build, examples, header, install, uninstall, clean.
 
 CARGO  ?= cargo
 CC     ?= cc
@@ -11,7 +11,21 @@ CFLAGS ?= -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror
 RELEASE := target/release
 OUT     := target/examples-c
 
-.PHONY: all build examples demo test header clean
+.PHONY: all build examples demo test header install install-files uninstall clean
+
+# Installation, with the usual PREFIX/DESTDIR semantics:
+#   make install PREFIX=/usr/local            (default PREFIX)
+#   make install DESTDIR=/tmp/stage PREFIX=/usr   (packaging: paths inside say /usr)
+PREFIX       ?= /usr/local
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# Where install-files takes the built libraries from.
+BUILD_DIR    ?= $(RELEASE)
+VERSION      := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+MAJOR        := $(firstword $(subst ., ,$(VERSION)))
+# What a static link needs besides libbrowserbase.a (rustc --print native-static-libs).
+NATIVE_STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 
 all: build examples
 
@@ -24,11 +38,13 @@ build:
 # The C examples, linked against the shared library (rpath: no install needed).
 examples: build
 	@mkdir -p $(OUT)
-	$(CC) $(CFLAGS) -Iinclude examples/download.c -o $(OUT)/download \
-	    -L$(RELEASE) -lbrowserbase -Wl,-rpath,$(abspath $(RELEASE))
+	for example in download wait_and_extract; do \
+	    $(CC) $(CFLAGS) -Iinclude examples/$$example.c -o $(OUT)/$$example \
+	        -L$(RELEASE) -lbrowserbase -Wl,-rpath,$(abspath $(RELEASE)) || exit 1; \
+	done
 
 demo: all
-	@scripts/demo.sh $(RELEASE)/bb-stand-in-server $(OUT)
+	@scripts/demo.sh $(abspath $(RELEASE))/bb-stand-in-server $(abspath $(OUT))
 
 # Rust unit and integration tests (they build and run the C tests and the
 # C++ header check), then the Python ctypes tests against the debug build.
@@ -38,6 +54,30 @@ test:
 	BB_LIBRARY=$(abspath target/debug/libbrowserbase.so) \
 	BB_STAND_IN_SERVER=$(abspath target/debug/bb-stand-in-server) \
 	    $(PYTHON) -m unittest discover -s tests/python -v
+
+install: build
+	$(MAKE) install-files
+
+# Copies an existing build (BUILD_DIR) into place: the shared library with its
+# soname links, the static library, the headers and browserbase.pc.
+install-files:
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 0755 $(BUILD_DIR)/libbrowserbase.so $(DESTDIR)$(LIBDIR)/libbrowserbase.so.$(VERSION)
+	ln -sf libbrowserbase.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libbrowserbase.so.$(MAJOR)
+	ln -sf libbrowserbase.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libbrowserbase.so
+	install -m 0644 $(BUILD_DIR)/libbrowserbase.a $(DESTDIR)$(LIBDIR)/libbrowserbase.a
+	install -m 0644 include/browserbase.h $(DESTDIR)$(INCLUDEDIR)/browserbase.h
+	if [ -f include/browserbase.hpp ]; then install -m 0644 include/browserbase.hpp $(DESTDIR)$(INCLUDEDIR)/browserbase.hpp; fi
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' -e 's|@NATIVE_STATIC_LIBS@|$(NATIVE_STATIC_LIBS)|' \
+	    browserbase.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/browserbase.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/browserbase.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libbrowserbase.so $(DESTDIR)$(LIBDIR)/libbrowserbase.so.$(MAJOR) \
+	      $(DESTDIR)$(LIBDIR)/libbrowserbase.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libbrowserbase.a \
+	      $(DESTDIR)$(INCLUDEDIR)/browserbase.h $(DESTDIR)$(INCLUDEDIR)/browserbase.hpp \
+	      $(DESTDIR)$(PKGCONFIGDIR)/browserbase.pc
 
 header:
 	BB_UPDATE_HEADER=1 $(CARGO) test --test header

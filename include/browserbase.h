@@ -95,6 +95,31 @@ typedef enum bb_code {
 } bb_code;
 
 /**
+ * Flags of the `bb_client_wait_*` and `bb_client_extract_downloads`
+ * functions, passed as a `uint32_t`; combine them with `|`. The values are
+ * part of the ABI. An unknown bit is `BB_ERR_INVALID_ARGUMENT`.
+ */
+typedef enum bb_wait_flags {
+  /**
+   * Wait until the archive holds at least one file.
+   */
+  BB_WAIT_DEFAULT = 0,
+  /**
+   * Also wait until two successful polls in a row see the same entries
+   * (names, sizes, CRC-32s): for sessions whose files arrive one by one.
+   */
+  BB_WAIT_STABLE = 1,
+} bb_wait_flags;
+
+/**
+ * An opened ZIP archive: its entry list and the limits its extraction
+ * obeys. Create with `bb_archive_open_file` or `bb_archive_open_buffer`,
+ * free with `bb_archive_free`. Safe to use from several threads at once
+ * (extractions of one archive run one after the other).
+ */
+typedef struct bb_archive bb_archive;
+
+/**
  * A client: a pool of kept-alive connections plus settings. Create with
  * `bb_client_new`, free with `bb_client_free`. Safe to use from many
  * threads at once; it must outlive every call that uses it.
@@ -116,6 +141,39 @@ typedef struct bb_client_builder bb_client_builder;
 typedef struct bb_error bb_error;
 
 /**
+ * One entry of an archive, filled by `bb_archive_entry_at`.
+ */
+typedef struct bb_archive_entry {
+  /**
+   * The name as stored, UTF-8, such as "report-1719265797164.pdf"; a
+   * directory entry's name ends with '/'. It may be hostile (such as
+   * "../x"): extract with `bb_archive_extract_to`, which checks every
+   * name, rather than by hand.
+   */
+  const char *name;
+  /**
+   * The name without the service's "-<13-digit millisecond timestamp>"
+   * before the extension, such as "report.pdf"; the stored name when it
+   * carries no timestamp.
+   */
+  const char *original_name;
+  /**
+   * Uncompressed size in bytes, as the archive declares it.
+   */
+  uint64_t size;
+  /**
+   * Modification time, seconds since 1970 (the entry's MS-DOS date and
+   * time read as UTC; 2-second precision); -1 when the archive has none.
+   */
+  int64_t mtime_unix;
+  /**
+   * When the browser downloaded the file: the timestamp in the stored
+   * name, milliseconds since 1970 (UTC); -1 when the name carries none.
+   */
+  int64_t download_time_ms;
+} bb_archive_entry;
+
+/**
  * Receives the next chunk of the archive: `len` bytes at `data`, which are
  * valid only during the call. Return 0 to go on, anything else to cancel the
  * download (it then fails with `BB_ERR_CANCELLED`). Chunks arrive in order,
@@ -126,6 +184,157 @@ typedef int (*bb_write_callback)(void *user_data, const uint8_t *data, size_t le
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Opens the ZIP archive in the file at `path` (such as one written by
+ * `bb_download_session` or `bb_wait_for_downloads`) and reads its entry
+ * list. The file is read as needed, never loaded whole, and kept open until
+ * `bb_archive_free`.
+ *
+ * Fails with `BB_ERR_IO` when the file cannot be read and
+ * `BB_ERR_INVALID_ARCHIVE` when it is not a ZIP archive, holds two entries
+ * with one name, or a name with a NUL byte. Hostile names, symbolic links
+ * and zip bombs can be listed; `bb_archive_extract_to` refuses them.
+ *
+ * Ownership: `path` is borrowed for the call. On success `*out` receives an
+ * archive the caller owns and frees with `bb_archive_free`.
+ */
+enum bb_code bb_archive_open_file(const char *path, struct bb_archive **out, struct bb_error **err);
+
+/**
+ * Opens the ZIP archive in the `len` bytes at `data`, such as a buffer from
+ * `bb_download_session_to_buffer` or `bb_wait_for_downloads_to_buffer`.
+ * The bytes are copied: the buffer may be freed right after the call.
+ * Errors as `bb_archive_open_file`.
+ *
+ * Ownership: `data` is borrowed for the call (NULL only with `len` 0). On
+ * success `*out` receives an archive the caller owns and frees with
+ * `bb_archive_free`.
+ */
+enum bb_code bb_archive_open_buffer(const uint8_t *data,
+                                    size_t len,
+                                    struct bb_archive **out,
+                                    struct bb_error **err);
+
+/**
+ * The number of entries in `archive` (0 for the service's empty archive,
+ * and when `archive` is NULL).
+ *
+ * Ownership: `archive` is borrowed for the call.
+ */
+size_t bb_archive_entry_count(const struct bb_archive *archive);
+
+/**
+ * Fills `*out` with entry `index` (from 0, in the archive's order) of
+ * `archive`. An index at or past `bb_archive_entry_count` is
+ * `BB_ERR_INVALID_ARGUMENT`.
+ *
+ * Ownership: `archive` is borrowed. The strings written to `out` belong to
+ * `archive` and stay valid until `bb_archive_free(archive)`; do not free
+ * them. `*out` is written only on success.
+ */
+enum bb_code bb_archive_entry_at(const struct bb_archive *archive,
+                                 size_t index,
+                                 struct bb_archive_entry *out,
+                                 struct bb_error **err);
+
+/**
+ * Sets the zip-bomb limits that `bb_archive_extract_to` enforces on
+ * `archive`, counting the bytes actually decompressed:
+ *
+ * - `max_total_bytes`: the most bytes one extraction may write; 0 restores
+ *   the default, 4 GiB (UINT64_MAX: no practical limit).
+ * - `max_ratio`: the most an entry may expand (decompressed bytes per
+ *   compressed byte), checked once the entry passes 1 MiB; 0 restores the
+ *   default, 200 (UINT32_MAX: no practical limit).
+ *
+ * An archive also may not hold more than 100000 entries. Exceeding a limit
+ * is `BB_ERR_INVALID_ARCHIVE`, with a message naming the limit.
+ *
+ * Ownership: `archive` is borrowed for the call.
+ */
+enum bb_code bb_archive_set_limits(struct bb_archive *archive,
+                                   uint64_t max_total_bytes,
+                                   uint32_t max_ratio,
+                                   struct bb_error **err);
+
+/**
+ * Extracts every entry of `archive` into the directory `dir`, safely:
+ *
+ * - Every entry lands inside `dir`. An archive with an unsafe name (a `..`
+ *   component, an absolute path, a drive letter such as `C:`, a backslash,
+ *   a control character), a symbolic link, an encrypted entry or an
+ *   unsupported compression method is refused whole:
+ *   `BB_ERR_INVALID_ARCHIVE`, nothing written. `.` and empty components
+ *   (`./a`, `a//b`) are dropped; subdirectories are created.
+ * - Files get their original names (`report.pdf`). When several entries
+ *   have the same original name, each of them keeps its stored, timestamped
+ *   name instead (`report-1719265797164.pdf`), so none is lost.
+ * - A file already at a destination is replaced; other files in `dir` are
+ *   left alone. A directory in the way, or a symbolic link where a
+ *   subdirectory is needed, is `BB_ERR_IO`, nothing written.
+ * - Zip bombs: see `bb_archive_set_limits`. A CRC-32 mismatch or a size
+ *   that differs from the header is `BB_ERR_INVALID_ARCHIVE`.
+ * - No half-written file, ever: everything is decompressed into a hidden
+ *   temporary directory inside `dir` first, then renamed into place, so a
+ *   bad entry, a limit or a full disk leaves `dir` as it was (and no
+ *   temporary directory). Only if a rename itself fails (`dir` changed
+ *   meanwhile) do the files renamed before it stay, each complete. `dir` is
+ *   created if missing (its parent must exist); a `dir` the call created is
+ *   removed again, if empty, when it fails.
+ * - Each file's modification time is the entry's.
+ *
+ * Ownership: `archive` and `dir` are borrowed for the call.
+ */
+enum bb_code bb_archive_extract_to(const struct bb_archive *archive,
+                                   const char *dir,
+                                   struct bb_error **err);
+
+/**
+ * Frees an archive (and closes its file). NULL is fine. The strings of its
+ * entries become invalid.
+ *
+ * Ownership: takes ownership of `archive`.
+ */
+void bb_archive_free(struct bb_archive *archive);
+
+/**
+ * Opens the archive at `zip_path` and extracts it into `dir` with the
+ * default limits: `bb_archive_open_file` then `bb_archive_extract_to`.
+ *
+ * Ownership: both strings are borrowed for the call.
+ */
+enum bb_code bb_archive_extract(const char *zip_path, const char *dir, struct bb_error **err);
+
+/**
+ * Waits for session `session_id`'s files as `bb_wait_for_downloads` does
+ * (same `timeout_ms`, same `BB_ERR_NOT_READY`), then extracts them into
+ * `dir` as `bb_archive_extract_to` does, with the default limits; uses the
+ * process-wide default client. The archive itself is kept in an unnamed
+ * temporary file in `dir` (never in memory, never visible) and is gone when
+ * the call returns.
+ *
+ * Ownership: all strings are borrowed for the call.
+ */
+enum bb_code bb_extract_downloads(const char *api_key,
+                                  const char *session_id,
+                                  uint32_t timeout_ms,
+                                  const char *dir,
+                                  struct bb_error **err);
+
+/**
+ * As `bb_extract_downloads`, through `client`, with `flags` (a bitwise OR
+ * of `bb_wait_flags` values) as `bb_client_wait_for_downloads`.
+ *
+ * Ownership: `client` and the strings are borrowed for the call.
+ */
+enum bb_code bb_client_extract_downloads(const struct bb_client *client,
+                                         const char *api_key,
+                                         const char *session_id,
+                                         uint32_t timeout_ms,
+                                         uint32_t flags,
+                                         const char *dir,
+                                         struct bb_error **err);
 
 /**
  * A builder holding the built-in defaults (not the environment): base URL
@@ -425,6 +634,87 @@ const char *bb_code_name(bb_code code);
  * Ownership: a static string; do not free it.
  */
 const char *bb_version(void);
+
+/**
+ * Waits until session `session_id`'s archive holds at least one file, then
+ * writes it to `path` atomically, exactly as `bb_download_session` does;
+ * uses the process-wide default client.
+ *
+ * The service answers a 22-byte empty archive until it has synced the
+ * session's files, which happens after the session ends. This function
+ * polls: the first request at once, then after 250 ms, waits growing by
+ * half each time up to 2 s (so a ready archive is seen within a fraction of
+ * a second early on, and the service is asked at most every 2 s later).
+ * Connection failures, timeouts, 429 and 5xx answers are retried on the
+ * same schedule, waiting at least as long as a `Retry-After` header asks;
+ * 401, 403, 404 and any other failure end the wait at once with their own
+ * code.
+ *
+ * - `timeout_ms`: how long to wait for the files; 0 polls exactly once.
+ *   No poll starts and no sleep ends after it; a poll under way (such as
+ *   the transfer of a ready archive) is bounded by the client's timeout and
+ *   deadline settings instead, never cut short by `timeout_ms`.
+ * - On timeout: `BB_ERR_NOT_READY`, whose message says how many polls were
+ *   made in how long and what the last one saw (an empty archive, or the
+ *   error it got). No file is created and a file at `path` is untouched.
+ * - Memory use does not grow with the archive: every poll goes to a
+ *   temporary file beside `path`, renamed over `path` only when ready.
+ *
+ * Ownership: all strings are borrowed for the call. On failure, `*err`
+ * (when `err` is not NULL) receives an error the caller frees with
+ * `bb_error_free`.
+ */
+enum bb_code bb_wait_for_downloads(const char *api_key,
+                                   const char *session_id,
+                                   uint32_t timeout_ms,
+                                   const char *path,
+                                   struct bb_error **err);
+
+/**
+ * As `bb_wait_for_downloads`, returning the archive in memory.
+ *
+ * Ownership: strings are borrowed for the call. On success `*out_data`
+ * receives a buffer of `*out_len` bytes that the caller owns and frees with
+ * `bb_buffer_free(data, len)`; neither output is written on failure.
+ */
+enum bb_code bb_wait_for_downloads_to_buffer(const char *api_key,
+                                             const char *session_id,
+                                             uint32_t timeout_ms,
+                                             uint8_t **out_data,
+                                             size_t *out_len,
+                                             struct bb_error **err);
+
+/**
+ * As `bb_wait_for_downloads`, through `client`, with `flags` (a bitwise OR
+ * of `bb_wait_flags` values, such as `BB_WAIT_STABLE`). `api_key` NULL
+ * means the client's key, then `BROWSERBASE_API_KEY`. When the client has
+ * a deadline (`bb_client_builder_set_deadline_ms`), it bounds the whole
+ * call, the wait included.
+ *
+ * Ownership: `client` and the strings are borrowed for the call.
+ */
+enum bb_code bb_client_wait_for_downloads(const struct bb_client *client,
+                                          const char *api_key,
+                                          const char *session_id,
+                                          uint32_t timeout_ms,
+                                          uint32_t flags,
+                                          const char *path,
+                                          struct bb_error **err);
+
+/**
+ * As `bb_wait_for_downloads_to_buffer`, through `client`, with `flags` as
+ * `bb_client_wait_for_downloads`.
+ *
+ * Ownership: as `bb_wait_for_downloads_to_buffer`; `client` is borrowed.
+ */
+enum bb_code bb_client_wait_for_downloads_to_buffer(const struct bb_client *client,
+                                                    const char *api_key,
+                                                    const char *session_id,
+                                                    uint32_t timeout_ms,
+                                                    uint32_t flags,
+                                                    uint8_t **out_data,
+                                                    size_t *out_len,
+                                                    struct bb_error **err);
 
 #ifdef __cplusplus
 }  // extern "C"

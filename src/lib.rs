@@ -2,24 +2,35 @@
 //!
 //! The Rust core (this crate's public API) knows nothing of C: a [`Client`]
 //! with its [`ClientConfig`], one download loop, and sinks for a file, a
-//! buffer or a callback. The C ABI in [`ffi`] is a thin skin over it that
-//! checks arguments, converts, and catches panics.
+//! buffer or a callback; waiting until a session's files are there
+//! ([`Client::wait_for_downloads`]); and reading an archive ([`Archive`]):
+//! listing its entries and extracting them safely. The C ABI in [`ffi`] is a
+//! thin skin over it that checks arguments, converts, and catches panics.
 
 mod archive;
 mod client;
 mod config;
 mod error;
+mod extract;
 pub mod ffi;
 mod request;
 mod retry;
 mod sink;
+mod wait;
 
-pub use archive::{check_archive, check_leading_signature, EMPTY_ARCHIVE};
+pub use archive::{
+    check_archive, check_leading_signature, original_name, Archive, Entry, EntryKind, EMPTY_ARCHIVE,
+};
 pub use client::{default_client, Client};
 pub use config::*;
 pub use error::{Error, ErrorKind, Result};
+pub use extract::{
+    ExtractLimits, Extracted, DEFAULT_MAX_ENTRIES, DEFAULT_MAX_RATIO, DEFAULT_MAX_TOTAL_BYTES,
+    RATIO_GRACE_BYTES,
+};
 pub use request::{check_session_id, downloads_url, ApiKey, API_KEY_ENV};
 pub use sink::{BufferSink, CallbackSink, FileSink, Sink};
+pub use wait::{WaitOptions, WaitReport, FIRST_POLL_DELAY, MAX_POLL_DELAY};
 
 /// This library's version, as in Cargo.toml.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

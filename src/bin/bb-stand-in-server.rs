@@ -6,8 +6,13 @@
 //!
 //! ```text
 //! bb-stand-in-server [--listen ADDR] [--api-key KEY] [--sessions DIR] [--demo]
-//!                    [--exit-on-stdin-eof]
+//!                    [--sync-polls N] [--exit-on-stdin-eof]
 //! ```
+//!
+//! `--sync-polls N` makes every session answer the 22-byte empty archive for its
+//! first N downloads requests (with a valid key, to an existing session), as the
+//! service does while it syncs a session's files; then its files. Deleting a
+//! session through the control API resets its count.
 //!
 //! After binding, exactly one line `listening http://HOST:PORT` is printed to stdout.
 //!
@@ -57,7 +62,7 @@ const DEMO_EMPTY_SESSION: &str = "1c6f4b8d-ae30-4d72-9f5b-6a4c3b2d0e91";
 const DEMO_PDF_MS: u64 = 1_719_265_797_164;
 const DEMO_CSV_MS: u64 = 1_719_265_797_171;
 
-const USAGE: &str = "usage: bb-stand-in-server [--listen ADDR] [--api-key KEY] [--sessions DIR] [--demo] [--exit-on-stdin-eof]";
+const USAGE: &str = "usage: bb-stand-in-server [--listen ADDR] [--api-key KEY] [--sessions DIR] [--demo] [--sync-polls N] [--exit-on-stdin-eof]";
 
 // ---------------------------------------------------------------------------
 // Configuration and state
@@ -68,6 +73,8 @@ struct Config {
     api_key: String,
     sessions_dir: Option<PathBuf>,
     demo: bool,
+    /// Every session answers the empty archive to its first this many requests.
+    sync_polls: u64,
     exit_on_stdin_eof: bool,
 }
 
@@ -108,6 +115,8 @@ struct State {
     sessions: HashMap<String, MemSession>,
     scripts: HashMap<String, VecDeque<Step>>,
     ready_after: HashMap<String, ReadyAfter>,
+    /// Content requests answered per session, for `--sync-polls`.
+    sync_seen: HashMap<String, u64>,
     /// One entry per logged request: request line and header lines joined by '\n'.
     log: Vec<String>,
     dir_cache: HashMap<String, (DirSignature, Arc<Vec<u8>>)>,
@@ -1284,7 +1293,17 @@ impl Server {
             }
         }
         match self.memory_archive(id).or_else(|| self.disk_archive(id)) {
-            Some(body) => Response::zip(body),
+            Some(body) => {
+                if self.config.sync_polls > 0 {
+                    let mut state = self.state();
+                    let seen = state.sync_seen.entry(id.to_string()).or_default();
+                    *seen += 1;
+                    if *seen <= self.config.sync_polls {
+                        return Response::zip(Body::Static(&EMPTY_ZIP));
+                    }
+                }
+                Response::zip(body)
+            }
             None => Response::json(404, "Session not found"),
         }
     }
@@ -1425,6 +1444,7 @@ before accessing the Internet.</p></body></html>\n",
                 let existed = state.sessions.remove(&id).is_some();
                 state.scripts.remove(&id);
                 state.ready_after.remove(&id);
+                state.sync_seen.remove(&id);
                 state.dir_cache.remove(&id);
                 Response::text(200, if existed { "deleted\n" } else { "absent\n" })
             }
@@ -1619,6 +1639,7 @@ fn parse_args() -> Result<Config, String> {
         api_key: "bb_test_key".into(),
         sessions_dir: None,
         demo: false,
+        sync_polls: 0,
         exit_on_stdin_eof: false,
     };
     let mut args = std::env::args().skip(1);
@@ -1640,6 +1661,12 @@ fn parse_args() -> Result<Config, String> {
             "--api-key" => config.api_key = value()?,
             "--sessions" => config.sessions_dir = Some(PathBuf::from(value()?)),
             "--demo" => config.demo = true,
+            "--sync-polls" => {
+                let v = value()?;
+                config.sync_polls = v.parse().map_err(|_| {
+                    format!("--sync-polls needs a whole number of requests, not {v:?}")
+                })?;
+            }
             "--exit-on-stdin-eof" => config.exit_on_stdin_eof = true,
             "-h" | "--help" => {
                 println!("{USAGE}");

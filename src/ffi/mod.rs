@@ -20,13 +20,17 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
+pub mod archive;
 pub mod client;
 pub mod download;
 pub mod error;
+pub mod wait;
 
+pub use archive::*;
 pub use client::*;
 pub use download::*;
 pub use error::*;
+pub use wait::*;
 
 /// Runs an exported function's body, catching any panic.
 ///

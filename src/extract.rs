@@ -1,0 +1,617 @@
+//! Extracting an [`Archive`] into a directory, safely.
+//!
+//! The rules, all checked before anything is written:
+//! - Every entry name must be a plain relative path: no `..` component, no
+//!   leading `/`, no drive letter (`C:`), no backslash, no control character,
+//!   no component longer than 255 bytes. `.` and empty components (`a//b`,
+//!   `./a`) are dropped. One unsafe name refuses the whole archive.
+//! - Symbolic-link entries, encrypted entries and compression methods other
+//!   than stored and deflate refuse the whole archive.
+//! - Files are written under their original names (the service's stamp
+//!   removed). When several entries have the same original name (the same
+//!   file downloaded twice), each of them keeps its stored, stamped name
+//!   instead, so nothing is lost and the names tell them apart. Two entries
+//!   that would still land on the same path refuse the archive.
+//! - A file already at a destination is replaced (atomically, by rename);
+//!   other files in the directory are left alone. A directory in the way, or
+//!   a symbolic link where a parent directory should be, is an `Io` error.
+//! - Zip bombs: the bytes actually decompressed (never the sizes the headers
+//!   declare) are counted against [`ExtractLimits`]; the declared sizes are
+//!   also checked first, so an honest bomb is refused before any work.
+//!   Overlapping entries and local headers that disagree with the central
+//!   directory are refused. A CRC-32 mismatch is an error.
+//!
+//! Atomicity: entries are decompressed into a temporary directory inside the
+//! destination (same file system), then each file is renamed into place. A
+//! failure before the renames (a bad entry, a cap, a full disk) leaves the
+//! destination exactly as it was; the temporary directory is removed. The
+//! renames are checked beforehand (nothing in the way); should one still
+//! fail (the directory changed meanwhile, a disk error), the files already
+//! renamed stay, each complete, and the error names the one that failed.
+//! No file is ever half-written at its final path.
+//!
+//! Not handled: another process changing the destination during the call
+//! (such as swapping a subdirectory for a link between the check and the
+//! rename), and names equal only on a case-insensitive or
+//! Unicode-normalizing file system.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+use zip::CompressionMethod;
+
+use crate::archive::{Archive, Entry, EntryKind};
+use crate::error::{Error, ErrorKind, Result};
+
+/// Default cap on the bytes one extraction writes: 4 GiB.
+pub const DEFAULT_MAX_TOTAL_BYTES: u64 = 4 << 30;
+/// Default cap on an entry's decompressed size over its compressed size.
+/// Deflate tops out near 1032:1; text and CSV files rarely pass 50:1.
+pub const DEFAULT_MAX_RATIO: u32 = 200;
+/// Default cap on the number of entries.
+pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
+/// The ratio cap applies to an entry only past this many output bytes, so a
+/// small, very compressible file (a page of zeros) is never refused.
+pub const RATIO_GRACE_BYTES: u64 = 1 << 20;
+
+/// Longest path component most file systems accept.
+const MAX_COMPONENT: usize = 255;
+const COPY_BUFFER: usize = 256 * 1024;
+
+/// Caps that refuse zip bombs. Exceeding one is `InvalidArchive`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ExtractLimits {
+    /// Total bytes written by one extraction.
+    pub max_total_bytes: u64,
+    /// Decompressed bytes per compressed byte, per entry, checked once the
+    /// entry passes [`RATIO_GRACE_BYTES`]. `u32::MAX` is no practical limit.
+    pub max_ratio: u32,
+    /// Entries in the archive (directories included).
+    pub max_entries: usize,
+}
+
+impl Default for ExtractLimits {
+    fn default() -> Self {
+        ExtractLimits {
+            max_total_bytes: DEFAULT_MAX_TOTAL_BYTES,
+            max_ratio: DEFAULT_MAX_RATIO,
+            max_entries: DEFAULT_MAX_ENTRIES,
+        }
+    }
+}
+
+/// One file an extraction wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extracted {
+    /// The entry's index in [`Archive::entries`].
+    pub index: usize,
+    /// Where it was written: the destination directory joined with the
+    /// entry's original name (or its stored name, after a collision).
+    pub path: PathBuf,
+}
+
+/// One entry, planned: its relative destination.
+struct Item {
+    index: usize,
+    rel: Vec<String>,
+    is_dir: bool,
+}
+
+impl Item {
+    fn rel_path(&self) -> PathBuf {
+        self.rel.iter().collect()
+    }
+}
+
+impl Archive {
+    /// Extracts every entry into `dir` under the rules of this module
+    /// (see its documentation). `dir` is created if missing (its parent must
+    /// exist); a `dir` this call created is removed again, if empty, when it
+    /// fails.
+    ///
+    /// Returns the files written, in archive order. On error the destination
+    /// holds no partial file.
+    pub fn extract_to(&self, dir: &Path, limits: &ExtractLimits) -> Result<Vec<Extracted>> {
+        if dir.as_os_str().is_empty() {
+            return Err(Error::invalid_argument("dir is empty"));
+        }
+        let mut created = DirGuard::ensure(dir)?;
+        let result = self.extract_into_existing(dir, limits);
+        if result.is_ok() {
+            created.keep();
+        }
+        result
+    }
+
+    /// As [`Archive::extract_to`], for a `dir` that exists (its creation and
+    /// clean-up are the caller's).
+    pub(crate) fn extract_into_existing(
+        &self,
+        dir: &Path,
+        limits: &ExtractLimits,
+    ) -> Result<Vec<Extracted>> {
+        let mut zip = self.zip.lock().unwrap_or_else(|p| p.into_inner());
+        let items = self.plan(limits)?;
+        if !self.entries().is_empty() {
+            zip.validate_header_consistency()
+                .map_err(|e| self.unsafe_archive(&zip_error_text(e)))?;
+        }
+        for item in &items {
+            check_destination(dir, item)?;
+        }
+
+        let temp = tempfile::Builder::new()
+            .prefix(".bb-extract-")
+            .tempdir_in(dir)
+            .map_err(|e| {
+                Error::io(
+                    format_args!("cannot create a directory in {}", dir.display()),
+                    &e,
+                )
+            })?;
+
+        // Decompress every file into the temporary directory, counting.
+        let mut total: u64 = 0;
+        let mut buf = vec![0u8; COPY_BUFFER];
+        let mut staged: HashMap<usize, PathBuf> = HashMap::new();
+        for item in items.iter().filter(|i| !i.is_dir) {
+            let entry = &self.entries()[item.index];
+            let temp_path = temp.path().join(item.index.to_string());
+            let mut out = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&temp_path)
+                .map_err(|e| write_error(dir, &e))?;
+            let mut file = zip
+                .by_index(item.index)
+                .map_err(|e| self.corrupt(entry, &zip_error_text(e)))?;
+            let mut written: u64 = 0;
+            loop {
+                let n = match file.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) if e.raw_os_error().is_some() => {
+                        return Err(Error::io(format_args!("cannot read {}", self.label), &e))
+                    }
+                    Err(e) => return Err(self.corrupt(entry, &read_error_text(&e))),
+                };
+                written += n as u64;
+                total += n as u64;
+                if total > limits.max_total_bytes {
+                    return Err(self.bomb(format!(
+                        "it expands to more than {} bytes (the limit) by entry {} ({:?})",
+                        limits.max_total_bytes,
+                        entry.index(),
+                        entry.name()
+                    )));
+                }
+                if written > RATIO_GRACE_BYTES && written > ratio_cap(entry, limits) {
+                    return Err(self.bomb(format!(
+                        "entry {} ({:?}) expands more than {}-fold ({} compressed bytes gave {} and counting)",
+                        entry.index(),
+                        entry.name(),
+                        limits.max_ratio,
+                        entry.compressed_size(),
+                        written
+                    )));
+                }
+                out.write_all(&buf[..n]).map_err(|e| write_error(dir, &e))?;
+            }
+            drop(file);
+            if written != entry.size() {
+                return Err(self.corrupt(
+                    entry,
+                    &format!(
+                        "it holds {written} bytes but its header says {}",
+                        entry.size()
+                    ),
+                ));
+            }
+            if let Some(t) = entry.mtime_unix().and_then(unix_time) {
+                // The file's time is the entry's, as unzip does; best effort.
+                let _ = out.set_modified(t);
+            }
+            drop(out);
+            staged.insert(item.index, temp_path);
+        }
+        drop(zip);
+
+        // Everything is complete: move it into place.
+        let mut done = Vec::new();
+        for item in &items {
+            let dest = dir.join(item.rel_path());
+            if item.is_dir {
+                create_dirs(dir, &item.rel)?;
+                continue;
+            }
+            create_dirs(dir, &item.rel[..item.rel.len() - 1])?;
+            let from = &staged[&item.index];
+            fs::rename(from, &dest)
+                .map_err(|e| Error::io(format_args!("cannot write {}", dest.display()), &e))?;
+            done.push(Extracted {
+                index: item.index,
+                path: dest,
+            });
+        }
+        temp.close()
+            .map_err(|e| Error::io(format_args!("cannot clean up in {}", dir.display()), &e))?;
+        Ok(done)
+    }
+
+    /// Checks every entry and decides where each one goes. Writes nothing.
+    fn plan(&self, limits: &ExtractLimits) -> Result<Vec<Item>> {
+        let entries = self.entries();
+        if entries.len() > limits.max_entries {
+            return Err(self.bomb(format!(
+                "it has {} entries, more than the limit of {}",
+                entries.len(),
+                limits.max_entries
+            )));
+        }
+        let mut declared: u64 = 0;
+        // (stored components, original components) per entry.
+        let mut names: Vec<(Vec<String>, Option<Vec<String>>)> = Vec::new();
+        for e in entries {
+            let what = || format!("entry {} ({:?})", e.index(), e.name());
+            match e.kind() {
+                EntryKind::Symlink => {
+                    return Err(self.unsafe_archive(&format!(
+                        "{} is a symbolic link, and links are never extracted",
+                        what()
+                    )))
+                }
+                EntryKind::File | EntryKind::Directory => {}
+            }
+            if e.encrypted() {
+                return Err(self
+                    .unsafe_archive(&format!("{} is encrypted, which is not supported", what())));
+            }
+            if !matches!(
+                e.compression(),
+                CompressionMethod::Stored | CompressionMethod::Deflated
+            ) {
+                return Err(Error::invalid_archive(format!(
+                    "{}: {} uses compression method {}, which is not supported (only stored and deflate); nothing was extracted",
+                    self.label,
+                    what(),
+                    e.compression()
+                )));
+            }
+            let stored = safe_components(e.name())
+                .map_err(|why| self.unsafe_archive(&format!("{} {why}", what())))?;
+            declared = declared.saturating_add(e.size());
+            if declared > limits.max_total_bytes {
+                return Err(self.bomb(format!(
+                    "its entries declare more than {} bytes (the limit) by entry {} ({:?})",
+                    limits.max_total_bytes,
+                    e.index(),
+                    e.name()
+                )));
+            }
+            if e.size() > RATIO_GRACE_BYTES && e.size() > ratio_cap(e, limits) {
+                return Err(self.bomb(format!(
+                    "{} declares {} bytes from {} compressed, more than {}-fold",
+                    what(),
+                    e.size(),
+                    e.compressed_size(),
+                    limits.max_ratio
+                )));
+            }
+            // The original name is used only if it is itself safe.
+            let original = match e.kind() {
+                EntryKind::File => safe_components(e.original_name()).ok(),
+                _ => None,
+            };
+            names.push((stored, original));
+        }
+
+        // Several entries with one original name keep their stored names.
+        let mut by_original: HashMap<&[String], usize> = HashMap::new();
+        for (_, original) in &names {
+            if let Some(o) = original {
+                *by_original.entry(o.as_slice()).or_default() += 1;
+            }
+        }
+        let mut items: Vec<Item> = Vec::with_capacity(entries.len());
+        for (e, (stored, original)) in entries.iter().zip(&names) {
+            let rel = match original {
+                Some(o) if by_original[o.as_slice()] == 1 => o.clone(),
+                _ => stored.clone(),
+            };
+            items.push(Item {
+                index: e.index(),
+                rel,
+                is_dir: e.kind() == EntryKind::Directory,
+            });
+        }
+
+        // No two files on one path; no file where a directory must be.
+        let mut files: HashMap<&[String], usize> = HashMap::new();
+        let mut dirs: HashSet<&[String]> = HashSet::new();
+        for item in &items {
+            if item.is_dir {
+                dirs.insert(&item.rel);
+            } else if let Some(other) = files.insert(&item.rel, item.index) {
+                return Err(self.unsafe_archive(&format!(
+                    "entries {other} and {} would both be written to {:?}",
+                    item.index,
+                    item.rel.join("/")
+                )));
+            }
+            for n in 1..item.rel.len() {
+                dirs.insert(&item.rel[..n]);
+            }
+        }
+        for item in items.iter().filter(|i| !i.is_dir) {
+            if dirs.contains(item.rel.as_slice()) {
+                return Err(self.unsafe_archive(&format!(
+                    "entry {} would write the file {:?}, which other entries need as a directory",
+                    item.index,
+                    item.rel.join("/")
+                )));
+            }
+        }
+        Ok(items)
+    }
+
+    fn unsafe_archive(&self, why: &str) -> Error {
+        Error::invalid_archive(format!(
+            "{} is unsafe to extract: {why}; nothing was extracted",
+            self.label
+        ))
+    }
+
+    fn bomb(&self, why: String) -> Error {
+        Error::invalid_archive(format!(
+            "{} looks like a zip bomb: {why}; nothing was extracted (the limits are \
+             ExtractLimits in Rust, bb_archive_set_limits in C)",
+            self.label
+        ))
+    }
+
+    fn corrupt(&self, entry: &Entry, why: &str) -> Error {
+        Error::invalid_archive(format!(
+            "{} is corrupt: entry {} ({:?}): {why}; nothing was extracted",
+            self.label,
+            entry.index(),
+            entry.name()
+        ))
+    }
+}
+
+/// Splits a stored name into the components of a safe relative path, or
+/// says why it is unsafe (the text follows "entry N (name)").
+pub(crate) fn safe_components(name: &str) -> std::result::Result<Vec<String>, String> {
+    if name.is_empty() {
+        return Err("has an empty name".into());
+    }
+    if name.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return Err("has a control character in its name".into());
+    }
+    if name.contains('\\') {
+        return Err("has a backslash in its name (a Windows path separator)".into());
+    }
+    if name.starts_with('/') {
+        return Err("is an absolute path".into());
+    }
+    let b = name.as_bytes();
+    if b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' {
+        return Err("starts with a drive letter".into());
+    }
+    let mut parts = Vec::new();
+    for part in name.split('/') {
+        match part {
+            "" | "." => continue,
+            ".." => return Err("climbs out of the directory with \"..\"".into()),
+            p if p.len() > MAX_COMPONENT => {
+                return Err(format!(
+                    "has a path component longer than {MAX_COMPONENT} bytes"
+                ))
+            }
+            p => parts.push(p.to_owned()),
+        }
+    }
+    if parts.is_empty() {
+        return Err("names no file".into());
+    }
+    Ok(parts)
+}
+
+/// Refuses a destination that is unusable before anything is written.
+fn check_destination(dir: &Path, item: &Item) -> Result<()> {
+    let mut path = dir.to_path_buf();
+    for (i, part) in item.rel.iter().enumerate() {
+        path.push(part);
+        let last = i + 1 == item.rel.len();
+        let meta = match fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => {
+                return Err(Error::io(
+                    format_args!("cannot check {}", path.display()),
+                    &e,
+                ))
+            }
+        };
+        let wants_dir = !last || item.is_dir;
+        let ft = meta.file_type();
+        if ft.is_symlink() {
+            // A link at a file's own path is replaced by the rename, never
+            // followed; a link where a directory is needed would be.
+            if wants_dir {
+                return Err(Error::new(
+                    ErrorKind::Io,
+                    format!(
+                        "{} is a symbolic link; refusing to extract through it",
+                        path.display()
+                    ),
+                ));
+            }
+        } else if ft.is_dir() {
+            if !wants_dir {
+                return Err(Error::new(
+                    ErrorKind::Io,
+                    format!("cannot write {}: a directory is in the way", path.display()),
+                ));
+            }
+        } else if wants_dir {
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!(
+                    "cannot create directory {}: a file is in the way",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Creates `dir/parts...` one level at a time, never through a link.
+fn create_dirs(dir: &Path, parts: &[String]) -> Result<()> {
+    let mut path = dir.to_path_buf();
+    for part in parts {
+        path.push(part);
+        match fs::create_dir(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let is_real_dir = fs::symlink_metadata(&path)
+                    .map(|m| m.file_type().is_dir())
+                    .unwrap_or(false);
+                if !is_real_dir {
+                    return Err(Error::new(
+                        ErrorKind::Io,
+                        format!(
+                            "cannot create directory {}: something else is in the way",
+                            path.display()
+                        ),
+                    ));
+                }
+            }
+            Err(e) => {
+                return Err(Error::io(
+                    format_args!("cannot create directory {}", path.display()),
+                    &e,
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Creates a destination directory if missing and, unless told to keep it,
+/// removes it again (when still empty) on drop.
+pub(crate) struct DirGuard {
+    created: Option<PathBuf>,
+}
+
+impl DirGuard {
+    pub(crate) fn ensure(dir: &Path) -> Result<DirGuard> {
+        match fs::create_dir(dir) {
+            Ok(()) => Ok(DirGuard {
+                created: Some(dir.to_owned()),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                if dir.is_dir() {
+                    Ok(DirGuard { created: None })
+                } else {
+                    Err(Error::new(
+                        ErrorKind::Io,
+                        format!("cannot extract into {}: Not a directory", dir.display()),
+                    ))
+                }
+            }
+            Err(e) => Err(Error::io(
+                format_args!("cannot create directory {}", dir.display()),
+                &e,
+            )),
+        }
+    }
+
+    pub(crate) fn keep(&mut self) {
+        self.created = None;
+    }
+}
+
+impl Drop for DirGuard {
+    fn drop(&mut self) {
+        if let Some(dir) = self.created.take() {
+            // Only if empty: never removes anything but what this call made.
+            let _ = fs::remove_dir(dir);
+        }
+    }
+}
+
+fn write_error(dir: &Path, e: &std::io::Error) -> Error {
+    Error::io(format_args!("cannot write in {}", dir.display()), e)
+}
+
+fn zip_error_text(e: zip::result::ZipError) -> String {
+    match e {
+        zip::result::ZipError::Io(io) => read_error_text(&io),
+        other => other.to_string(),
+    }
+}
+
+fn read_error_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    if text.contains("Invalid checksum") {
+        "its CRC-32 checksum does not match its data".to_owned()
+    } else {
+        text
+    }
+}
+
+/// The most bytes `entry` may expand to under the ratio cap.
+fn ratio_cap(entry: &Entry, limits: &ExtractLimits) -> u64 {
+    entry
+        .compressed_size()
+        .max(1)
+        .saturating_mul(u64::from(limits.max_ratio))
+}
+
+fn unix_time(secs: i64) -> Option<std::time::SystemTime> {
+    UNIX_EPOCH.checked_add(Duration::from_secs(u64::try_from(secs).ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safe_names() {
+        let ok = |n: &str| safe_components(n).unwrap().join("/");
+        assert_eq!(ok("report.pdf"), "report.pdf");
+        assert_eq!(ok("a/b/c.txt"), "a/b/c.txt");
+        assert_eq!(ok("./a//b/"), "a/b");
+        assert_eq!(ok("dir/"), "dir");
+        assert_eq!(ok("notes: v2.txt"), "notes: v2.txt");
+        assert_eq!(ok("..."), "...");
+        assert_eq!(ok("..a"), "..a");
+        for (bad, why) in [
+            ("", "empty"),
+            ("../x", ".."),
+            ("a/../../x", ".."),
+            ("a/..", ".."),
+            ("/etc/passwd", "absolute"),
+            ("C:/x", "drive"),
+            ("c:x", "drive"),
+            ("..\\x", "backslash"),
+            ("a\\b", "backslash"),
+            ("a\nb", "control"),
+            ("a\0b", "control"),
+            (".", "no file"),
+            ("./", "no file"),
+        ] {
+            let e = safe_components(bad).unwrap_err();
+            assert!(e.contains(why), "{bad:?}: {e}");
+        }
+        assert!(safe_components(&"x".repeat(256)).is_err());
+        assert!(safe_components(&"x".repeat(255)).is_ok());
+    }
+}
