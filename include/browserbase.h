@@ -95,6 +95,30 @@ typedef enum bb_code {
 } bb_code;
 
 /**
+ * How much a log line matters. A logger set to a level receives that level
+ * and everything more severe.
+ */
+typedef enum bb_log_level {
+  /**
+   * No lines at all.
+   */
+  BB_LOG_OFF = 0,
+  BB_LOG_ERROR = 1,
+  /**
+   * Retries and failures.
+   */
+  BB_LOG_WARN = 2,
+  /**
+   * One line per request: method, URL path, status, bytes, time, attempt.
+   */
+  BB_LOG_INFO = 3,
+  /**
+   * Also redirects and other details.
+   */
+  BB_LOG_DEBUG = 4,
+} bb_log_level;
+
+/**
  * Flags of the `bb_client_wait_*` and `bb_client_extract_downloads`
  * functions, passed as a `uint32_t`; combine them with `|`. The values are
  * part of the ABI. An unknown bit is `BB_ERR_INVALID_ARGUMENT`.
@@ -174,12 +198,29 @@ typedef struct bb_archive_entry {
 } bb_archive_entry;
 
 /**
+ * Receives a download's progress: `received` bytes so far and `total` (the
+ * server's Content-Length, or -1 when unknown). Called before the first
+ * byte (with 0) and after each chunk, on the thread that called the download
+ * function. Return 0 to go on, anything else to cancel (`BB_ERR_CANCELLED`).
+ * A retried download reports from 0 again.
+ */
+typedef int (*bb_progress_callback)(void *user_data, uint64_t received, int64_t total);
+
+/**
  * Receives the next chunk of the archive: `len` bytes at `data`, which are
  * valid only during the call. Return 0 to go on, anything else to cancel the
  * download (it then fails with `BB_ERR_CANCELLED`). Chunks arrive in order,
  * from the thread that called the download function.
  */
 typedef int (*bb_write_callback)(void *user_data, const uint8_t *data, size_t len);
+
+/**
+ * Receives one log line: `message` is a NUL-terminated UTF-8 line without a
+ * trailing newline, valid only during the call. Called from whichever
+ * thread is downloading, possibly from several at once; it must not block
+ * for long. It never contains the API key.
+ */
+typedef void (*bb_log_callback)(void *user_data, enum bb_log_level level, const char *message);
 
 #ifdef __cplusplus
 extern "C" {
@@ -464,6 +505,20 @@ enum bb_code bb_client_builder_set_fsync(struct bb_client_builder *builder,
                                          struct bb_error **err);
 
 /**
+ * Calls `callback` with `user_data` as every download through clients built
+ * from this builder progresses (see `bb_progress_callback`). `callback`
+ * NULL removes it.
+ *
+ * Ownership: `builder` is borrowed for the call. `user_data` is passed to
+ * `callback` untouched; it must stay valid, and be safe to use from every
+ * thread that downloads through the client, until the client is freed.
+ */
+enum bb_code bb_client_builder_set_progress(struct bb_client_builder *builder,
+                                            bb_progress_callback callback,
+                                            void *user_data,
+                                            struct bb_error **err);
+
+/**
  * Creates a client from `builder`'s settings, or, when `builder` is NULL,
  * from the built-in defaults and the `BROWSERBASE_*` environment variables
  * (the settings of the free functions). This starts the client's
@@ -634,6 +689,22 @@ const char *bb_code_name(bb_code code);
  * Ownership: a static string; do not free it.
  */
 const char *bb_version(void);
+
+/**
+ * Sends the library's log lines at `max_level` and more severe to
+ * `callback` instead of stderr, for the whole process. `callback` NULL
+ * restores the default: stderr, at the level the `BROWSERBASE_LOG`
+ * environment variable asks for (`debug`, `info`, `warn`, `error`; unset
+ * means off). `max_level` `BB_LOG_OFF` silences the library entirely.
+ *
+ * Ownership: `user_data` is passed to every call of `callback` untouched;
+ * it must stay valid, and be safe to use from any thread, until the
+ * callback is replaced by another call of this function.
+ */
+enum bb_code bb_set_log_callback(bb_log_callback callback,
+                                 void *user_data,
+                                 bb_log_level max_level,
+                                 struct bb_error **err);
 
 /**
  * Waits until session `session_id`'s archive holds at least one file, then

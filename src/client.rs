@@ -10,8 +10,9 @@ use reqwest::header::{HeaderValue, ACCEPT, LOCATION};
 use reqwest::{StatusCode, Url};
 
 use crate::archive;
-use crate::config::{check_transport, is_loopback, ClientConfig};
+use crate::config::{check_transport, is_loopback, ClientConfig, Progress};
 use crate::error::{Error, ErrorKind, Result};
+use crate::log::{bb_log, Level};
 use crate::request::{check_session_id, downloads_url, ApiKey};
 use crate::retry;
 use crate::sink::{BufferSink, CallbackSink, FileSink, Sink};
@@ -137,22 +138,26 @@ impl Client {
     /// [`Client::download`]: for a loop that owns its retrying (the wait loop
     /// in `wait.rs`). The failure says whether another try may help and how
     /// long the server asked to wait.
+    /// `tag` names the attempt in log lines (e.g. "poll 3").
     pub(crate) fn attempt_once(
         &self,
         key: &ApiKey,
         url: &Url,
         sink: &mut dyn Sink,
         deadline: Option<Instant>,
+        tag: &str,
     ) -> Result<u64, Failure> {
-        self.attempt(key, url, sink, deadline)
+        self.attempt(key, url, sink, deadline, tag)
     }
 
     /// The retry loop around single attempts.
     fn fetch(&self, key: &ApiKey, url: &Url, sink: &mut dyn Sink) -> Result<u64> {
         let deadline = self.config.deadline.map(|d| Instant::now() + d);
         let mut failures: Vec<Error> = Vec::new();
+        let attempts = self.config.max_retries + 1;
         loop {
-            let failure = match self.attempt(key, url, sink, deadline) {
+            let tag = format!("attempt {}/{attempts}", failures.len() + 1);
+            let failure = match self.attempt(key, url, sink, deadline, &tag) {
                 Ok(n) => return Ok(n),
                 Err(f) => f,
             };
@@ -177,18 +182,62 @@ impl Client {
             if let Some(why) = stop_reason {
                 return Err(summarize(failures, why));
             }
+            bb_log!(
+                Level::Warn,
+                "GET {}: retrying in {} ms ({tag} failed: {})",
+                url.path(),
+                delay.as_millis(),
+                failures.last().map_or("", |e| e.message())
+            );
             std::thread::sleep(delay);
         }
     }
 
-    /// One attempt: request (following redirects), then the body into the sink.
+    /// One attempt, logged as one line: `GET <path> -> <status>, <bytes>, <time> (<tag>)`.
     fn attempt(
         &self,
         key: &ApiKey,
         url: &Url,
         sink: &mut dyn Sink,
         deadline: Option<Instant>,
+        tag: &str,
     ) -> Result<u64, Failure> {
+        let started = Instant::now();
+        let result = self.request_into(key, url, sink, deadline);
+        let ms = started.elapsed().as_millis();
+        match &result {
+            Ok((status, bytes)) => {
+                bb_log!(
+                    Level::Info,
+                    "GET {} -> {status}, {bytes} bytes in {ms} ms ({tag})",
+                    url.path()
+                );
+            }
+            Err(f) => {
+                let status = f
+                    .error
+                    .http_status()
+                    .map_or("no response".to_owned(), |s| s.to_string());
+                bb_log!(
+                    Level::Info,
+                    "GET {} -> {status}, failed in {ms} ms ({tag}): {}",
+                    url.path(),
+                    f.error.message()
+                );
+            }
+        }
+        result.map(|(_, bytes)| bytes)
+    }
+
+    /// The request (following redirects), then the body into the sink.
+    /// Returns the final status and the body's size.
+    fn request_into(
+        &self,
+        key: &ApiKey,
+        url: &Url,
+        sink: &mut dyn Sink,
+        deadline: Option<Instant>,
+    ) -> Result<(u16, u64), Failure> {
         let mut response = self.send(key, url, deadline)?;
         let status = response.status();
         if !status.is_success() {
@@ -203,9 +252,10 @@ impl Client {
         }
         let content_length = response.content_length();
         sink.begin(content_length).map_err(Failure::fatal)?;
-        let total = stream_body(&mut response, sink, content_length, deadline)?;
+        let progress = self.config.progress.as_ref();
+        let total = stream_body(&mut response, sink, content_length, deadline, progress)?;
         sink.finish().map_err(Failure::fatal)?;
-        Ok(total)
+        Ok((status.as_u16(), total))
     }
 
     /// Sends the GET, following up to [`MAX_REDIRECTS`] redirects by hand: the
@@ -261,6 +311,18 @@ impl Client {
                     format!("HTTP {status}: unusable redirect target: {e}"),
                 ))
             })?;
+            bb_log!(
+                Level::Debug,
+                "GET {} -> {status}: following the redirect to {}{} ({})",
+                url.path(),
+                next.origin().ascii_serialization(),
+                next.path(),
+                if next.origin() == origin {
+                    "same origin, key sent"
+                } else {
+                    "another origin, key not sent"
+                }
+            );
             check_transport(&next, "redirect target").map_err(|e| {
                 Failure::fatal(Error::http(
                     status,
@@ -283,7 +345,19 @@ fn stream_body(
     sink: &mut dyn Sink,
     content_length: Option<u64>,
     deadline: Option<Instant>,
+    progress: Option<&Progress>,
 ) -> Result<u64, Failure> {
+    // Progress first hears of the attempt before any byte: (0, total).
+    let report = |done: u64| -> Result<(), Failure> {
+        match progress {
+            Some(p) if !(p.0)(done, content_length) => Err(Failure::fatal(Error::new(
+                ErrorKind::Cancelled,
+                "the progress callback cancelled the download",
+            ))),
+            _ => Ok(()),
+        }
+    };
+    report(0)?;
     let mut buf = vec![0u8; CHUNK_SIZE];
     let mut total: u64 = 0;
     let mut head = 0usize; // bytes held back until the signature is checked
@@ -310,6 +384,7 @@ fn stream_body(
             checked = true;
             sink.write(&buf[..head]).map_err(Failure::fatal)?;
             total += head as u64;
+            report(total)?;
             head = 0;
             if n == 0 {
                 break;
@@ -321,6 +396,7 @@ fn stream_body(
         }
         sink.write(&buf[..n]).map_err(Failure::fatal)?;
         total += n as u64;
+        report(total)?;
     }
     if let Some(expected) = content_length {
         if total != expected {

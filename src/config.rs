@@ -1,8 +1,10 @@
 //! Client settings: their defaults, their checks, and how the process-wide
 //! default client reads them from the environment.
 
+use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Url;
@@ -27,6 +29,24 @@ pub const CA_FILE_ENV: &str = "BROWSERBASE_CA_FILE";
 pub const PROXY_ENV: &str = "BROWSERBASE_PROXY";
 pub const FSYNC_ENV: &str = "BROWSERBASE_FSYNC";
 
+/// Called as a download progresses with the bytes received so far and the
+/// total when the server sent Content-Length; `false` cancels the download.
+/// A retried download reports from 0 again.
+#[derive(Clone)]
+pub struct Progress(pub(crate) Arc<dyn Fn(u64, Option<u64>) -> bool + Send + Sync>);
+
+impl Progress {
+    pub fn new(f: impl Fn(u64, Option<u64>) -> bool + Send + Sync + 'static) -> Progress {
+        Progress(Arc::new(f))
+    }
+}
+
+impl fmt::Debug for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Progress(..)")
+    }
+}
+
 /// Settings of a [`crate::Client`]. Every setter checks its input, so a
 /// config that exists is a config that can be used.
 #[derive(Debug, Clone)]
@@ -41,6 +61,7 @@ pub struct ClientConfig {
     pub(crate) extra_roots: Vec<reqwest::Certificate>,
     pub(crate) proxy: Option<Url>,
     pub(crate) fsync: bool,
+    pub(crate) progress: Option<Progress>,
 }
 
 impl Default for ClientConfig {
@@ -56,6 +77,7 @@ impl Default for ClientConfig {
             extra_roots: Vec::new(),
             proxy: None,
             fsync: false,
+            progress: None,
         }
     }
 }
@@ -217,6 +239,11 @@ impl ClientConfig {
         }
         self.proxy = Some(parsed);
         Ok(())
+    }
+
+    /// Reports each download's progress (see [`Progress`]); `None` stops it.
+    pub fn set_progress(&mut self, progress: Option<Progress>) {
+        self.progress = progress;
     }
 
     /// fsync the file (and its directory) before and after the rename.

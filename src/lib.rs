@@ -13,6 +13,7 @@ mod config;
 mod error;
 mod extract;
 pub mod ffi;
+pub mod log;
 mod request;
 mod retry;
 mod sink;

@@ -185,7 +185,8 @@ impl Client {
                 inner: &mut *sink,
                 listing: None,
             };
-            let outcome = self.attempt_once(key, url, &mut holding, call_deadline);
+            let tag = format!("poll {polls}");
+            let outcome = self.attempt_once(key, url, &mut holding, call_deadline, &tag);
             let listing = holding.listing.take();
             let (seen, server_delay) = match outcome {
                 Ok(size) => {

@@ -495,3 +495,33 @@ fn a_fifo_or_device_is_never_replaced() {
     assert_eq!(server.request_count(), 0);
     assert_eq!(leftovers(dir.path(), &["pipe"]), Vec::<String>::new());
 }
+
+#[test]
+fn progress_is_reported_and_can_cancel() {
+    use std::sync::{Arc, Mutex};
+    let server = demo_server();
+    type Seen = Vec<(u64, Option<u64>)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let mut config = config_for(&server);
+    let log = seen.clone();
+    config.set_progress(Some(browserbase::Progress::new(move |done, total| {
+        log.lock().unwrap().push((done, total));
+        true
+    })));
+    let client = Client::new(config).unwrap();
+    let data = client.download_to_vec(KEY, DEMO).unwrap();
+    let seen = seen.lock().unwrap().clone();
+    let n = data.len() as u64;
+    assert_eq!(seen.first(), Some(&(0, Some(n))));
+    assert_eq!(seen.last(), Some(&(n, Some(n))));
+    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "{seen:?}");
+
+    let mut config = config_for(&server);
+    config.set_progress(Some(browserbase::Progress::new(|done, _| done == 0)));
+    let client = Client::new(config).unwrap();
+    let (dir, path) = scratch();
+    let e = client.download_to_file(KEY, DEMO, &path).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Cancelled, "{e}");
+    assert!(e.message().contains("progress"), "{e}");
+    assert_eq!(leftovers(dir.path(), &[]), Vec::<String>::new());
+}

@@ -1,14 +1,14 @@
 //! Client handles: a builder collects settings, a client is immutable and
 //! shared freely between threads.
 
-use std::ffi::{c_char, c_int};
+use std::ffi::{c_char, c_int, c_void};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use super::error::{bb_code, bb_error};
 use super::{ffi_guard, opt_str_arg, out_arg, path_arg, ref_arg, str_arg};
 use crate::client::Client;
-use crate::config::ClientConfig;
+use crate::config::{ClientConfig, Progress};
 use crate::error::Result;
 
 /// Settings for a new client. Create with `bb_client_builder_new`, change
@@ -244,6 +244,50 @@ pub extern "C" fn bb_client_builder_set_fsync(
 ) -> bb_code {
     with_builder(builder, err, |c| {
         c.set_fsync(enabled != 0);
+        Ok(())
+    })
+}
+
+/// Receives a download's progress: `received` bytes so far and `total` (the
+/// server's Content-Length, or -1 when unknown). Called before the first
+/// byte (with 0) and after each chunk, on the thread that called the download
+/// function. Return 0 to go on, anything else to cancel (`BB_ERR_CANCELLED`).
+/// A retried download reports from 0 again.
+pub type bb_progress_callback =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, received: u64, total: i64) -> c_int>;
+
+/// The caller's `user_data`, shared by every thread downloading through the
+/// client. Whether it may be shared is the caller's promise (documented).
+struct UserData(*mut c_void);
+// SAFETY: the documented contract of bb_client_builder_set_progress.
+unsafe impl Send for UserData {}
+unsafe impl Sync for UserData {}
+
+/// Calls `callback` with `user_data` as every download through clients built
+/// from this builder progresses (see `bb_progress_callback`). `callback`
+/// NULL removes it.
+///
+/// Ownership: `builder` is borrowed for the call. `user_data` is passed to
+/// `callback` untouched; it must stay valid, and be safe to use from every
+/// thread that downloads through the client, until the client is freed.
+#[no_mangle]
+pub extern "C" fn bb_client_builder_set_progress(
+    builder: *mut bb_client_builder,
+    callback: bb_progress_callback,
+    user_data: *mut c_void,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    with_builder(builder, err, |c| {
+        let progress = callback.map(|callback| {
+            let data = UserData(user_data);
+            Progress::new(move |received, total| {
+                let total = total.and_then(|t| i64::try_from(t).ok()).unwrap_or(-1);
+                let data = &data;
+                // SAFETY: the caller's callback with its own user data.
+                unsafe { callback(data.0, received, total) == 0 }
+            })
+        });
+        c.set_progress(progress);
         Ok(())
     })
 }

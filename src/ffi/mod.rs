@@ -24,12 +24,14 @@ pub mod archive;
 pub mod client;
 pub mod download;
 pub mod error;
+pub mod log;
 pub mod wait;
 
 pub use archive::*;
 pub use client::*;
 pub use download::*;
 pub use error::*;
+pub use log::*;
 pub use wait::*;
 
 /// Runs an exported function's body, catching any panic.

@@ -1,0 +1,99 @@
+//! Routing the library's log lines into the host application's logger.
+
+use std::ffi::{c_char, c_int, c_void, CString};
+use std::sync::Arc;
+
+use super::error::{bb_code, bb_error};
+use super::ffi_guard;
+use crate::error::Error;
+use crate::log::{set_logger, Level};
+
+/// How much a log line matters. A logger set to a level receives that level
+/// and everything more severe.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum bb_log_level {
+    /// No lines at all.
+    BB_LOG_OFF = 0,
+    BB_LOG_ERROR = 1,
+    /// Retries and failures.
+    BB_LOG_WARN = 2,
+    /// One line per request: method, URL path, status, bytes, time, attempt.
+    BB_LOG_INFO = 3,
+    /// Also redirects and other details.
+    BB_LOG_DEBUG = 4,
+}
+
+/// A level as it arrives from C (any int is safe); the header names it
+/// `bb_log_level` (see cbindgen.toml).
+#[repr(transparent)]
+#[derive(Debug, Clone, Copy)]
+pub struct bb_log_level_arg(pub c_int);
+
+/// Receives one log line: `message` is a NUL-terminated UTF-8 line without a
+/// trailing newline, valid only during the call. Called from whichever
+/// thread is downloading, possibly from several at once; it must not block
+/// for long. It never contains the API key.
+pub type bb_log_callback = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, level: bb_log_level, message: *const c_char),
+>;
+
+/// The caller's `user_data`, shared with every thread that logs. Whether it
+/// may be shared is the caller's promise (documented on bb_set_log_callback).
+struct UserData(*mut c_void);
+// SAFETY: the documented contract of bb_set_log_callback.
+unsafe impl Send for UserData {}
+unsafe impl Sync for UserData {}
+
+/// Sends the library's log lines at `max_level` and more severe to
+/// `callback` instead of stderr, for the whole process. `callback` NULL
+/// restores the default: stderr, at the level the `BROWSERBASE_LOG`
+/// environment variable asks for (`debug`, `info`, `warn`, `error`; unset
+/// means off). `max_level` `BB_LOG_OFF` silences the library entirely.
+///
+/// Ownership: `user_data` is passed to every call of `callback` untouched;
+/// it must stay valid, and be safe to use from any thread, until the
+/// callback is replaced by another call of this function.
+#[no_mangle]
+pub extern "C" fn bb_set_log_callback(
+    callback: bb_log_callback,
+    user_data: *mut c_void,
+    max_level: bb_log_level_arg,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    ffi_guard!(err, {
+        let max = match max_level.0 {
+            0 => None,
+            1 => Some(Level::Error),
+            2 => Some(Level::Warn),
+            3 => Some(Level::Info),
+            4 => Some(Level::Debug),
+            other => {
+                return Err(Error::invalid_argument(format!(
+                    "max_level {other} is not a bb_log_level"
+                )))
+            }
+        };
+        let Some(callback) = callback else {
+            set_logger(None, None);
+            return Ok(());
+        };
+        let user_data = UserData(user_data);
+        set_logger(
+            Some(Arc::new(move |level: Level, line: &str| {
+                let level = match level {
+                    Level::Error => bb_log_level::BB_LOG_ERROR,
+                    Level::Warn => bb_log_level::BB_LOG_WARN,
+                    Level::Info => bb_log_level::BB_LOG_INFO,
+                    Level::Debug => bb_log_level::BB_LOG_DEBUG,
+                };
+                let line = CString::new(line.replace('\0', " ")).unwrap_or_default();
+                let data = &user_data;
+                // SAFETY: the caller's callback with its own user data.
+                unsafe { callback(data.0, level, line.as_ptr()) };
+            })),
+            max,
+        );
+        Ok(())
+    })
+}
