@@ -126,3 +126,42 @@ pub(crate) fn out_arg<T>(ptr: *mut T, name: &str) -> Result<*mut T> {
     }
     Ok(ptr)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::error::{bb_code, bb_error, bb_error_free, bb_error_http_status, bb_error_message};
+    use std::ffi::CStr;
+
+    fn panicking(err: *mut *mut bb_error) -> bb_code {
+        ffi_guard!(err, {
+            if err.is_null() || !err.is_null() {
+                panic!("boom {}", 42);
+            }
+            Ok(())
+        })
+    }
+
+    #[test]
+    fn a_panic_becomes_bb_err_internal_with_its_message() {
+        let mut err: *mut bb_error = std::ptr::null_mut();
+        assert_eq!(panicking(&mut err), bb_code::BB_ERR_INTERNAL);
+        assert!(!err.is_null());
+        let message = unsafe { CStr::from_ptr(bb_error_message(err)) }.to_str().unwrap();
+        assert!(message.contains("boom 42"), "{message}");
+        assert_eq!(bb_error_http_status(err), 0);
+        bb_error_free(err);
+        // And with err NULL: just the code.
+        assert_eq!(panicking(std::ptr::null_mut()), bb_code::BB_ERR_INTERNAL);
+    }
+
+    #[test]
+    fn a_panic_in_a_value_function_returns_the_default() {
+        let got: i32 = ffi_guard!(value: -1, {
+            if std::hint::black_box(true) {
+                panic!("boom");
+            }
+            7
+        });
+        assert_eq!(got, -1);
+    }
+}
