@@ -46,14 +46,18 @@ examples: build
 demo: all
 	@scripts/demo.sh $(abspath $(RELEASE))/bb-stand-in-server $(abspath $(OUT))
 
-# Rust unit and integration tests (they build and run the C tests and the
-# C++ header check), then the Python ctypes tests against the debug build.
+# Rust unit and integration tests (they build and run the C and C++ tests),
+# then the Python ctypes tests and the Python package's tests against the
+# debug build.
 test:
 	$(CARGO) build
 	$(CARGO) test
 	BB_LIBRARY=$(abspath target/debug/libbrowserbase.so) \
 	BB_STAND_IN_SERVER=$(abspath target/debug/bb-stand-in-server) \
 	    $(PYTHON) -m unittest discover -s tests/python -v
+	BROWSERBASE_C_LIBRARY=$(abspath target/debug/libbrowserbase.so) \
+	BB_STAND_IN_SERVER=$(abspath target/debug/bb-stand-in-server) \
+	    $(PYTHON) -m unittest discover -s bindings/python/tests -t bindings/python -v
 
 install: build
 	$(MAKE) install-files

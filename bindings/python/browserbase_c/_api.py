@@ -1,0 +1,803 @@
+"""The Pythonic API over libbrowserbase's C functions (internal module; import
+from ``browserbase_c``)."""
+
+from __future__ import annotations
+
+import ctypes
+import datetime as _dt
+import math
+import os
+import threading
+from contextlib import contextmanager
+from ctypes import byref, c_size_t
+from dataclasses import dataclass
+from typing import (
+    Any,
+    Callable,
+    Iterator,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
+
+from . import _native
+from ._errors import (
+    BrowserbaseError,
+    Code,
+    InvalidArgumentError,
+    make_error,
+)
+
+StrPath = Union[str, "os.PathLike[str]", bytes, "os.PathLike[bytes]"]
+Seconds = Union[int, float, _dt.timedelta]
+#: Receives each chunk of a streamed download: a callable taking ``bytes``
+#: (returning ``False`` cancels), or an object with a ``write(bytes)`` method.
+Sink = Union[Callable[[bytes], Any], Any]
+
+BB_WAIT_STABLE = 1
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+
+# ---------------------------------------------------------------------------
+# Argument conversion
+# ---------------------------------------------------------------------------
+
+
+def _text(what: str, value: Optional[str], *, optional: bool = False) -> Optional[bytes]:
+    """A string argument as NUL-terminated UTF-8 (None stays None if allowed)."""
+    if value is None:
+        if optional:
+            return None
+        raise TypeError(f"{what} must be a str, not None")
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
+    if "\x00" in value:
+        raise InvalidArgumentError(f"{what} contains a NUL character")
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise InvalidArgumentError(f"{what} is not valid Unicode: {e}") from None
+
+
+def _path(what: str, value: StrPath) -> bytes:
+    """A path argument as bytes, the way ``os`` functions take it."""
+    try:
+        raw = os.fsencode(value)
+    except TypeError:
+        raise TypeError(
+            f"{what} must be a str, bytes or os.PathLike, not {type(value).__name__}"
+        ) from None
+    if b"\x00" in raw:
+        raise InvalidArgumentError(f"{what} contains a NUL byte")
+    return raw
+
+
+def _ms(
+    what: str, seconds: Optional[Seconds], *, allow_zero: bool, none_means_max: bool = False
+) -> int:
+    """Seconds (int, float or timedelta) as whole milliseconds for a uint32_t.
+
+    A positive duration under 1 ms becomes 1 ms rather than 0 (which means
+    something else to the library)."""
+    if seconds is None:
+        if none_means_max:
+            return _native.UINT32_MAX
+        raise TypeError(f"{what} must be a number of seconds, not None")
+    if isinstance(seconds, _dt.timedelta):
+        value = seconds.total_seconds()
+    elif isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError(
+            f"{what} must be a number of seconds or a timedelta, "
+            f"not {type(seconds).__name__}"
+        )
+    else:
+        value = float(seconds)
+    if math.isnan(value) or value < 0 or (value == 0 and not allow_zero):
+        limit = ">= 0" if allow_zero else "> 0"
+        raise InvalidArgumentError(f"{what} must be {limit} seconds, not {seconds!r}")
+    if math.isinf(value) or value * 1000 > _native.UINT32_MAX:
+        raise InvalidArgumentError(
+            f"{what} is too long: at most {_native.UINT32_MAX / 1000:.3f} seconds"
+        )
+    ms = int(round(value * 1000))
+    return 1 if ms == 0 and value > 0 else ms
+
+
+def _uint(what: str, value: int, maximum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    if not 0 <= value <= maximum:
+        raise InvalidArgumentError(f"{what} must be between 0 and {maximum}, not {value}")
+    return value
+
+
+def _flags(stable: bool) -> int:
+    return BB_WAIT_STABLE if stable else 0
+
+
+# ---------------------------------------------------------------------------
+# Errors and buffers
+# ---------------------------------------------------------------------------
+
+
+def _lib() -> _native.Library:
+    return _native.load()
+
+
+def _raise_for(lib: _native.Library, rc: int, err: Any) -> None:
+    """Raises the exception for a failed call, freeing ``err`` (always)."""
+    try:
+        if err:
+            code = int(lib.bb_error_code(err))
+            status = int(lib.bb_error_http_status(err))
+            raw = lib.bb_error_message(err) or b""
+            message = raw.decode("utf-8", "replace")
+        else:
+            code, status = rc, 0
+            message = (lib.bb_code_name(rc) or b"BB_UNKNOWN_CODE").decode("ascii", "replace")
+    finally:
+        if err:
+            lib.bb_error_free(err)
+    raise make_error(code or rc, status, message)
+
+
+def _check(lib: _native.Library, rc: int, err: Any) -> None:
+    if rc != Code.BB_OK:
+        _raise_for(lib, rc, err)
+    elif err:  # never happens (the library writes *err only on failure)
+        lib.bb_error_free(err)
+
+
+def _call(fn_name: str, *args: Any) -> None:
+    """Calls ``fn_name(*args, &err)`` and raises on failure."""
+    lib = _lib()
+    err = _native.ErrorP()
+    rc = getattr(lib, fn_name)(*args, byref(err))
+    _check(lib, rc, err)
+
+
+def _call_buffer(fn_name: str, *args: Any) -> bytes:
+    """Calls ``fn_name(*args, &data, &len, &err)``; returns a copy of the
+    buffer, which is freed with ``bb_buffer_free``."""
+    lib = _lib()
+    data = _native.BufferP()
+    length = c_size_t(0)
+    err = _native.ErrorP()
+    rc = getattr(lib, fn_name)(*args, byref(data), byref(length), byref(err))
+    _check(lib, rc, err)
+    try:
+        return ctypes.string_at(data, length.value) if data and length.value else b""
+    finally:
+        lib.bb_buffer_free(data, length.value)
+
+
+def _writer(sink: Sink) -> Callable[[bytes], Any]:
+    write = getattr(sink, "write", None)
+    if callable(write):
+        return write
+    if callable(sink):
+        return sink
+    raise TypeError(
+        f"sink must be callable or have a write() method, not {type(sink).__name__}"
+    )
+
+
+def _call_streaming(fn_name: str, sink: Sink, *args: Any) -> int:
+    """Calls ``fn_name(*args, trampoline, NULL, &err)``, handing each chunk to
+    ``sink`` as ``bytes``. An exception raised by the sink cancels the
+    download and is re-raised once the library has returned; ``False``
+    returned by the sink cancels it (:class:`CancelledError`). Returns the
+    number of bytes handed over."""
+    write = _writer(sink)
+    lib = _lib()
+    raised: list = []
+    total = [0]
+
+    def trampoline(_user: Any, data: Any, length: int) -> int:
+        # Nothing may escape into C: ctypes would print it and return 0.
+        try:
+            chunk = ctypes.string_at(data, length) if length else b""
+            total[0] += length
+            return 1 if write(chunk) is False else 0
+        except BaseException as e:  # noqa: BLE001 - re-raised below
+            raised.append(e)
+            return 1
+
+    callback = _native.WRITE_CALLBACK(trampoline)  # alive for the whole call
+    err = _native.ErrorP()
+    rc = getattr(lib, fn_name)(*args, callback, None, byref(err))
+    if raised:
+        if err:
+            lib.bb_error_free(err)
+        try:
+            raise raised[0]
+        finally:
+            raised.clear()
+    _check(lib, rc, err)
+    return total[0]
+
+
+# ---------------------------------------------------------------------------
+# Owned C handles
+# ---------------------------------------------------------------------------
+
+
+class _Handle:
+    """A C handle freed by ``close()``, the garbage collector, or the last
+    call still using it once ``close()`` was asked for (so closing from
+    another thread never frees a handle under a running call)."""
+
+    _kind = "handle"
+
+    def __init__(self, ptr: Any, free: Callable[[Any], None]) -> None:
+        self.__ptr = ptr
+        self.__free = free
+        self.__lock = threading.Lock()
+        self.__users = 0
+        self.__closing = False
+
+    @contextmanager
+    def _use(self) -> Iterator[Any]:
+        with self.__lock:
+            if self.__ptr is None or self.__closing:
+                raise InvalidArgumentError(f"this {self._kind} is closed")
+            self.__users += 1
+            ptr = self.__ptr
+        try:
+            yield ptr
+        finally:
+            release = None
+            with self.__lock:
+                self.__users -= 1
+                if self.__closing and self.__users == 0 and self.__ptr is not None:
+                    release, self.__ptr = self.__ptr, None
+            if release is not None:
+                self.__free(release)
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` was called."""
+        return self.__ptr is None or self.__closing
+
+    def close(self) -> None:
+        """Frees the C object (after the calls still using it, if any).
+        Closing twice is fine."""
+        release = None
+        with self.__lock:
+            if self.__ptr is None or self.__closing:
+                return
+            self.__closing = True
+            if self.__users == 0:
+                release, self.__ptr = self.__ptr, None
+        if release is not None:
+            self.__free(release)
+
+    def __del__(self) -> None:
+        try:
+            ptr = self.__ptr
+        except AttributeError:  # __init__ did not run to the end
+            return
+        if ptr is not None:
+            self.__ptr = None
+            try:
+                self.__free(ptr)
+            except Exception:  # noqa: BLE001 - interpreter shutdown
+                pass
+
+
+# ---------------------------------------------------------------------------
+# Clients
+# ---------------------------------------------------------------------------
+
+
+class Client(_Handle):
+    """A configured client: settings plus a pool of kept-alive connections.
+
+    Every setting is optional; ``None`` keeps the default. Durations are in
+    seconds (``int``, ``float`` or ``timedelta``)::
+
+        with Client(api_key="bb_live_...", timeout=30, max_retries=5) as client:
+            client.download(session_id, "downloads.zip")
+
+    - ``load_env`` (default True): start from the ``BROWSERBASE_*``
+      environment variables (``BROWSERBASE_API_KEY``, ``BROWSERBASE_BASE_URL``,
+      ``BROWSERBASE_TIMEOUT_MS``...), as the official SDK reads its key and
+      base URL; the keywords then override them. False: the built-in
+      defaults only (a call without a key still reads ``BROWSERBASE_API_KEY``).
+    - ``base_url``: the service, default ``https://api.browserbase.com``;
+      plain ``http://`` only for loopback hosts.
+    - ``api_key``: used by calls that pass none.
+    - ``connect_timeout`` (default 5 s), ``timeout`` (longest silence while
+      waiting for or reading a response, default 60 s), ``deadline`` (a limit
+      on a whole call, retries and waits included; 0 = none, the default).
+    - ``max_retries`` (default 2, at most 100), ``user_agent_suffix``
+      (appended to ``browserbase-c/<version>``), ``ca_file`` (a PEM file, or
+      a list of them, of extra CA certificates), ``proxy`` (a URL),
+      ``fsync`` (flush downloaded files to disk before returning).
+
+    A bad setting raises :class:`InvalidArgumentError`. A client may be
+    shared between threads. Create clients after ``os.fork()``, not before.
+    """
+
+    _kind = "client"
+
+    def __init__(
+        self,
+        *,
+        base_url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        connect_timeout: Optional[Seconds] = None,
+        timeout: Optional[Seconds] = None,
+        deadline: Optional[Seconds] = None,
+        max_retries: Optional[int] = None,
+        user_agent_suffix: Optional[str] = None,
+        ca_file: Union[StrPath, Sequence[StrPath], None] = None,
+        proxy: Optional[str] = None,
+        fsync: Optional[bool] = None,
+        load_env: bool = True,
+    ) -> None:
+        # Convert everything before touching the library.
+        steps: list = []
+        if base_url is not None:
+            steps.append(("bb_client_builder_set_base_url", _text("base_url", base_url)))
+        if api_key is not None:
+            steps.append(("bb_client_builder_set_api_key", _text("api_key", api_key)))
+        if connect_timeout is not None:
+            steps.append(
+                (
+                    "bb_client_builder_set_connect_timeout_ms",
+                    _ms("connect_timeout", connect_timeout, allow_zero=False),
+                )
+            )
+        if timeout is not None:
+            steps.append(
+                ("bb_client_builder_set_timeout_ms", _ms("timeout", timeout, allow_zero=False))
+            )
+        if deadline is not None:
+            steps.append(
+                ("bb_client_builder_set_deadline_ms", _ms("deadline", deadline, allow_zero=True))
+            )
+        if max_retries is not None:
+            steps.append(
+                (
+                    "bb_client_builder_set_max_retries",
+                    _uint("max_retries", max_retries, _native.UINT32_MAX),
+                )
+            )
+        if user_agent_suffix is not None:
+            steps.append(
+                (
+                    "bb_client_builder_set_user_agent_suffix",
+                    _text("user_agent_suffix", user_agent_suffix),
+                )
+            )
+        if ca_file is not None:
+            files = (
+                list(ca_file)
+                if isinstance(ca_file, (list, tuple))
+                else [ca_file]
+            )
+            for f in files:
+                steps.append(("bb_client_builder_add_ca_file", _path("ca_file", f)))
+        if proxy is not None:
+            steps.append(("bb_client_builder_set_proxy", _text("proxy", proxy)))
+        if fsync is not None:
+            steps.append(("bb_client_builder_set_fsync", 1 if fsync else 0))
+
+        lib = _lib()
+        builder = lib.bb_client_builder_new()
+        if not builder:
+            raise make_error(Code.BB_ERR_INTERNAL, 0, "bb_client_builder_new returned NULL")
+        try:
+            if load_env:
+                _call("bb_client_builder_load_env", builder)
+            for fn_name, value in steps:
+                _call(fn_name, builder, value)
+            client = _native.ClientP()
+            _call("bb_client_new", builder, byref(client))
+        finally:
+            lib.bb_client_builder_free(builder)
+        super().__init__(client, lib.bb_client_free)
+        self._base_url = base_url
+
+    @classmethod
+    def from_env(cls) -> "Client":
+        """A client with exactly the settings of the module-level functions:
+        the built-in defaults and the ``BROWSERBASE_*`` variables."""
+        return cls()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        url = f" base_url={self._base_url!r}" if self._base_url else ""
+        return f"<browserbase_c.Client{url} {state}>"
+
+    # -- downloads ---------------------------------------------------------
+
+    def download(self, session_id: str, path: StrPath, *, api_key: Optional[str] = None) -> None:
+        """Downloads session ``session_id``'s archive to the file ``path``,
+        atomically (a failure leaves any file at ``path`` untouched)."""
+        args = (_text("api_key", api_key, optional=True), _text("session_id", session_id))
+        dest = _path("path", path)
+        with self._use() as client:
+            _call("bb_client_download", client, *args, dest)
+
+    def download_bytes(self, session_id: str, *, api_key: Optional[str] = None) -> bytes:
+        """Downloads session ``session_id``'s archive into memory."""
+        args = (_text("api_key", api_key, optional=True), _text("session_id", session_id))
+        with self._use() as client:
+            return _call_buffer("bb_client_download_to_buffer", client, *args)
+
+    def download_to(self, session_id: str, sink: Sink, *, api_key: Optional[str] = None) -> int:
+        """Streams session ``session_id``'s archive, chunk by chunk, to
+        ``sink`` (a callable taking ``bytes``, or a binary file); returns the
+        number of bytes. An exception raised by ``sink`` cancels the download
+        and propagates; ``sink`` returning ``False`` cancels it with
+        :class:`CancelledError`. Only the start of the data is checked to be
+        a ZIP archive: treat it as unverified until this returns."""
+        args = (_text("api_key", api_key, optional=True), _text("session_id", session_id))
+        with self._use() as client:
+            return _call_streaming("bb_client_download_to_callback", sink, client, *args)
+
+    def wait_for_downloads(
+        self,
+        session_id: str,
+        path: Optional[StrPath] = None,
+        *,
+        timeout: Optional[Seconds] = 60.0,
+        stable: bool = False,
+        api_key: Optional[str] = None,
+    ) -> Optional[bytes]:
+        """Polls until session ``session_id``'s archive holds at least one
+        file (with ``stable``, also until two polls in a row see the same
+        files), then writes it to ``path`` atomically, or returns it as
+        ``bytes`` when ``path`` is None.
+
+        ``timeout``: seconds to wait (0 polls once; None waits as long as
+        the library allows, about 49 days). Runs out: :class:`NotReadyError`.
+        """
+        args = (
+            _text("api_key", api_key, optional=True),
+            _text("session_id", session_id),
+            _ms("timeout", timeout, allow_zero=True, none_means_max=True),
+            _flags(stable),
+        )
+        dest = None if path is None else _path("path", path)
+        with self._use() as client:
+            if dest is None:
+                return _call_buffer("bb_client_wait_for_downloads_to_buffer", client, *args)
+            _call("bb_client_wait_for_downloads", client, *args, dest)
+            return None
+
+    def extract_downloads(
+        self,
+        session_id: str,
+        dir: StrPath,
+        *,
+        timeout: Optional[Seconds] = 60.0,
+        stable: bool = False,
+        api_key: Optional[str] = None,
+    ) -> None:
+        """Waits for session ``session_id``'s files as
+        :meth:`wait_for_downloads` does, then extracts them safely into
+        ``dir`` (created if missing) under their original names. The archive
+        never lands in memory or in a visible file."""
+        args = (
+            _text("api_key", api_key, optional=True),
+            _text("session_id", session_id),
+            _ms("timeout", timeout, allow_zero=True, none_means_max=True),
+            _flags(stable),
+        )
+        dest = _path("dir", dir)
+        with self._use() as client:
+            _call("bb_client_extract_downloads", client, *args, dest)
+
+
+# ---------------------------------------------------------------------------
+# Module-level functions: the library's process-wide default client
+# ---------------------------------------------------------------------------
+
+_env_client_lock = threading.Lock()
+_env_client: Optional[Client] = None
+
+
+def _forget_env_client() -> None:
+    # In a forked child the parent's client has no network thread: leak it
+    # (freeing it could wait for that thread) and make a new one on demand.
+    global _env_client
+    _env_client = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_env_client)
+
+
+def _stable_client() -> Client:
+    """The library's default client takes no wait flags; ``stable=True`` at
+    module level goes through a client built the same way (from the
+    environment), made once."""
+    global _env_client
+    with _env_client_lock:
+        if _env_client is None:
+            _env_client = Client()
+        return _env_client
+
+
+def download(session_id: str, path: StrPath, *, api_key: Optional[str] = None) -> None:
+    """Downloads session ``session_id``'s archive to the file ``path``,
+    atomically. ``api_key`` None reads ``BROWSERBASE_API_KEY``; the other
+    settings come from the ``BROWSERBASE_*`` variables, read once, when the
+    library's process-wide client is first used."""
+    args = (_text("api_key", api_key, optional=True), _text("session_id", session_id))
+    _call("bb_download_session", *args, _path("path", path))
+
+
+def download_bytes(session_id: str, *, api_key: Optional[str] = None) -> bytes:
+    """Downloads session ``session_id``'s archive into memory."""
+    args = (_text("api_key", api_key, optional=True), _text("session_id", session_id))
+    return _call_buffer("bb_download_session_to_buffer", *args)
+
+
+def download_to(session_id: str, sink: Sink, *, api_key: Optional[str] = None) -> int:
+    """Streams session ``session_id``'s archive to ``sink``, as
+    :meth:`Client.download_to`; returns the number of bytes."""
+    args = (_text("api_key", api_key, optional=True), _text("session_id", session_id))
+    return _call_streaming("bb_download_session_to_callback", sink, *args)
+
+
+def wait_for_downloads(
+    session_id: str,
+    path: Optional[StrPath] = None,
+    *,
+    timeout: Optional[Seconds] = 60.0,
+    stable: bool = False,
+    api_key: Optional[str] = None,
+) -> Optional[bytes]:
+    """Polls until the session's files are there, as
+    :meth:`Client.wait_for_downloads`: writes the archive to ``path``, or
+    returns it as ``bytes`` when ``path`` is None."""
+    if stable:
+        return _stable_client().wait_for_downloads(
+            session_id, path, timeout=timeout, stable=True, api_key=api_key
+        )
+    args = (
+        _text("api_key", api_key, optional=True),
+        _text("session_id", session_id),
+        _ms("timeout", timeout, allow_zero=True, none_means_max=True),
+    )
+    if path is None:
+        return _call_buffer("bb_wait_for_downloads_to_buffer", *args)
+    _call("bb_wait_for_downloads", *args, _path("path", path))
+    return None
+
+
+def extract_downloads(
+    session_id: str,
+    dir: StrPath,
+    *,
+    timeout: Optional[Seconds] = 60.0,
+    stable: bool = False,
+    api_key: Optional[str] = None,
+) -> None:
+    """Waits for the session's files, then extracts them safely into
+    ``dir``, as :meth:`Client.extract_downloads`."""
+    if stable:
+        _stable_client().extract_downloads(
+            session_id, dir, timeout=timeout, stable=True, api_key=api_key
+        )
+        return
+    args = (
+        _text("api_key", api_key, optional=True),
+        _text("session_id", session_id),
+        _ms("timeout", timeout, allow_zero=True, none_means_max=True),
+    )
+    _call("bb_extract_downloads", *args, _path("dir", dir))
+
+
+def extract(zip_path: StrPath, dir: StrPath) -> None:
+    """Extracts the archive at ``zip_path`` safely into ``dir`` (created if
+    missing) with the default zip-bomb limits; see :meth:`Archive.extract_to`."""
+    _call("bb_archive_extract", _path("zip_path", zip_path), _path("dir", dir))
+
+
+def version() -> str:
+    """The loaded library's version, such as ``"0.1.0"``."""
+    return _lib().bb_version().decode("ascii")
+
+
+def library_path() -> str:
+    """The path of the loaded library (loading it if needed)."""
+    return _lib().path
+
+
+# ---------------------------------------------------------------------------
+# Archives
+# ---------------------------------------------------------------------------
+
+
+def _time(**since_epoch: int) -> Optional[_dt.datetime]:
+    """1970-01-01 UTC plus the duration, or None when out of datetime's range."""
+    try:
+        return _EPOCH + _dt.timedelta(**since_epoch)
+    except OverflowError:
+        return None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry of an archive."""
+
+    #: The name as stored, such as ``"report-1719265797164.pdf"``; a
+    #: directory's ends with ``/``. It may be hostile (``"../x"``): extract
+    #: with :meth:`Archive.extract_to`, which checks every name.
+    name: str
+    #: The name without the service's timestamp: ``"report.pdf"``.
+    original_name: str
+    #: Uncompressed size in bytes, as the archive declares it.
+    size: int
+    #: The entry's modification time (UTC, 2-second precision), or None.
+    mtime: Optional[_dt.datetime]
+    #: When the browser downloaded the file (from the stored name), or None.
+    download_time: Optional[_dt.datetime]
+
+    @property
+    def is_dir(self) -> bool:
+        """True for a directory entry."""
+        return self.name.endswith("/")
+
+
+class Archive(_Handle):
+    """An opened ZIP archive: its entries, and safe extraction::
+
+        with Archive.open("downloads.zip") as archive:
+            for entry in archive:
+                print(entry.original_name, entry.size)
+            archive.extract_to("out")
+
+    A file stays open (and is read as needed) until :meth:`close`.
+    """
+
+    _kind = "archive"
+
+    def __init__(self, ptr: Any, lib: _native.Library) -> None:
+        """Use :meth:`open`, :meth:`open_file` or :meth:`from_bytes`."""
+        super().__init__(ptr, lib.bb_archive_free)
+        self._limits: Tuple[int, int] = (0, 0)
+        try:
+            with self._use() as archive:
+                self._entries = tuple(self._read_entries(lib, archive))
+        except BaseException:
+            self.close()
+            raise
+
+    @staticmethod
+    def _read_entries(lib: _native.Library, archive: Any) -> Iterator[Entry]:
+        for i in range(lib.bb_archive_entry_count(archive)):
+            raw = _native.BbArchiveEntry()
+            _call("bb_archive_entry_at", archive, i, byref(raw))
+            yield Entry(
+                name=(raw.name or b"").decode("utf-8", "surrogateescape"),
+                original_name=(raw.original_name or b"").decode("utf-8", "surrogateescape"),
+                size=raw.size,
+                mtime=_time(seconds=raw.mtime_unix) if raw.mtime_unix >= 0 else None,
+                download_time=(
+                    _time(milliseconds=raw.download_time_ms)
+                    if raw.download_time_ms >= 0
+                    else None
+                ),
+            )
+
+    @classmethod
+    def open(cls, source: Union[StrPath, bytes, bytearray, memoryview]) -> "Archive":
+        """Opens an archive from a path (``str`` or ``os.PathLike``) or from
+        its contents (``bytes``, ``bytearray``, ``memoryview``). For a path
+        given as ``bytes``, use :meth:`open_file`."""
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            return cls.from_bytes(source)
+        return cls.open_file(source)
+
+    @classmethod
+    def open_file(cls, path: StrPath) -> "Archive":
+        """Opens the archive in the file at ``path`` (bytes are a path here)."""
+        raw = _path("path", path)
+        lib = _lib()
+        out = _native.ArchiveP()
+        _call("bb_archive_open_file", raw, byref(out))
+        return cls(out, lib)
+
+    @classmethod
+    def from_bytes(cls, data: Union[bytes, bytearray, memoryview]) -> "Archive":
+        """Opens the archive held in ``data`` (copied: ``data`` may change
+        afterwards)."""
+        lib = _lib()
+        out = _native.ArchiveP()
+        if isinstance(data, bytes):
+            # Borrowed for the call, not copied here: the library copies it.
+            _call("bb_archive_open_buffer", data, len(data), byref(out))
+            return cls(out, lib)
+        view = memoryview(data).cast("B")
+        if view.nbytes == 0:
+            _call("bb_archive_open_buffer", None, 0, byref(out))
+        elif view.readonly:
+            raw = view.tobytes()
+            _call("bb_archive_open_buffer", raw, len(raw), byref(out))
+        else:
+            array = (ctypes.c_uint8 * view.nbytes).from_buffer(view)
+            try:
+                _call("bb_archive_open_buffer", array, view.nbytes, byref(out))
+            finally:
+                del array
+                view.release()
+        return cls(out, lib)
+
+    @property
+    def entries(self) -> Tuple[Entry, ...]:
+        """The entries, in the archive's order (0 for the service's empty
+        archive). Still readable after :meth:`close`."""
+        return self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self._entries)
+
+    def __getitem__(self, index: int) -> Entry:
+        return self._entries[index]
+
+    def __enter__(self) -> "Archive":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<browserbase_c.Archive {len(self)} entries {state}>"
+
+    def set_limits(
+        self, *, max_total_bytes: Optional[int] = None, max_ratio: Optional[int] = None
+    ) -> None:
+        """Changes the zip-bomb limits :meth:`extract_to` enforces: the most
+        bytes one extraction may write (default 4 GiB) and the most an entry
+        may expand (default 200:1, checked past 1 MiB). None keeps a limit
+        as it is; 0 restores its default."""
+        total, ratio = self._limits
+        if max_total_bytes is not None:
+            total = _uint("max_total_bytes", max_total_bytes, _native.UINT64_MAX)
+        if max_ratio is not None:
+            ratio = _uint("max_ratio", max_ratio, _native.UINT32_MAX)
+        with self._use() as archive:
+            _call("bb_archive_set_limits", archive, total, ratio)
+        self._limits = (total, ratio)
+
+    def extract_to(self, dir: StrPath) -> None:
+        """Extracts every entry into ``dir`` (created if missing), safely:
+        an unsafe name, a symbolic link or an encrypted entry refuses the
+        whole archive (:class:`InvalidArchiveError`, nothing written); files
+        get their original names (the timestamped ones when two collide);
+        a failure leaves ``dir`` as it was."""
+        dest = _path("dir", dir)
+        with self._use() as archive:
+            _call("bb_archive_extract_to", archive, dest)
+
+
+__all__ = [
+    "Archive",
+    "BrowserbaseError",
+    "Client",
+    "Entry",
+    "download",
+    "download_bytes",
+    "download_to",
+    "extract",
+    "extract_downloads",
+    "library_path",
+    "version",
+    "wait_for_downloads",
+]

@@ -1,0 +1,1 @@
+"""Tests of the browserbase_c package (see test_package.py)."""

@@ -1,0 +1,979 @@
+"""Tests of the browserbase_c package against the real libbrowserbase.so and a
+`bb-stand-in-server --demo` that this module starts on loopback and stops.
+
+Standard library only; the package is imported from bindings/python/ (no
+installation needed). From the repository root, after `cargo build`:
+
+    python3 -m unittest discover -s bindings/python/tests -t bindings/python -v
+
+Locations can be overridden with BROWSERBASE_C_LIBRARY (the .so the package
+loads) and BB_STAND_IN_SERVER (the server binary); the defaults are the debug
+build in <repo>/target/debug/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import pathlib
+import pickle
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.request
+import uuid
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PKG_ROOT = os.path.dirname(HERE)  # bindings/python
+REPO = os.path.dirname(os.path.dirname(PKG_ROOT))
+HEADER = os.path.join(REPO, "include", "browserbase.h")
+LIBRARY = os.environ.get("BROWSERBASE_C_LIBRARY") or os.path.join(
+    REPO, "target", "debug", "libbrowserbase.so"
+)
+SERVER = os.environ.get("BB_STAND_IN_SERVER") or os.path.join(
+    REPO, "target", "debug", "bb-stand-in-server"
+)
+
+# The package under test is the one in this tree, never an installed copy.
+sys.path.insert(0, PKG_ROOT)
+import browserbase_c as bb  # noqa: E402
+from browserbase_c import _errors  # noqa: E402
+
+API_KEY = "bb_test_key"
+DEMO_SESSION = "0b5e3a7c-9d2f-4c61-8e4a-5f3b2a1c9d80"
+EMPTY_SESSION = "1c6f4b8d-ae30-4d72-9f5b-6a4c3b2d0e91"
+UNKNOWN_SESSION = "00000000-0000-4000-8000-000000000000"
+DEMO_PDF_MS = 1_719_265_797_164
+
+# ---------------------------------------------------------------------------
+# Module fixture: the stand-in server, the environment
+# ---------------------------------------------------------------------------
+
+server = None
+BASE_URL = None
+_saved_env = {}
+
+
+def _start_server():
+    proc = subprocess.Popen(
+        [SERVER, "--listen", "127.0.0.1:0", "--demo", "--exit-on-stdin-eof"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    first = []
+    reader = threading.Thread(
+        target=lambda: first.append(proc.stdout.readline()), daemon=True
+    )
+    reader.start()
+    reader.join(15)
+    line = first[0].decode("utf-8", "replace").strip() if first else ""
+    match = re.fullmatch(r"listening (http://127\.0\.0\.1:\d+)", line)
+    if match is None:
+        _stop_server(proc)
+        raise RuntimeError(f"{SERVER} did not start (first line {line!r})")
+
+    def drain():
+        for _ in proc.stdout:
+            pass
+
+    threading.Thread(target=drain, daemon=True).start()
+    return proc, match.group(1)
+
+
+def _stop_server(proc):
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(10)
+    for pipe in (proc.stdin, proc.stdout):
+        try:
+            pipe.close()
+        except OSError:
+            pass
+
+
+def setUpModule():
+    global server, BASE_URL
+    for what, path, variable in (
+        ("the library", LIBRARY, "BROWSERBASE_C_LIBRARY"),
+        ("the stand-in server", SERVER, "BB_STAND_IN_SERVER"),
+    ):
+        if not os.path.isfile(path):
+            raise RuntimeError(
+                f"{what} not found at {path}: run `cargo build` first "
+                f"(from {REPO}), or point {variable} at it"
+            )
+    server, BASE_URL = _start_server()
+    # The library's default client reads BROWSERBASE_* once, when first used
+    # (the package loads the library lazily, so nothing has used it yet).
+    for name in list(os.environ):
+        if name.startswith("BROWSERBASE_"):
+            _saved_env[name] = os.environ.pop(name)
+    for name in ("BROWSERBASE_BASE_URL", "BROWSERBASE_API_KEY", "BROWSERBASE_C_LIBRARY"):
+        _saved_env.setdefault(name, None)
+    os.environ["BROWSERBASE_C_LIBRARY"] = LIBRARY
+    os.environ["BROWSERBASE_BASE_URL"] = BASE_URL
+    os.environ["BROWSERBASE_API_KEY"] = API_KEY
+
+
+def tearDownModule():
+    global server
+    if server is not None:
+        _stop_server(server)
+        server = None
+    for name, value in _saved_env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    _saved_env.clear()
+
+
+# ---------------------------------------------------------------------------
+# The stand-in server's control API
+# ---------------------------------------------------------------------------
+
+_http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _http_call(method, path, body=None, headers=None):
+    request = urllib.request.Request(
+        BASE_URL + path, data=body, method=method, headers=headers or {}
+    )
+    with _http.open(request, timeout=10) as response:
+        return response.read()
+
+
+def control(method, path, body=None):
+    return _http_call(method, "/_control/" + path, body)
+
+
+def new_session(prefix, files=None):
+    """A session id no other test uses, holding `files` ({name: bytes})."""
+    session = f"py-{prefix}-{uuid.uuid4()}"
+    for name, content in (files or {}).items():
+        control("PUT", f"sessions/{session}/files/{name}", content)
+    return session
+
+
+def script(session, *steps):
+    control("POST", f"sessions/{session}/script", "\n".join(steps).encode())
+
+
+def requests_for(session):
+    """The logged requests (a list of header dicts) to `session`'s downloads."""
+    text = control("GET", "requests").decode("utf-8", "replace")
+    found = []
+    for block in text.split("\n\n"):
+        lines = block.splitlines()
+        if lines and f"/v1/sessions/{session}/downloads " in lines[0]:
+            headers = {}
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            found.append(headers)
+    return found
+
+
+def served_archive(session):
+    """The archive as the server serves it, fetched without the library."""
+    return _http_call(
+        "GET", f"/v1/sessions/{session}/downloads", headers={"X-BB-API-Key": API_KEY}
+    )
+
+
+def zip_names(content):
+    with zipfile.ZipFile(io.BytesIO(content)) as z:
+        return sorted(z.namelist())
+
+
+def closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def quick_client(**settings):
+    """A client that fails fast: no retries, a short timeout."""
+    settings.setdefault("max_retries", 0)
+    settings.setdefault("timeout", 2.0)
+    return bb.Client(**settings)
+
+
+class TempDirTestCase(unittest.TestCase):
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="bb-py-")
+        self.tmp = pathlib.Path(self._tmp.name)
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+
+# ---------------------------------------------------------------------------
+# The package itself
+# ---------------------------------------------------------------------------
+
+
+class PackageTest(unittest.TestCase):
+    def test_imported_from_this_tree_without_installing(self):
+        self.assertEqual(
+            os.path.dirname(os.path.dirname(os.path.abspath(bb.__file__))),
+            PKG_ROOT,
+        )
+
+    def test_version_and_library_path(self):
+        with open(HEADER, encoding="utf-8") as f:
+            header_version = re.search(
+                r'#define BB_VERSION_STRING "([^"]+)"', f.read()
+            ).group(1)
+        self.assertEqual(bb.version(), header_version)
+        self.assertEqual(bb.__version__, header_version)
+        self.assertEqual(
+            os.path.realpath(bb.library_path()), os.path.realpath(LIBRARY)
+        )
+
+    def test_codes_match_the_header(self):
+        with open(HEADER, encoding="utf-8") as f:
+            enum = re.search(
+                r"typedef enum bb_code \{(.*?)\} bb_code;", f.read(), re.S
+            ).group(1)
+        header = {
+            name: int(value)
+            for name, value in re.findall(r"^\s*(BB_[A-Z_]+)\s*=\s*(\d+)", enum, re.M)
+        }
+        self.assertEqual({c.name: c.value for c in bb.Code}, header)
+
+    def test_public_names(self):
+        for name in bb.__all__:
+            self.assertTrue(hasattr(bb, name), name)
+
+
+# ---------------------------------------------------------------------------
+# Downloads through the default client
+# ---------------------------------------------------------------------------
+
+
+class DefaultClientTest(TempDirTestCase):
+    def test_download_to_str_path(self):
+        out = str(self.tmp / "out.zip")
+        self.assertIsNone(bb.download(DEMO_SESSION, out))
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), served_archive(DEMO_SESSION))
+
+    def test_download_to_pathlike_and_bytes_path(self):
+        bb.download(DEMO_SESSION, self.tmp / "a.zip")
+        self.assertEqual(len(zip_names((self.tmp / "a.zip").read_bytes())), 2)
+        raw = os.fsencode(self.tmp) + b"/caf\xe9-not-utf8.zip"
+        bb.download(DEMO_SESSION, raw)
+        self.assertTrue(os.path.exists(raw))
+
+    def test_download_bytes(self):
+        data = bb.download_bytes(DEMO_SESSION)
+        self.assertIsInstance(data, bytes)
+        self.assertEqual(data, served_archive(DEMO_SESSION))
+        self.assertEqual(bb.download_bytes(EMPTY_SESSION), b"PK\x05\x06" + b"\0" * 18)
+
+    def test_download_to_callable_and_file(self):
+        chunks = []
+        total = bb.download_to(DEMO_SESSION, chunks.append)
+        self.assertEqual(b"".join(chunks), served_archive(DEMO_SESSION))
+        self.assertEqual(total, len(b"".join(chunks)))
+        sink = io.BytesIO()
+        self.assertEqual(bb.download_to(DEMO_SESSION, sink), total)
+        self.assertEqual(sink.getvalue(), b"".join(chunks))
+
+    def test_sink_exception_cancels_and_propagates(self):
+        class Stop(Exception):
+            pass
+
+        calls = []
+
+        def sink(chunk):
+            calls.append(len(chunk))
+            raise Stop("enough")
+
+        session = new_session("sink", {"a.txt": b"a" * 100_000})
+        with self.assertRaises(Stop) as caught:
+            bb.download_to(session, sink)
+        self.assertEqual(str(caught.exception), "enough")
+        self.assertEqual(len(calls), 1, "the download went on after the exception")
+        self.assertEqual(len(requests_for(session)), 1, "the cancelled download was retried")
+
+    def test_sink_returning_false_cancels(self):
+        with self.assertRaises(bb.CancelledError) as caught:
+            bb.download_to(DEMO_SESSION, lambda chunk: False)
+        self.assertEqual(caught.exception.code, "BB_ERR_CANCELLED")
+
+    def test_bad_sink_is_a_type_error(self):
+        with self.assertRaises(TypeError):
+            bb.download_to(DEMO_SESSION, 42)
+
+    def test_per_call_api_key(self):
+        with self.assertRaises(bb.AuthenticationError) as caught:
+            bb.download_bytes(DEMO_SESSION, api_key="wrong-key")
+        self.assertNotIn("wrong-key", str(caught.exception))
+        self.assertEqual(bb.download_bytes(DEMO_SESSION, api_key=API_KEY)[:2], b"PK")
+
+    def test_bad_arguments_raise_before_sending(self):
+        session = new_session("badargs")
+        with self.assertRaises(bb.InvalidArgumentError):
+            bb.download_bytes(session + "\x00x")
+        with self.assertRaises(bb.InvalidArgumentError):
+            bb.download_bytes("")  # the library's own check
+        with self.assertRaises(bb.InvalidArgumentError):
+            bb.download_bytes(session, api_key="a\nb")
+        with self.assertRaises(bb.InvalidArgumentError):
+            bb.download(session, str(self.tmp / "a\x00b.zip"))
+        with self.assertRaises(bb.InvalidArgumentError):
+            bb.download_bytes("\ud800")  # not encodable as UTF-8
+        with self.assertRaises(TypeError):
+            bb.download_bytes(b"bytes-id")
+        with self.assertRaises(TypeError):
+            bb.download(session, 3.5)
+        self.assertEqual(requests_for(session), [])
+        self.assertEqual(os.listdir(self.tmp), [])
+
+
+# ---------------------------------------------------------------------------
+# Exceptions
+# ---------------------------------------------------------------------------
+
+
+class ExceptionTest(TempDirTestCase):
+    def assertRaisesMapped(self, cls, steps=(), session=None, status=None, code=None,
+                           client=None):
+        session = session or new_session("err", {"a.txt": b"a"})
+        if steps:
+            script(session, *steps)
+        client = client or quick_client()
+        with client, self.assertRaises(cls) as caught:
+            client.download_bytes(session)
+        e = caught.exception
+        self.assertIs(type(e), cls, repr(e))
+        self.assertIsInstance(e, bb.BrowserbaseError)
+        if status is not None:
+            self.assertEqual(e.http_status, status, repr(e))
+            self.assertEqual(e.status_code, status, repr(e))
+        if code is not None:
+            self.assertEqual(e.code, code, repr(e))
+            self.assertEqual(e.code_value, bb.Code[code].value)
+        self.assertTrue(str(e), "an empty message")
+        self.assertEqual(str(e), e.message)
+        return e
+
+    def test_status_codes(self):
+        cases = [
+            (400, bb.BadRequestError, "BB_ERR_HTTP"),
+            (403, bb.PermissionDeniedError, "BB_ERR_PERMISSION_DENIED"),
+            (409, bb.ConflictError, "BB_ERR_HTTP"),
+            (422, bb.UnprocessableEntityError, "BB_ERR_HTTP"),
+            (429, bb.RateLimitError, "BB_ERR_RATE_LIMITED"),
+            (500, bb.InternalServerError, "BB_ERR_SERVER"),
+            (503, bb.InternalServerError, "BB_ERR_SERVER"),
+            (418, bb.APIStatusError, "BB_ERR_HTTP"),
+        ]
+        for status, cls, code in cases:
+            with self.subTest(status=status):
+                e = self.assertRaisesMapped(
+                    cls, [f"status {status}"], status=status, code=code
+                )
+                self.assertIsInstance(e, bb.APIStatusError)
+                self.assertIsInstance(e, bb.APIError)
+                self.assertIsNone(e.body)
+
+    def test_not_found_and_authentication(self):
+        self.assertRaisesMapped(
+            bb.NotFoundError, session=UNKNOWN_SESSION, status=404, code="BB_ERR_NOT_FOUND"
+        )
+        self.assertRaisesMapped(
+            bb.AuthenticationError,
+            session=DEMO_SESSION,
+            client=quick_client(api_key="not-the-key"),
+            status=401,
+            code="BB_ERR_AUTHENTICATION",
+        )
+
+    def test_connection_timeout_and_archive(self):
+        e = self.assertRaisesMapped(bb.APIConnectionError, ["reset"], code="BB_ERR_CONNECTION")
+        self.assertEqual(e.http_status, 0)
+        e = self.assertRaisesMapped(
+            bb.APITimeoutError,
+            ["stall-headers 3000"],
+            client=quick_client(timeout=0.3),
+            code="BB_ERR_TIMEOUT",
+        )
+        self.assertIsInstance(e, bb.APIConnectionError)
+        self.assertRaisesMapped(bb.InvalidArchiveError, ["html"], code="BB_ERR_INVALID_ARCHIVE")
+
+    def test_local_io_error_is_an_os_error(self):
+        with self.assertRaises(OSError) as caught:
+            bb.download(DEMO_SESSION, self.tmp / "missing-dir" / "out.zip")
+        e = caught.exception
+        self.assertIsInstance(e, bb.LocalIOError)
+        self.assertEqual(e.code, "BB_ERR_IO")
+        self.assertIn("missing-dir", str(e))
+        self.assertIsNone(e.errno)
+
+    def test_invalid_argument_is_a_value_error(self):
+        with self.assertRaises(ValueError) as caught:
+            bb.Client(base_url="http://example.com")
+        self.assertIsInstance(caught.exception, bb.InvalidArgumentError)
+        self.assertEqual(caught.exception.code, "BB_ERR_INVALID_ARGUMENT")
+
+    def test_not_ready_is_a_timeout_error(self):
+        with self.assertRaises(TimeoutError) as caught:
+            bb.wait_for_downloads(EMPTY_SESSION, timeout=0)
+        self.assertIsInstance(caught.exception, bb.NotReadyError)
+        self.assertEqual(caught.exception.code, "BB_ERR_NOT_READY")
+
+    def test_hierarchy_mirrors_the_official_sdk(self):
+        for cls in (
+            bb.BadRequestError,
+            bb.AuthenticationError,
+            bb.PermissionDeniedError,
+            bb.NotFoundError,
+            bb.ConflictError,
+            bb.UnprocessableEntityError,
+            bb.RateLimitError,
+            bb.InternalServerError,
+        ):
+            self.assertTrue(issubclass(cls, bb.APIStatusError), cls)
+        self.assertTrue(issubclass(bb.APIStatusError, bb.APIError))
+        self.assertTrue(issubclass(bb.APITimeoutError, bb.APIConnectionError))
+        self.assertTrue(issubclass(bb.APIConnectionError, bb.APIError))
+        self.assertTrue(issubclass(bb.APIError, bb.BrowserbaseError))
+        for cls in (
+            bb.InvalidArgumentError,
+            bb.LocalIOError,
+            bb.InvalidArchiveError,
+            bb.CancelledError,
+            bb.NotReadyError,
+            bb.InternalError,
+            bb.LibraryNotFoundError,
+        ):
+            self.assertTrue(issubclass(cls, bb.BrowserbaseError), cls)
+            self.assertFalse(issubclass(cls, bb.APIError), cls)
+
+    def test_every_code_maps_to_a_class(self):
+        expected = {
+            "BB_ERR_INVALID_ARGUMENT": bb.InvalidArgumentError,
+            "BB_ERR_AUTHENTICATION": bb.AuthenticationError,
+            "BB_ERR_PERMISSION_DENIED": bb.PermissionDeniedError,
+            "BB_ERR_NOT_FOUND": bb.NotFoundError,
+            "BB_ERR_RATE_LIMITED": bb.RateLimitError,
+            "BB_ERR_SERVER": bb.InternalServerError,
+            "BB_ERR_HTTP": bb.APIStatusError,
+            "BB_ERR_CONNECTION": bb.APIConnectionError,
+            "BB_ERR_TIMEOUT": bb.APITimeoutError,
+            "BB_ERR_IO": bb.LocalIOError,
+            "BB_ERR_INVALID_ARCHIVE": bb.InvalidArchiveError,
+            "BB_ERR_CANCELLED": bb.CancelledError,
+            "BB_ERR_NOT_READY": bb.NotReadyError,
+            "BB_ERR_INTERNAL": bb.InternalError,
+        }
+        for code in bb.Code:
+            if code is bb.Code.BB_OK:
+                continue
+            with self.subTest(code=code.name):
+                e = _errors.make_error(code, 0, "m")
+                self.assertIs(type(e), expected[code.name])
+                self.assertEqual((e.code, e.code_value), (code.name, code.value))
+        self.assertIs(type(_errors.make_error(99, 0, "m")), bb.InternalError)
+        self.assertEqual(_errors.make_error(99, 0, "m").code, "BB_UNKNOWN_CODE")
+
+    def test_exceptions_pickle_and_repr(self):
+        for e in (
+            _errors.make_error(4, 404, "HTTP 404: gone"),
+            _errors.make_error(10, 0, "disk full"),
+            _errors.make_error(13, 0, "not ready"),
+            _errors.make_error(1, 0, "bad"),
+        ):
+            copy = pickle.loads(pickle.dumps(e))
+            self.assertIs(type(copy), type(e))
+            self.assertEqual(
+                (copy.message, copy.code, copy.http_status),
+                (e.message, e.code, e.http_status),
+            )
+            self.assertIn(e.code, repr(e))
+        # Constructible by hand, as ported code and tests do.
+        e = bb.NotFoundError("no such session", http_status=404)
+        self.assertEqual((e.code, e.status_code), ("BB_ERR_NOT_FOUND", 404))
+        self.assertEqual(bb.LocalIOError("x").code, "BB_ERR_IO")
+
+
+# ---------------------------------------------------------------------------
+# Clients
+# ---------------------------------------------------------------------------
+
+
+class ClientTest(TempDirTestCase):
+    def test_context_manager_closes(self):
+        with bb.Client() as client:
+            self.assertFalse(client.closed)
+            client.download(DEMO_SESSION, self.tmp / "out.zip")
+            self.assertEqual(
+                client.download_bytes(DEMO_SESSION), (self.tmp / "out.zip").read_bytes()
+            )
+        self.assertTrue(client.closed)
+        with self.assertRaises(bb.InvalidArgumentError):
+            client.download_bytes(DEMO_SESSION)
+        client.close()  # twice is fine
+        self.assertIn("closed", repr(client))
+
+    def test_all_methods(self):
+        session = new_session("methods", {"report.pdf": b"%PDF-1.4 x", "notes.txt": b"hi"})
+        with bb.Client(base_url=BASE_URL, api_key=API_KEY) as client:
+            client.download(session, self.tmp / "a.zip")
+            self.assertEqual(
+                zip_names((self.tmp / "a.zip").read_bytes()),
+                zip_names(client.download_bytes(session)),
+            )
+            sink = io.BytesIO()
+            client.download_to(session, sink)
+            self.assertEqual(zip_names(sink.getvalue()), zip_names(served_archive(session)))
+            self.assertEqual(
+                zip_names(client.wait_for_downloads(session, timeout=5)),
+                zip_names(sink.getvalue()),
+            )
+            self.assertIsNone(client.wait_for_downloads(session, self.tmp / "b.zip", timeout=5))
+            client.extract_downloads(session, self.tmp / "x", timeout=5)
+            self.assertEqual((self.tmp / "x" / "report.pdf").read_bytes(), b"%PDF-1.4 x")
+            self.assertEqual((self.tmp / "x" / "notes.txt").read_bytes(), b"hi")
+
+    def test_keyword_settings(self):
+        session = new_session("settings", {"a.txt": b"a"})
+        with bb.Client(
+            base_url=BASE_URL,
+            api_key=API_KEY,
+            connect_timeout=2.5,
+            timeout=dt.timedelta(seconds=10),
+            deadline=20,
+            max_retries=1,
+            user_agent_suffix="py-test/1.0",
+            fsync=True,
+            load_env=False,
+        ) as client:
+            client.download(session, self.tmp / "a.zip")
+        (agent,) = [r["user-agent"] for r in requests_for(session)]
+        self.assertRegex(agent, r"^browserbase-c/\S+ py-test/1\.0$")
+
+    def test_client_key_beats_environment_and_call_key_beats_client(self):
+        with quick_client(api_key="not-the-key") as client:
+            with self.assertRaises(bb.AuthenticationError):
+                client.download_bytes(DEMO_SESSION)
+            self.assertEqual(client.download_bytes(DEMO_SESSION, api_key=API_KEY)[:2], b"PK")
+
+    def test_load_env(self):
+        os.environ["BROWSERBASE_MAX_RETRIES"] = "lots"
+        try:
+            with self.assertRaises(bb.InvalidArgumentError) as caught:
+                bb.Client()
+            self.assertIn("BROWSERBASE_MAX_RETRIES", str(caught.exception))
+            # Without the environment: the built-in defaults plus keywords
+            # (the key still comes from BROWSERBASE_API_KEY at call time).
+            with bb.Client(load_env=False, base_url=BASE_URL) as client:
+                self.assertEqual(client.download_bytes(DEMO_SESSION)[:2], b"PK")
+        finally:
+            del os.environ["BROWSERBASE_MAX_RETRIES"]
+        with bb.Client.from_env() as client:  # BROWSERBASE_BASE_URL: the server
+            self.assertEqual(client.download_bytes(DEMO_SESSION)[:2], b"PK")
+
+    def test_retries_setting(self):
+        session = new_session("retries", {"a.txt": b"a"})
+        script(session, "status 500", "status 500")
+        with quick_client(max_retries=0) as client:
+            with self.assertRaises(bb.InternalServerError):
+                client.download_bytes(session)
+        # One 500 left in the script: a single retry gets past it.
+        with quick_client(max_retries=1) as client:
+            self.assertEqual(
+                zip_names(client.download_bytes(session)), zip_names(served_archive(session))
+            )
+
+    def test_deadline_setting(self):
+        session = new_session("deadline", {"a.txt": b"a"})
+        script(session, "stall-headers 3000")
+        started = time.monotonic()
+        with quick_client(timeout=10, deadline=0.3) as client:
+            with self.assertRaises(bb.APITimeoutError):
+                client.download_bytes(session)
+        self.assertLess(time.monotonic() - started, 2.5)
+
+    def test_proxy_setting_is_used(self):
+        session = new_session("proxy", {"a.txt": b"a"})
+        with quick_client(proxy=f"http://127.0.0.1:{closed_port()}") as client:
+            with self.assertRaises(bb.APIConnectionError):
+                client.download_bytes(session)
+        self.assertEqual(requests_for(session), [], "the request bypassed the proxy")
+
+    def test_ca_file_setting(self):
+        with self.assertRaises(bb.LocalIOError) as caught:
+            bb.Client(ca_file=self.tmp / "missing.pem")
+        self.assertIn("missing.pem", str(caught.exception))
+        (self.tmp / "bad.pem").write_text("not a certificate\n")
+        with self.assertRaises(bb.InvalidArgumentError):
+            bb.Client(ca_file=[str(self.tmp / "bad.pem")])
+
+    def test_bad_settings(self):
+        bad = [
+            dict(timeout=0),
+            dict(timeout=-1),
+            dict(connect_timeout=float("nan")),
+            dict(timeout=float("inf")),
+            dict(deadline=5_000_000),  # more than UINT32_MAX ms
+            dict(max_retries=-1),
+            dict(max_retries=101),  # the library's own limit
+            dict(max_retries=2**32),
+            dict(user_agent_suffix="bad\nsuffix"),
+            dict(base_url="not a url"),
+            dict(proxy="::::"),
+        ]
+        for settings in bad:
+            with self.subTest(**{k: repr(v) for k, v in settings.items()}):
+                with self.assertRaises(bb.InvalidArgumentError):
+                    bb.Client(**settings)
+        for settings in (dict(timeout="5"), dict(max_retries=True), dict(max_retries=1.0)):
+            with self.subTest(**{k: repr(v) for k, v in settings.items()}):
+                with self.assertRaises(TypeError):
+                    bb.Client(**settings)
+        with self.assertRaises(TypeError):
+            bb.Client(BASE_URL)  # keywords only
+
+    def test_sub_millisecond_timeout_rounds_up(self):
+        with bb.Client(timeout=0.0001, deadline=0) as client:
+            self.assertFalse(client.closed)
+
+    def test_shared_between_threads_and_closed_during_a_call(self):
+        slow = new_session("slow", {"a.txt": b"a"})
+        script(slow, "stall-headers 700")
+        client = quick_client(timeout=5)
+        results, errors = [], []
+
+        def work(session):
+            try:
+                results.append(zip_names(client.download_bytes(session)))
+            except BaseException as e:  # noqa: BLE001
+                errors.append(e)
+
+        threads = [
+            threading.Thread(target=work, args=(s,))
+            for s in (slow, DEMO_SESSION, DEMO_SESSION)
+        ]
+        for t in threads:
+            t.start()
+        time.sleep(0.3)
+        client.close()  # the slow call is still running: freed when it ends
+        self.assertTrue(client.closed)
+        for t in threads:
+            t.join(10)
+        self.assertEqual(errors, [])
+        self.assertEqual(len(results), 3)
+        self.assertIsNone(client._Handle__ptr, "not freed after the last call")
+        with self.assertRaises(bb.InvalidArgumentError):
+            client.download_bytes(DEMO_SESSION)
+
+
+# ---------------------------------------------------------------------------
+# Waiting
+# ---------------------------------------------------------------------------
+
+
+class WaitTest(TempDirTestCase):
+    def test_wait_for_a_syncing_session_into_a_file(self):
+        session = new_session("sync", {"report.pdf": b"%PDF"})
+        control("POST", f"sessions/{session}/ready-after-ms", b"500")
+        started = time.monotonic()
+        self.assertIsNone(bb.wait_for_downloads(session, self.tmp / "w.zip", timeout=10))
+        self.assertGreaterEqual(time.monotonic() - started, 0.4)
+        self.assertEqual(len(zip_names((self.tmp / "w.zip").read_bytes())), 1)
+        self.assertGreater(len(requests_for(session)), 1)
+
+    def test_wait_returns_bytes_without_a_path(self):
+        session = new_session("syncbytes", {"a.txt": b"a"})
+        script(session, "empty", "empty")
+        data = bb.wait_for_downloads(session, timeout=10)
+        self.assertEqual(len(zip_names(data)), 1)
+        self.assertEqual(len(requests_for(session)), 3)
+
+    def test_stable_at_module_level_and_through_a_client(self):
+        session = new_session("stable", {"a.txt": b"a"})
+        script(session, "empty")
+        data = bb.wait_for_downloads(session, timeout=10, stable=True)
+        self.assertEqual(len(zip_names(data)), 1)
+        # Stable: at least two polls saw the file (after the empty one).
+        self.assertGreaterEqual(len(requests_for(session)), 3)
+        with quick_client() as client:
+            client.wait_for_downloads(session, self.tmp / "s.zip", timeout=10, stable=True)
+        self.assertTrue((self.tmp / "s.zip").exists())
+
+    def test_timeout_is_not_ready(self):
+        started = time.monotonic()
+        with self.assertRaises(bb.NotReadyError) as caught:
+            bb.wait_for_downloads(EMPTY_SESSION, self.tmp / "never.zip", timeout=0.3)
+        self.assertLess(time.monotonic() - started, 3)
+        self.assertIn(EMPTY_SESSION, str(caught.exception))
+        self.assertFalse((self.tmp / "never.zip").exists())
+        with self.assertRaises(bb.InvalidArgumentError):
+            bb.wait_for_downloads(EMPTY_SESSION, timeout=-1)
+
+    def test_timeout_none_and_timedelta(self):
+        self.assertEqual(
+            bb.wait_for_downloads(DEMO_SESSION, timeout=None), served_archive(DEMO_SESSION)
+        )
+        self.assertEqual(
+            bb.wait_for_downloads(DEMO_SESSION, timeout=dt.timedelta(seconds=1)),
+            served_archive(DEMO_SESSION),
+        )
+
+    def test_wait_stops_at_once_on_not_found(self):
+        started = time.monotonic()
+        with self.assertRaises(bb.NotFoundError):
+            bb.wait_for_downloads(UNKNOWN_SESSION, timeout=30)
+        self.assertLess(time.monotonic() - started, 3)
+
+
+# ---------------------------------------------------------------------------
+# Archives and extraction
+# ---------------------------------------------------------------------------
+
+
+def make_zip(entries):
+    """A ZIP archive in memory: entries is a list of (name, bytes)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, content in entries:
+            z.writestr(zipfile.ZipInfo(name, date_time=(2024, 6, 24, 21, 49, 56)), content)
+    return out.getvalue()
+
+
+class ArchiveTest(TempDirTestCase):
+    def setUp(self):
+        super().setUp()
+        self.demo = served_archive(DEMO_SESSION)
+        (self.tmp / "demo.zip").write_bytes(self.demo)
+
+    def check_demo_entries(self, archive):
+        self.assertEqual(len(archive), 2)
+        by_name = {e.original_name: e for e in archive}
+        self.assertEqual(sorted(by_name), ["data.csv", "report.pdf"])
+        pdf = by_name["report.pdf"]
+        self.assertEqual(pdf.name, f"report-{DEMO_PDF_MS}.pdf")
+        self.assertGreater(pdf.size, 0)
+        self.assertEqual(
+            pdf.download_time,
+            dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+            + dt.timedelta(milliseconds=DEMO_PDF_MS),
+        )
+        self.assertIsInstance(pdf.mtime, dt.datetime)
+        self.assertEqual(pdf.mtime.tzinfo, dt.timezone.utc)
+        self.assertFalse(pdf.is_dir)
+
+    def test_open_every_kind_of_source(self):
+        sources = [
+            self.tmp / "demo.zip",
+            str(self.tmp / "demo.zip"),
+            self.demo,
+            bytearray(self.demo),
+            memoryview(self.demo),
+        ]
+        for source in sources:
+            with self.subTest(source=type(source).__name__):
+                with bb.Archive.open(source) as archive:
+                    self.check_demo_entries(archive)
+        with bb.Archive.open_file(os.fsencode(self.tmp / "demo.zip")) as archive:
+            self.check_demo_entries(archive)
+        with bb.Archive.from_bytes(self.demo) as archive:
+            self.assertEqual(archive[0], archive.entries[0])
+
+    def test_entries_survive_close(self):
+        archive = bb.Archive.open(self.demo)
+        archive.close()
+        self.assertTrue(archive.closed)
+        self.check_demo_entries(archive)
+        with self.assertRaises(bb.InvalidArgumentError):
+            archive.extract_to(self.tmp / "x")
+
+    def test_empty_and_plain_names(self):
+        with bb.Archive.open(b"PK\x05\x06" + b"\0" * 18) as archive:
+            self.assertEqual(list(archive), [])
+        with bb.Archive.open(make_zip([("dir/", b""), ("plain.txt", b"x")])) as archive:
+            d, plain = archive.entries
+            self.assertTrue(d.is_dir)
+            self.assertEqual(plain.original_name, "plain.txt")
+            self.assertIsNone(plain.download_time)
+            self.assertEqual(
+                plain.mtime, dt.datetime(2024, 6, 24, 21, 49, 56, tzinfo=dt.timezone.utc)
+            )
+
+    def test_open_errors(self):
+        with self.assertRaises(bb.InvalidArchiveError):
+            bb.Archive.open(b"<html>not a zip</html>")
+        with self.assertRaises(bb.InvalidArchiveError):
+            bb.Archive.open(b"")
+        with self.assertRaises(bb.LocalIOError):
+            bb.Archive.open(self.tmp / "missing.zip")
+
+    def test_extract_function(self):
+        bb.extract(self.tmp / "demo.zip", self.tmp / "out")
+        self.assertEqual(sorted(os.listdir(self.tmp / "out")), ["data.csv", "report.pdf"])
+        with zipfile.ZipFile(io.BytesIO(self.demo)) as z:
+            self.assertEqual(
+                (self.tmp / "out" / "report.pdf").read_bytes(),
+                z.read(f"report-{DEMO_PDF_MS}.pdf"),
+            )
+
+    def test_extract_to_and_limits(self):
+        with bb.Archive.open(self.demo) as archive:
+            archive.set_limits(max_total_bytes=10)
+            with self.assertRaises(bb.InvalidArchiveError):
+                archive.extract_to(self.tmp / "small")
+            self.assertFalse((self.tmp / "small").exists())
+            archive.set_limits(max_ratio=50)  # the byte limit stays
+            with self.assertRaises(bb.InvalidArchiveError):
+                archive.extract_to(self.tmp / "small")
+            archive.set_limits(max_total_bytes=0)  # back to the default
+            archive.extract_to(self.tmp / "big")
+            self.assertEqual(sorted(os.listdir(self.tmp / "big")), ["data.csv", "report.pdf"])
+            with self.assertRaises(bb.InvalidArgumentError):
+                archive.set_limits(max_ratio=-1)
+
+    def test_hostile_archive_is_listed_but_never_extracted(self):
+        hostile = make_zip([("ok.txt", b"fine"), ("../evil.txt", b"evil")])
+        with bb.Archive.open(hostile) as archive:
+            self.assertEqual([e.name for e in archive], ["ok.txt", "../evil.txt"])
+            with self.assertRaises(bb.InvalidArchiveError):
+                archive.extract_to(self.tmp / "out")
+        self.assertFalse((self.tmp / "evil.txt").exists())
+        self.assertFalse((self.tmp / "out" / "ok.txt").exists())
+
+    def test_extract_downloads(self):
+        session = new_session("extract", {"report.pdf": b"%PDF-1"})
+        control("POST", f"sessions/{session}/ready-after-ms", b"300")
+        bb.extract_downloads(session, self.tmp / "x", timeout=10)
+        self.assertEqual(os.listdir(self.tmp / "x"), ["report.pdf"])
+        bb.extract_downloads(session, str(self.tmp / "y"), timeout=10, stable=True)
+        self.assertEqual(os.listdir(self.tmp / "y"), ["report.pdf"])
+        with self.assertRaises(bb.NotReadyError):
+            bb.extract_downloads(EMPTY_SESSION, self.tmp / "z", timeout=0)
+
+
+# ---------------------------------------------------------------------------
+# Finding the library; the command line
+# ---------------------------------------------------------------------------
+
+
+def run_python(code, env_changes, cwd=None):
+    env = {k: v for k, v in os.environ.items() if k != "BROWSERBASE_C_LIBRARY"}
+    env.update(env_changes)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+PROBE = """
+import browserbase_c as bb
+try:
+    print("loaded", bb.library_path())
+except bb.LibraryNotFoundError as e:
+    assert isinstance(e, OSError)
+    print(e)
+"""
+
+
+class LibraryLookupTest(TempDirTestCase):
+    def copy_package(self):
+        """The package alone in a fresh directory: nothing bundled with it."""
+        shutil.copytree(
+            os.path.join(PKG_ROOT, "browserbase_c"),
+            self.tmp / "browserbase_c",
+            ignore=shutil.ignore_patterns("__pycache__", "libbrowserbase*"),
+        )
+        return {"PYTHONPATH": str(self.tmp), "LD_LIBRARY_PATH": ""}
+
+    def test_missing_override_names_the_path_and_reason(self):
+        missing = str(self.tmp / "nowhere" / "libbrowserbase.so")
+        run = run_python(PROBE, {"PYTHONPATH": PKG_ROOT, "BROWSERBASE_C_LIBRARY": missing})
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertIn("cannot load libbrowserbase; tried:", run.stdout)
+        self.assertIn(f"$BROWSERBASE_C_LIBRARY={missing}", run.stdout)
+        self.assertIn("No such file", run.stdout)
+
+    def test_a_library_that_is_not_libbrowserbase(self):
+        other = "libc.so.6"  # a real library without bb_* symbols
+        run = run_python(PROBE, {"PYTHONPATH": PKG_ROOT, "BROWSERBASE_C_LIBRARY": other})
+        self.assertIn("lacks bb_version", run.stdout)
+
+    def test_every_place_is_listed_when_nothing_loads(self):
+        run = run_python(PROBE, self.copy_package())
+        self.assertEqual(run.returncode, 0, run.stderr)
+        if run.stdout.startswith("loaded"):
+            self.skipTest(f"a libbrowserbase is installed on this system: {run.stdout}")
+        for place in (
+            "next to the package: no libbrowserbase.so* in",
+            "the system search path: libbrowserbase.so.0",
+            "ctypes.util.find_library('browserbase')",
+            "the system search path: libbrowserbase.so:",
+            "BROWSERBASE_C_LIBRARY",
+        ):
+            self.assertIn(place, run.stdout)
+
+    def test_a_library_next_to_the_package_is_found(self):
+        env = self.copy_package()
+        bundled = self.tmp / "browserbase_c" / "libbrowserbase.so"
+        os.symlink(LIBRARY, bundled)
+        run = run_python(PROBE + "print(bb.version())", env)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(run.stdout.split(), ["loaded", str(bundled), bb.version()])
+
+    def test_import_needs_no_library(self):
+        run = run_python(
+            "import browserbase_c as bb; print(bb.NotFoundError.__mro__[1].__name__)",
+            {"PYTHONPATH": PKG_ROOT, "BROWSERBASE_C_LIBRARY": "/nonexistent.so"},
+        )
+        self.assertEqual((run.returncode, run.stdout.strip()), (0, "APIStatusError"), run.stderr)
+
+
+class CommandLineTest(TempDirTestCase):
+    def cli(self, *args):
+        return subprocess.run(
+            [sys.executable, "-m", "browserbase_c", *map(str, args)],
+            env={**os.environ, "PYTHONPATH": PKG_ROOT},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def test_download(self):
+        out = self.tmp / "cli.zip"
+        run = self.cli(DEMO_SESSION, out)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertIn("2 files", run.stdout)
+        self.assertIn("report.pdf", run.stdout)
+        self.assertEqual(out.read_bytes(), served_archive(DEMO_SESSION))
+
+    def test_wait_and_extract(self):
+        run = self.cli("--extract", "--wait", "5", DEMO_SESSION, self.tmp / "d")
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(sorted(os.listdir(self.tmp / "d")), ["data.csv", "report.pdf"])
+
+    def test_failure(self):
+        run = self.cli(UNKNOWN_SESSION, self.tmp / "x.zip")
+        self.assertEqual(run.returncode, 1)
+        self.assertIn("BB_ERR_NOT_FOUND (HTTP 404)", run.stderr)
+        self.assertEqual(self.cli().returncode, 2)
+
+
+if __name__ == "__main__":
+    unittest.main()

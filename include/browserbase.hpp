@@ -1,0 +1,971 @@
+/*
+ * browserbase.hpp: a header-only C++17 wrapper over browserbase.h.
+ *
+ * RAII owners for every C object, exceptions instead of codes, std::string,
+ * std::filesystem::path, std::chrono and std::function instead of raw
+ * pointers. It adds no state of its own: each call is one C call.
+ *
+ *     #include "browserbase.hpp"
+ *
+ *     browserbase::download(session_id, "downloads.zip");  // BROWSERBASE_API_KEY
+ *
+ *     browserbase::ClientOptions options;
+ *     options.api_key = "bb_live_...";
+ *     options.timeout = std::chrono::seconds(30);
+ *     browserbase::Client client(options);
+ *     std::vector<std::uint8_t> zip = client.download_bytes(session_id);
+ *
+ *     for (const auto &entry : browserbase::Archive::from_bytes(zip).entries())
+ *         std::cout << entry.original_name << ' ' << entry.size << '\n';
+ *
+ * Errors: every failure throws a browserbase::Error (a std::runtime_error)
+ * carrying code() (the bb_code) and http_status() (0 when no HTTP response
+ * came), as a subclass named after the official SDKs' errors: NotFoundError,
+ * AuthenticationError, RateLimitError, ConnectionError, TimeoutError... (see
+ * below). The bb_error behind it is always freed.
+ *
+ * Threads: as the C library, every function may be called from many threads
+ * at once and a Client may be shared (by reference) between them; it must
+ * outlive the calls that use it. Moving a Client or an Archive while another
+ * thread uses it is a data race, as for any C++ object.
+ *
+ * Link with -lbrowserbase (see README.md); POSIX only (paths are bytes).
+ */
+
+#ifndef BROWSERBASE_HPP
+#define BROWSERBASE_HPP
+
+#if !defined(__cplusplus) ||                                                                       \
+    (__cplusplus < 201703L && !(defined(_MSVC_LANG) && _MSVC_LANG >= 201703L))
+#error "browserbase.hpp needs C++17 or later"
+#endif
+
+#include "browserbase.h"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <filesystem>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace browserbase {
+
+static_assert(std::is_same<std::filesystem::path::value_type, char>::value,
+              "browserbase.hpp: paths are passed to the C library as narrow strings (POSIX)");
+
+// ===========================================================================
+// Errors
+// ===========================================================================
+
+/// Base class of everything this wrapper throws.
+class Error : public std::runtime_error {
+public:
+    Error(bb_code code, int http_status, const std::string &message)
+        : std::runtime_error(message), code_(code), http_status_(http_status) {}
+
+    /// The library's code, such as BB_ERR_NOT_FOUND.
+    [[nodiscard]] bb_code code() const noexcept { return code_; }
+    /// The HTTP status of the response behind the error; 0 when none came.
+    [[nodiscard]] int http_status() const noexcept { return http_status_; }
+    /// The code's name, such as "BB_ERR_NOT_FOUND" (a static string).
+    [[nodiscard]] const char *code_name() const noexcept { return bb_code_name(code_); }
+
+private:
+    bb_code code_;
+    int http_status_;
+};
+
+/// A failure talking to the service (the official SDKs' APIError).
+class ApiError : public Error {
+public:
+    using Error::Error;
+};
+
+/// The service answered a non-2xx status; http_status() says which.
+class ApiStatusError : public ApiError {
+public:
+    using ApiError::ApiError;
+};
+
+/// HTTP 400.
+class BadRequestError : public ApiStatusError {
+public:
+    using ApiStatusError::ApiStatusError;
+};
+
+/// HTTP 401: the API key was refused.
+class AuthenticationError : public ApiStatusError {
+public:
+    using ApiStatusError::ApiStatusError;
+};
+
+/// HTTP 403.
+class PermissionDeniedError : public ApiStatusError {
+public:
+    using ApiStatusError::ApiStatusError;
+};
+
+/// HTTP 404: no such session.
+class NotFoundError : public ApiStatusError {
+public:
+    using ApiStatusError::ApiStatusError;
+};
+
+/// HTTP 409.
+class ConflictError : public ApiStatusError {
+public:
+    using ApiStatusError::ApiStatusError;
+};
+
+/// HTTP 422.
+class UnprocessableEntityError : public ApiStatusError {
+public:
+    using ApiStatusError::ApiStatusError;
+};
+
+/// HTTP 429, after the client's retries.
+class RateLimitError : public ApiStatusError {
+public:
+    using ApiStatusError::ApiStatusError;
+};
+
+/// HTTP 5xx, after the client's retries.
+class InternalServerError : public ApiStatusError {
+public:
+    using ApiStatusError::ApiStatusError;
+};
+
+/// No usable connection: refused, reset, DNS, TLS, a body cut short.
+class ConnectionError : public ApiError {
+public:
+    using ApiError::ApiError;
+};
+
+/// The server stayed silent too long, or the deadline passed.
+class TimeoutError : public ConnectionError {
+public:
+    using ConnectionError::ConnectionError;
+};
+
+/// An unusable argument or setting; nothing was sent, no file touched.
+class InvalidArgumentError : public Error {
+public:
+    using Error::Error;
+};
+
+/// The local file system: missing directory, permission, disk full...
+class LocalIoError : public Error {
+public:
+    using Error::Error;
+};
+
+/// Not a usable ZIP archive, or one that may not be extracted safely.
+class InvalidArchiveError : public Error {
+public:
+    using Error::Error;
+};
+
+/// A download's write function asked to stop (returned false).
+class CancelledError : public Error {
+public:
+    using Error::Error;
+};
+
+/// Waiting for a session's files ran out of time.
+class NotReadyError : public Error {
+public:
+    using Error::Error;
+};
+
+/// A bug in the library, or out of memory.
+class InternalError : public Error {
+public:
+    using Error::Error;
+};
+
+/// Throws the exception for `code` and `http_status`: the class follows the
+/// code, and for BB_ERR_HTTP the status (400, 409, 422...).
+[[noreturn]] inline void throw_error(bb_code code, int http_status, const std::string &message) {
+    switch (code) {
+    case BB_ERR_INVALID_ARGUMENT: throw InvalidArgumentError(code, http_status, message);
+    case BB_ERR_AUTHENTICATION: throw AuthenticationError(code, http_status, message);
+    case BB_ERR_PERMISSION_DENIED: throw PermissionDeniedError(code, http_status, message);
+    case BB_ERR_NOT_FOUND: throw NotFoundError(code, http_status, message);
+    case BB_ERR_RATE_LIMITED: throw RateLimitError(code, http_status, message);
+    case BB_ERR_SERVER: throw InternalServerError(code, http_status, message);
+    case BB_ERR_HTTP:
+        switch (http_status) {
+        case 400: throw BadRequestError(code, http_status, message);
+        case 401: throw AuthenticationError(code, http_status, message);
+        case 403: throw PermissionDeniedError(code, http_status, message);
+        case 404: throw NotFoundError(code, http_status, message);
+        case 409: throw ConflictError(code, http_status, message);
+        case 422: throw UnprocessableEntityError(code, http_status, message);
+        case 429: throw RateLimitError(code, http_status, message);
+        default:
+            if (http_status >= 500) throw InternalServerError(code, http_status, message);
+            throw ApiStatusError(code, http_status, message);
+        }
+    case BB_ERR_CONNECTION: throw ConnectionError(code, http_status, message);
+    case BB_ERR_TIMEOUT: throw TimeoutError(code, http_status, message);
+    case BB_ERR_IO: throw LocalIoError(code, http_status, message);
+    case BB_ERR_INVALID_ARCHIVE: throw InvalidArchiveError(code, http_status, message);
+    case BB_ERR_CANCELLED: throw CancelledError(code, http_status, message);
+    case BB_ERR_NOT_READY: throw NotReadyError(code, http_status, message);
+    case BB_OK:
+    case BB_ERR_INTERNAL:
+    default: throw InternalError(code, http_status, message);
+    }
+}
+
+namespace detail {
+
+struct ErrorDeleter {
+    void operator()(bb_error *err) const noexcept { bb_error_free(err); }
+};
+using ErrorPtr = std::unique_ptr<bb_error, ErrorDeleter>;
+
+/// Turns a failed call into an exception, freeing `err` in any case. Call it
+/// in a statement of its own after the C call (`err` is read here, so even
+/// `check(bb_f(..., &err), err)` would be right, but keep it obvious).
+inline void check(bb_code rc, bb_error *const &err) {
+    ErrorPtr owned(err);
+    if (rc == BB_OK) return;
+    if (!owned) throw_error(rc, 0, bb_code_name(rc));
+    throw_error(bb_error_code(owned.get()), bb_error_http_status(owned.get()),
+                bb_error_message(owned.get()));
+}
+
+[[noreturn]] inline void invalid(const std::string &message) {
+    throw InvalidArgumentError(BB_ERR_INVALID_ARGUMENT, 0, message);
+}
+
+/// A NUL-terminated copy of a string argument (a string_view need not be
+/// terminated). An embedded NUL would silently cut the string: refused.
+class CString {
+public:
+    CString(const char *what, std::string_view value) : value_(value) {
+        if (value_.find('\0') != std::string::npos)
+            invalid(std::string(what) + " contains a NUL character");
+    }
+    [[nodiscard]] const char *get() const noexcept { return value_.c_str(); }
+
+private:
+    std::string value_;
+};
+
+/// As CString, but nullopt stays NULL (the library then uses its default).
+class OptCString {
+public:
+    OptCString(const char *what, const std::optional<std::string_view> &value) {
+        if (value) value_.emplace(what, *value);
+    }
+    [[nodiscard]] const char *get() const noexcept { return value_ ? value_->get() : nullptr; }
+
+private:
+    std::optional<CString> value_;
+};
+
+inline const char *path_arg(const char *what, const std::filesystem::path &path) {
+    if (path.native().find('\0') != std::string::npos)
+        invalid(std::string(what) + " contains a NUL byte");
+    return path.c_str();
+}
+
+inline std::uint32_t ms_arg(const char *what, std::chrono::milliseconds value) {
+    if (value.count() < 0 ||
+        static_cast<unsigned long long>(value.count()) > std::numeric_limits<std::uint32_t>::max())
+        invalid(std::string(what) + " must be between 0 and 4294967295 ms, not " +
+                std::to_string(value.count()) + " ms");
+    return static_cast<std::uint32_t>(value.count());
+}
+
+using WriteFunction = std::function<bool(const std::uint8_t *, std::size_t)>;
+
+struct WriteContext {
+    const WriteFunction *write;
+    std::exception_ptr error;
+    std::uint64_t total;
+};
+
+}  // namespace detail
+
+}  // namespace browserbase
+
+/// The C callback of the streaming downloads: calls the std::function and
+/// never lets an exception into the C library (it cancels the download and
+/// is rethrown once the C call has returned).
+extern "C" inline int browserbase_hpp_write_trampoline(void *user_data, const uint8_t *data,
+                                                       size_t len) noexcept {
+    auto *context = static_cast<browserbase::detail::WriteContext *>(user_data);
+    try {
+        if (!(*context->write)(data, len)) return 1;
+        context->total += len;
+        return 0;
+    } catch (...) {
+        context->error = std::current_exception();
+        return 1;
+    }
+}
+
+namespace browserbase {
+
+namespace detail {
+
+inline std::uint64_t finish_streaming(bb_code rc, bb_error *err, WriteContext &context) {
+    if (context.error) {
+        ErrorPtr discard(err);
+        std::rethrow_exception(context.error);
+    }
+    check(rc, err);
+    return context.total;
+}
+
+}  // namespace detail
+
+// ===========================================================================
+// Buffers
+// ===========================================================================
+
+/// A buffer from a *_to_buffer function, owned without copying; freed with
+/// bb_buffer_free. Move-only.
+class Buffer {
+public:
+    Buffer() noexcept = default;
+    /// Adopts `data` (`size` bytes) from the library.
+    Buffer(std::uint8_t *data, std::size_t size) noexcept : data_(data), size_(size) {}
+    Buffer(Buffer &&other) noexcept
+        : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+    Buffer &operator=(Buffer &&other) noexcept {
+        if (this != &other) {
+            reset();
+            data_ = std::exchange(other.data_, nullptr);
+            size_ = std::exchange(other.size_, 0);
+        }
+        return *this;
+    }
+    Buffer(const Buffer &) = delete;
+    Buffer &operator=(const Buffer &) = delete;
+    ~Buffer() { reset(); }
+
+    [[nodiscard]] const std::uint8_t *data() const noexcept { return data_; }
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+    [[nodiscard]] const std::uint8_t *begin() const noexcept { return data_; }
+    [[nodiscard]] const std::uint8_t *end() const noexcept { return data_ + size_; }
+    [[nodiscard]] std::vector<std::uint8_t> to_vector() const { return {begin(), end()}; }
+
+    /// Frees the buffer now.
+    void reset() noexcept {
+        bb_buffer_free(data_, size_);
+        data_ = nullptr;
+        size_ = 0;
+    }
+
+private:
+    std::uint8_t *data_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+// ===========================================================================
+// Settings
+// ===========================================================================
+
+/// How long to wait for a session's files. `timeout` 0 polls once; `stable`
+/// also waits until two polls in a row see the same files (BB_WAIT_STABLE).
+struct WaitOptions {
+    std::chrono::milliseconds timeout = std::chrono::seconds(60);
+    bool stable = false;
+};
+
+/// Settings of a Client; unset fields keep the default. With `load_env`
+/// (the default) the BROWSERBASE_* environment variables are applied first,
+/// as the free functions' client does; the fields set here override them.
+struct ClientOptions {
+    bool load_env = true;
+    std::optional<std::string> base_url;
+    std::optional<std::string> api_key;
+    std::optional<std::chrono::milliseconds> connect_timeout;
+    std::optional<std::chrono::milliseconds> timeout;
+    /// A limit on a whole call, retries and waits included; 0 = none.
+    std::optional<std::chrono::milliseconds> deadline;
+    std::optional<std::uint32_t> max_retries;
+    std::optional<std::string> user_agent_suffix;
+    /// PEM files of extra CA certificates to trust.
+    std::vector<std::filesystem::path> ca_files;
+    std::optional<std::string> proxy;
+    std::optional<bool> fsync;
+};
+
+/// An optional per-call API key. Empty (the default, std::nullopt, nullptr or
+/// a NULL `const char *`) means the client's key, then BROWSERBASE_API_KEY.
+/// Converts from a `const char *`, std::string or std::string_view, which is
+/// only borrowed for the call.
+class ApiKey {
+public:
+    ApiKey() noexcept = default;
+    ApiKey(std::nullopt_t) noexcept {}
+    ApiKey(std::nullptr_t) noexcept {}
+    ApiKey(const char *key) noexcept {
+        if (key) key_ = std::string_view(key);
+    }
+    ApiKey(std::string_view key) noexcept : key_(key) {}
+    ApiKey(const std::string &key) noexcept : key_(std::string_view(key)) {}
+
+    [[nodiscard]] const std::optional<std::string_view> &value() const noexcept { return key_; }
+
+private:
+    std::optional<std::string_view> key_;
+};
+
+/// A callable receiving each chunk of a streamed download: return true to go
+/// on, false to cancel (the download then throws CancelledError). An
+/// exception it throws cancels the download and propagates.
+using WriteFunction = detail::WriteFunction;
+
+class ClientBuilder;
+
+// ===========================================================================
+// Client
+// ===========================================================================
+
+/// A bb_client: settings plus a pool of kept-alive connections. Move-only.
+class Client {
+public:
+    /// A client with the environment's settings (BROWSERBASE_*), those of
+    /// the free functions, but a connection pool of its own.
+    Client() {
+        bb_client *raw = nullptr;
+        bb_error *err = nullptr;
+        const bb_code rc = bb_client_new(nullptr, &raw, &err);
+        detail::check(rc, err);
+        ptr_.reset(raw);
+    }
+    /// A client with `options` (see ClientOptions).
+    explicit Client(const ClientOptions &options);
+
+    Client(Client &&) noexcept = default;
+    Client &operator=(Client &&) noexcept = default;
+    Client(const Client &) = delete;
+    Client &operator=(const Client &) = delete;
+    ~Client() = default;
+
+    /// The C handle (NULL once moved from); still owned by this object.
+    [[nodiscard]] bb_client *get() const noexcept { return ptr_.get(); }
+    /// False once moved from.
+    [[nodiscard]] explicit operator bool() const noexcept { return ptr_ != nullptr; }
+
+    /// Downloads the archive to `path`, atomically (a failure leaves any
+    /// file at `path` untouched).
+    void download(std::string_view session_id, const std::filesystem::path &path,
+                  ApiKey api_key = std::nullopt) const {
+        detail::OptCString key("api_key", api_key.value());
+        detail::CString id("session_id", session_id);
+        bb_error *err = nullptr;
+        const bb_code rc = bb_client_download(handle(), key.get(), id.get(),
+                                              detail::path_arg("path", path), &err);
+        detail::check(rc, err);
+    }
+
+    /// Downloads the archive into a library buffer, without copying it.
+    [[nodiscard]] Buffer download_buffer(std::string_view session_id,
+                                         ApiKey api_key = std::nullopt) const {
+        detail::OptCString key("api_key", api_key.value());
+        detail::CString id("session_id", session_id);
+        std::uint8_t *data = nullptr;
+        std::size_t len = 0;
+        bb_error *err = nullptr;
+        const bb_code rc =
+            bb_client_download_to_buffer(handle(), key.get(), id.get(), &data, &len, &err);
+        detail::check(rc, err);
+        return Buffer(data, len);
+    }
+
+    /// Downloads the archive into a vector (one copy of the library's buffer).
+    [[nodiscard]] std::vector<std::uint8_t> download_bytes(std::string_view session_id,
+                                                           ApiKey api_key = std::nullopt) const {
+        return download_buffer(session_id, api_key).to_vector();
+    }
+
+    /// Streams the archive chunk by chunk to `write`; returns the number of
+    /// bytes it accepted. Only the start is checked to be a ZIP archive:
+    /// treat the data as unverified until this returns.
+    std::uint64_t download_to(std::string_view session_id, const WriteFunction &write,
+                              ApiKey api_key = std::nullopt) const {
+        if (!write) detail::invalid("download_to: the write function is empty");
+        detail::OptCString key("api_key", api_key.value());
+        detail::CString id("session_id", session_id);
+        detail::WriteContext context{&write, nullptr, 0};
+        bb_error *err = nullptr;
+        bb_code rc = bb_client_download_to_callback(handle(), key.get(), id.get(),
+                                                    &browserbase_hpp_write_trampoline, &context,
+                                                    &err);
+        return detail::finish_streaming(rc, err, context);
+    }
+
+    /// Polls until the session's archive holds a file (see WaitOptions),
+    /// then writes it to `path` atomically. Runs out: NotReadyError.
+    void wait_for_downloads(std::string_view session_id, const std::filesystem::path &path,
+                            const WaitOptions &options = {},
+                            ApiKey api_key = std::nullopt) const {
+        detail::OptCString key("api_key", api_key.value());
+        detail::CString id("session_id", session_id);
+        bb_error *err = nullptr;
+        const bb_code rc = bb_client_wait_for_downloads(
+            handle(), key.get(), id.get(), detail::ms_arg("timeout", options.timeout),
+            flags(options), detail::path_arg("path", path), &err);
+        detail::check(rc, err);
+    }
+
+    /// As wait_for_downloads, returning the archive in memory.
+    [[nodiscard]] std::vector<std::uint8_t> wait_for_downloads_bytes(
+        std::string_view session_id, const WaitOptions &options = {},
+        ApiKey api_key = std::nullopt) const {
+        detail::OptCString key("api_key", api_key.value());
+        detail::CString id("session_id", session_id);
+        std::uint8_t *data = nullptr;
+        std::size_t len = 0;
+        bb_error *err = nullptr;
+        const bb_code rc = bb_client_wait_for_downloads_to_buffer(
+            handle(), key.get(), id.get(), detail::ms_arg("timeout", options.timeout),
+            flags(options), &data, &len, &err);
+        detail::check(rc, err);
+        return Buffer(data, len).to_vector();
+    }
+
+    /// Waits as wait_for_downloads, then extracts the files safely into
+    /// `dir` (created if missing) under their original names.
+    void extract_downloads(std::string_view session_id, const std::filesystem::path &dir,
+                           const WaitOptions &options = {},
+                           ApiKey api_key = std::nullopt) const {
+        detail::OptCString key("api_key", api_key.value());
+        detail::CString id("session_id", session_id);
+        bb_error *err = nullptr;
+        const bb_code rc = bb_client_extract_downloads(
+            handle(), key.get(), id.get(), detail::ms_arg("timeout", options.timeout),
+            flags(options), detail::path_arg("dir", dir), &err);
+        detail::check(rc, err);
+    }
+
+private:
+    friend class ClientBuilder;
+    explicit Client(bb_client *raw) noexcept : ptr_(raw) {}
+
+    struct Deleter {
+        void operator()(bb_client *client) const noexcept { bb_client_free(client); }
+    };
+
+    const bb_client *handle() const {
+        if (!ptr_) detail::invalid("use of a moved-from browserbase::Client");
+        return ptr_.get();
+    }
+    static std::uint32_t flags(const WaitOptions &options) noexcept {
+        return options.stable ? static_cast<std::uint32_t>(BB_WAIT_STABLE)
+                              : static_cast<std::uint32_t>(BB_WAIT_DEFAULT);
+    }
+
+    std::unique_ptr<bb_client, Deleter> ptr_;
+};
+
+/// Fluent settings for a Client; each setter checks its value at once
+/// (throwing InvalidArgumentError). Starts from the built-in defaults:
+///
+///     auto client = browserbase::ClientBuilder()
+///                       .load_env()
+///                       .timeout(std::chrono::seconds(30))
+///                       .max_retries(5)
+///                       .build();
+class ClientBuilder {
+public:
+    ClientBuilder() : ptr_(bb_client_builder_new()) {
+        if (!ptr_) throw InternalError(BB_ERR_INTERNAL, 0, "bb_client_builder_new returned NULL");
+    }
+    ClientBuilder(ClientBuilder &&) noexcept = default;
+    ClientBuilder &operator=(ClientBuilder &&) noexcept = default;
+    ClientBuilder(const ClientBuilder &) = delete;
+    ClientBuilder &operator=(const ClientBuilder &) = delete;
+    ~ClientBuilder() = default;
+
+    /// Applies the BROWSERBASE_* environment variables that are set.
+    ClientBuilder &load_env() {
+        bb_error *err = nullptr;
+        const bb_code rc = bb_client_builder_load_env(handle(), &err);
+        detail::check(rc, err);
+        return *this;
+    }
+    ClientBuilder &base_url(std::string_view url) {
+        return set_string(bb_client_builder_set_base_url, "base_url", url);
+    }
+    ClientBuilder &api_key(std::string_view key) {
+        return set_string(bb_client_builder_set_api_key, "api_key", key);
+    }
+    ClientBuilder &connect_timeout(std::chrono::milliseconds value) {
+        return set_ms(bb_client_builder_set_connect_timeout_ms, "connect_timeout", value);
+    }
+    ClientBuilder &timeout(std::chrono::milliseconds value) {
+        return set_ms(bb_client_builder_set_timeout_ms, "timeout", value);
+    }
+    ClientBuilder &deadline(std::chrono::milliseconds value) {
+        return set_ms(bb_client_builder_set_deadline_ms, "deadline", value);
+    }
+    ClientBuilder &max_retries(std::uint32_t retries) {
+        bb_error *err = nullptr;
+        const bb_code rc = bb_client_builder_set_max_retries(handle(), retries, &err);
+        detail::check(rc, err);
+        return *this;
+    }
+    ClientBuilder &user_agent_suffix(std::string_view suffix) {
+        return set_string(bb_client_builder_set_user_agent_suffix, "user_agent_suffix", suffix);
+    }
+    /// Trusts the CA certificates in this PEM file too (read now).
+    ClientBuilder &add_ca_file(const std::filesystem::path &pem) {
+        bb_error *err = nullptr;
+        const bb_code rc =
+            bb_client_builder_add_ca_file(handle(), detail::path_arg("ca_file", pem), &err);
+        detail::check(rc, err);
+        return *this;
+    }
+    /// nullopt restores the default (HTTPS_PROXY/HTTP_PROXY/NO_PROXY).
+    ClientBuilder &proxy(std::optional<std::string_view> url) {
+        detail::OptCString value("proxy", url);
+        bb_error *err = nullptr;
+        const bb_code rc = bb_client_builder_set_proxy(handle(), value.get(), &err);
+        detail::check(rc, err);
+        return *this;
+    }
+    ClientBuilder &fsync(bool enabled) {
+        bb_error *err = nullptr;
+        const bb_code rc = bb_client_builder_set_fsync(handle(), enabled ? 1 : 0, &err);
+        detail::check(rc, err);
+        return *this;
+    }
+
+    /// A client with these settings; the builder may be reused.
+    [[nodiscard]] Client build() const {
+        bb_client *raw = nullptr;
+        bb_error *err = nullptr;
+        const bb_code rc = bb_client_new(handle(), &raw, &err);
+        detail::check(rc, err);
+        return Client(raw);
+    }
+
+    /// The C handle (NULL once moved from); still owned by this object.
+    [[nodiscard]] bb_client_builder *get() const noexcept { return ptr_.get(); }
+
+private:
+    struct Deleter {
+        void operator()(bb_client_builder *builder) const noexcept {
+            bb_client_builder_free(builder);
+        }
+    };
+    using StringSetter = bb_code (*)(bb_client_builder *, const char *, bb_error **);
+    using MsSetter = bb_code (*)(bb_client_builder *, std::uint32_t, bb_error **);
+
+    bb_client_builder *handle() const {
+        if (!ptr_) detail::invalid("use of a moved-from browserbase::ClientBuilder");
+        return ptr_.get();
+    }
+    ClientBuilder &set_string(StringSetter setter, const char *what, std::string_view value) {
+        detail::CString text(what, value);
+        bb_error *err = nullptr;
+        const bb_code rc = setter(handle(), text.get(), &err);
+        detail::check(rc, err);
+        return *this;
+    }
+    ClientBuilder &set_ms(MsSetter setter, const char *what, std::chrono::milliseconds value) {
+        const std::uint32_t ms = detail::ms_arg(what, value);
+        bb_error *err = nullptr;
+        const bb_code rc = setter(handle(), ms, &err);
+        detail::check(rc, err);
+        return *this;
+    }
+
+    std::unique_ptr<bb_client_builder, Deleter> ptr_;
+};
+
+inline Client::Client(const ClientOptions &options) {
+    ClientBuilder builder;
+    if (options.load_env) builder.load_env();
+    if (options.base_url) builder.base_url(*options.base_url);
+    if (options.api_key) builder.api_key(*options.api_key);
+    if (options.connect_timeout) builder.connect_timeout(*options.connect_timeout);
+    if (options.timeout) builder.timeout(*options.timeout);
+    if (options.deadline) builder.deadline(*options.deadline);
+    if (options.max_retries) builder.max_retries(*options.max_retries);
+    if (options.user_agent_suffix) builder.user_agent_suffix(*options.user_agent_suffix);
+    for (const auto &pem : options.ca_files) builder.add_ca_file(pem);
+    if (options.proxy) builder.proxy(std::string_view(*options.proxy));
+    if (options.fsync) builder.fsync(*options.fsync);
+    *this = builder.build();
+}
+
+// ===========================================================================
+// Free functions: the library's process-wide default client
+// ===========================================================================
+//
+// Settings come from the BROWSERBASE_* environment variables, read once, when
+// the default client is first used; api_key nullopt reads BROWSERBASE_API_KEY.
+// (Waiting for stable files needs a Client: the default client takes no flags.)
+
+/// Downloads session `session_id`'s archive to `path`, atomically.
+inline void download(std::string_view session_id, const std::filesystem::path &path,
+                     ApiKey api_key = std::nullopt) {
+    detail::OptCString key("api_key", api_key.value());
+    detail::CString id("session_id", session_id);
+    bb_error *err = nullptr;
+    const bb_code rc =
+        bb_download_session(key.get(), id.get(), detail::path_arg("path", path), &err);
+    detail::check(rc, err);
+}
+
+/// Downloads the archive into a library buffer, without copying it.
+[[nodiscard]] inline Buffer download_buffer(std::string_view session_id,
+                                            ApiKey api_key = std::nullopt) {
+    detail::OptCString key("api_key", api_key.value());
+    detail::CString id("session_id", session_id);
+    std::uint8_t *data = nullptr;
+    std::size_t len = 0;
+    bb_error *err = nullptr;
+    const bb_code rc = bb_download_session_to_buffer(key.get(), id.get(), &data, &len, &err);
+    detail::check(rc, err);
+    return Buffer(data, len);
+}
+
+/// Downloads the archive into a vector.
+[[nodiscard]] inline std::vector<std::uint8_t> download_bytes(std::string_view session_id,
+                                                              ApiKey api_key = std::nullopt) {
+    return download_buffer(session_id, api_key).to_vector();
+}
+
+/// Streams the archive to `write` (see Client::download_to).
+inline std::uint64_t download_to(std::string_view session_id, const WriteFunction &write,
+                                 ApiKey api_key = std::nullopt) {
+    if (!write) detail::invalid("download_to: the write function is empty");
+    detail::OptCString key("api_key", api_key.value());
+    detail::CString id("session_id", session_id);
+    detail::WriteContext context{&write, nullptr, 0};
+    bb_error *err = nullptr;
+    bb_code rc = bb_download_session_to_callback(key.get(), id.get(),
+                                                 &browserbase_hpp_write_trampoline, &context, &err);
+    return detail::finish_streaming(rc, err, context);
+}
+
+/// Polls up to `timeout` until the session's archive holds a file, then
+/// writes it to `path` atomically. Runs out: NotReadyError.
+inline void wait_for_downloads(std::string_view session_id, const std::filesystem::path &path,
+                               std::chrono::milliseconds timeout = std::chrono::seconds(60),
+                               ApiKey api_key = std::nullopt) {
+    detail::OptCString key("api_key", api_key.value());
+    detail::CString id("session_id", session_id);
+    bb_error *err = nullptr;
+    const bb_code rc =
+        bb_wait_for_downloads(key.get(), id.get(), detail::ms_arg("timeout", timeout),
+                              detail::path_arg("path", path), &err);
+    detail::check(rc, err);
+}
+
+/// As wait_for_downloads, returning the archive in memory.
+[[nodiscard]] inline std::vector<std::uint8_t> wait_for_downloads_bytes(
+    std::string_view session_id, std::chrono::milliseconds timeout = std::chrono::seconds(60),
+    ApiKey api_key = std::nullopt) {
+    detail::OptCString key("api_key", api_key.value());
+    detail::CString id("session_id", session_id);
+    std::uint8_t *data = nullptr;
+    std::size_t len = 0;
+    bb_error *err = nullptr;
+    const bb_code rc = bb_wait_for_downloads_to_buffer(
+        key.get(), id.get(), detail::ms_arg("timeout", timeout), &data, &len, &err);
+    detail::check(rc, err);
+    return Buffer(data, len).to_vector();
+}
+
+/// Waits up to `timeout` for the session's files, then extracts them safely
+/// into `dir`.
+inline void extract_downloads(std::string_view session_id, const std::filesystem::path &dir,
+                              std::chrono::milliseconds timeout = std::chrono::seconds(60),
+                              ApiKey api_key = std::nullopt) {
+    detail::OptCString key("api_key", api_key.value());
+    detail::CString id("session_id", session_id);
+    bb_error *err = nullptr;
+    const bb_code rc =
+        bb_extract_downloads(key.get(), id.get(), detail::ms_arg("timeout", timeout),
+                             detail::path_arg("dir", dir), &err);
+    detail::check(rc, err);
+}
+
+// ===========================================================================
+// Archives
+// ===========================================================================
+
+/// One entry of an archive, copied out of it (valid after the Archive is gone).
+struct Entry {
+    /// The name as stored ("report-1719265797164.pdf"); a directory's ends
+    /// with '/'. It may be hostile ("../x"): extract with Archive::extract_to.
+    std::string name;
+    /// Without the service's timestamp: "report.pdf".
+    std::string original_name;
+    /// Uncompressed size, as the archive declares it.
+    std::uint64_t size = 0;
+    /// Modification time in seconds since 1970 (UTC); -1 when none.
+    std::int64_t mtime_unix = -1;
+    /// Download time in milliseconds since 1970 (from the name); -1 when none.
+    std::int64_t download_time_ms = -1;
+
+    [[nodiscard]] bool is_dir() const noexcept {
+        return !name.empty() && name.back() == '/';
+    }
+    /// mtime_unix as a time point; nullopt when none or out of range.
+    [[nodiscard]] std::optional<std::chrono::system_clock::time_point> mtime() const noexcept {
+        return to_time(std::chrono::seconds(mtime_unix));
+    }
+    /// download_time_ms as a time point; nullopt when none or out of range.
+    [[nodiscard]] std::optional<std::chrono::system_clock::time_point> download_time()
+        const noexcept {
+        return to_time(std::chrono::milliseconds(download_time_ms));
+    }
+
+private:
+    template <class Duration>
+    static std::optional<std::chrono::system_clock::time_point> to_time(
+        Duration since_epoch) noexcept {
+        using Clock = std::chrono::system_clock;
+        if (since_epoch.count() < 0) return std::nullopt;
+        const auto limit = std::chrono::duration_cast<Duration>(Clock::duration::max());
+        if (since_epoch >= limit) return std::nullopt;
+        return Clock::time_point(std::chrono::duration_cast<Clock::duration>(since_epoch));
+    }
+};
+
+/// An opened ZIP archive (bb_archive): its entries, and safe extraction.
+/// Move-only. A file stays open until the Archive is destroyed.
+class Archive {
+public:
+    /// Opens the archive in the file at `path`.
+    [[nodiscard]] static Archive open(const std::filesystem::path &path) {
+        bb_archive *raw = nullptr;
+        bb_error *err = nullptr;
+        const bb_code rc = bb_archive_open_file(detail::path_arg("path", path), &raw, &err);
+        detail::check(rc, err);
+        return Archive(raw);
+    }
+    /// Opens the archive in `len` bytes at `data` (copied: free them after).
+    [[nodiscard]] static Archive from_bytes(const std::uint8_t *data, std::size_t len) {
+        bb_archive *raw = nullptr;
+        bb_error *err = nullptr;
+        const bb_code rc = bb_archive_open_buffer(data, len, &raw, &err);
+        detail::check(rc, err);
+        return Archive(raw);
+    }
+    [[nodiscard]] static Archive from_bytes(const std::vector<std::uint8_t> &bytes) {
+        return from_bytes(bytes.data(), bytes.size());
+    }
+    [[nodiscard]] static Archive from_bytes(const Buffer &buffer) {
+        return from_bytes(buffer.data(), buffer.size());
+    }
+
+    Archive(Archive &&) noexcept = default;
+    Archive &operator=(Archive &&) noexcept = default;
+    Archive(const Archive &) = delete;
+    Archive &operator=(const Archive &) = delete;
+    ~Archive() = default;
+
+    /// The number of entries (0 for the service's empty archive).
+    [[nodiscard]] std::size_t size() const noexcept { return bb_archive_entry_count(ptr_.get()); }
+    [[nodiscard]] bool empty() const noexcept { return size() == 0; }
+
+    /// Entry `index`; InvalidArgumentError past the end.
+    [[nodiscard]] Entry entry(std::size_t index) const {
+        bb_archive_entry raw{};
+        bb_error *err = nullptr;
+        const bb_code rc = bb_archive_entry_at(handle(), index, &raw, &err);
+        detail::check(rc, err);
+        Entry entry;
+        entry.name = raw.name ? raw.name : "";
+        entry.original_name = raw.original_name ? raw.original_name : "";
+        entry.size = raw.size;
+        entry.mtime_unix = raw.mtime_unix;
+        entry.download_time_ms = raw.download_time_ms;
+        return entry;
+    }
+
+    /// Every entry, in the archive's order.
+    [[nodiscard]] std::vector<Entry> entries() const {
+        std::vector<Entry> all;
+        const std::size_t count = size();
+        all.reserve(count);
+        for (std::size_t i = 0; i < count; ++i) all.push_back(entry(i));
+        return all;
+    }
+
+    /// The zip-bomb limits of extract_to: the most bytes one extraction may
+    /// write (0: the default, 4 GiB) and the most an entry may expand (0: the
+    /// default, 200; checked past 1 MiB).
+    void set_limits(std::uint64_t max_total_bytes, std::uint32_t max_ratio) {
+        handle();  // throws when moved from
+        bb_error *err = nullptr;
+        const bb_code rc = bb_archive_set_limits(ptr_.get(), max_total_bytes, max_ratio, &err);
+        detail::check(rc, err);
+    }
+
+    /// Extracts every entry safely into `dir` (created if missing): an
+    /// unsafe name, a link or an encrypted entry refuses the whole archive
+    /// (InvalidArchiveError, nothing written); a failure leaves `dir` as it was.
+    void extract_to(const std::filesystem::path &dir) const {
+        bb_error *err = nullptr;
+        const bb_code rc = bb_archive_extract_to(handle(), detail::path_arg("dir", dir), &err);
+        detail::check(rc, err);
+    }
+
+    /// The C handle (NULL once moved from); still owned by this object.
+    [[nodiscard]] bb_archive *get() const noexcept { return ptr_.get(); }
+
+private:
+    explicit Archive(bb_archive *raw) noexcept : ptr_(raw) {}
+
+    struct Deleter {
+        void operator()(bb_archive *archive) const noexcept { bb_archive_free(archive); }
+    };
+
+    const bb_archive *handle() const {
+        if (!ptr_) detail::invalid("use of a moved-from browserbase::Archive");
+        return ptr_.get();
+    }
+
+    std::unique_ptr<bb_archive, Deleter> ptr_;
+};
+
+/// Extracts the archive at `zip_path` safely into `dir` with the default
+/// limits (Archive::open(zip_path).extract_to(dir)).
+inline void extract(const std::filesystem::path &zip_path, const std::filesystem::path &dir) {
+    bb_error *err = nullptr;
+    const bb_code rc = bb_archive_extract(detail::path_arg("zip_path", zip_path),
+                                          detail::path_arg("dir", dir), &err);
+    detail::check(rc, err);
+}
+
+// ===========================================================================
+// Misc
+// ===========================================================================
+
+/// The loaded library's version, such as "0.1.0" (BB_VERSION_STRING is the
+/// header's).
+[[nodiscard]] inline std::string_view version() noexcept { return bb_version(); }
+
+/// A code's name, such as "BB_ERR_NOT_FOUND".
+[[nodiscard]] inline std::string_view code_name(bb_code code) noexcept {
+    return bb_code_name(code);
+}
+
+}  // namespace browserbase
+
+#endif  // BROWSERBASE_HPP
