@@ -2,10 +2,10 @@
 
 use std::io::Read;
 use std::path::Path;
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use once_cell::sync::Lazy;
 use reqwest::header::{HeaderValue, ACCEPT, LOCATION};
 use reqwest::{StatusCode, Url};
 
@@ -27,7 +27,12 @@ const MAX_ERROR_BODY: u64 = 64 * 1024;
 /// A connection pool plus settings. Cheap to share between threads: every
 /// method takes `&self`.
 pub struct Client {
+    /// Built in process `pid`. A forked child cannot use it: the runtime
+    /// thread behind it did not survive the fork (see [`Client::http`]).
     http: reqwest::blocking::Client,
+    pid: u32,
+    /// The child's own HTTP client, built on first use after a fork.
+    forked: Mutex<Option<(u32, reqwest::blocking::Client)>>,
     config: ClientConfig,
 }
 
@@ -39,9 +44,73 @@ impl std::fmt::Debug for Client {
     }
 }
 
+impl Drop for Client {
+    fn drop(&mut self) {
+        // Dropping the last handle of an HTTP client joins its background
+        // thread. In a forked child that thread does not exist and the join
+        // would never return, so the parent's client (and a grandchild's
+        // inherited one) is kept alive instead: leaked, on purpose.
+        let pid = std::process::id();
+        if pid != self.pid {
+            std::mem::forget(self.http.clone());
+        }
+        let slot = self.forked.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some((owner, http)) = slot.as_ref() {
+            if *owner != pid {
+                std::mem::forget(http.clone());
+            }
+        }
+    }
+}
+
 impl Client {
     /// Builds a client. This starts the HTTP stack's background thread.
     pub fn new(config: ClientConfig) -> Result<Client> {
+        Ok(Client {
+            http: Client::build_http(&config)?,
+            pid: std::process::id(),
+            forked: Mutex::new(None),
+            config,
+        })
+    }
+
+    /// The HTTP client for this process: the one built with the client, or
+    /// in a forked child its own, built on first use there (the parent's
+    /// background thread does not exist in the child, so its client would
+    /// never answer).
+    fn http(&self) -> Result<reqwest::blocking::Client> {
+        let pid = std::process::id();
+        if pid == self.pid {
+            return Ok(self.http.clone());
+        }
+        let lock = || self.forked.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((owner, http)) = lock().as_ref() {
+            if *owner == pid {
+                return Ok(http.clone());
+            }
+        }
+        // Built outside the lock, as the default client is.
+        let built = Client::build_http(&self.config)?;
+        let mut slot = lock();
+        match slot.as_ref() {
+            Some((owner, http)) if *owner == pid => Ok(http.clone()),
+            _ => {
+                if let Some((_, inherited)) = slot.replace((pid, built.clone())) {
+                    // A grandchild's inheritance: see `Drop`.
+                    std::mem::forget(inherited);
+                }
+                Ok(built)
+            }
+        }
+    }
+
+    /// A client configured from the `BROWSERBASE_*` environment variables.
+    pub fn from_env() -> Result<Client> {
+        Client::new(ClientConfig::from_env()?)
+    }
+
+    /// The HTTP stack for `config`. This starts its background thread.
+    fn build_http(config: &ClientConfig) -> Result<reqwest::blocking::Client> {
         let mut builder = reqwest::blocking::Client::builder()
             .user_agent(config.user_agent())
             .connect_timeout(config.connect_timeout)
@@ -62,15 +131,9 @@ impl Client {
             // A system proxy never reaches this machine's loopback.
             builder = builder.no_proxy();
         }
-        let http = builder.build().map_err(|e| {
-            Error::internal(format!("cannot set up the HTTP client: {}", chain(&e)))
-        })?;
-        Ok(Client { http, config })
-    }
-
-    /// A client configured from the `BROWSERBASE_*` environment variables.
-    pub fn from_env() -> Result<Client> {
-        Client::new(ClientConfig::from_env()?)
+        builder
+            .build()
+            .map_err(|e| Error::internal(format!("cannot set up the HTTP client: {}", chain(&e))))
     }
 
     pub fn config(&self) -> &ClientConfig {
@@ -270,7 +333,11 @@ impl Client {
         let origin = self.config.base_url.origin();
         let mut url = url.clone();
         for _ in 0..=MAX_REDIRECTS {
-            let mut request = self.http.get(url.clone()).header(ACCEPT, "application/zip");
+            let mut request = self
+                .http()
+                .map_err(Failure::fatal)?
+                .get(url.clone())
+                .header(ACCEPT, "application/zip");
             if url.origin() == origin {
                 let mut value = HeaderValue::from_str(key.expose()).map_err(|_| {
                     Failure::fatal(Error::invalid_argument(
@@ -285,11 +352,21 @@ impl Client {
                 if left.is_zero() {
                     return Err(Failure::fatal(deadline_error(&self.config)));
                 }
-                request = request.timeout(left.min(self.config.timeout));
+                // A request's own timeout bounds the whole response, body
+                // included, so it is set only when the deadline is nearer
+                // than the timeout: otherwise the timeout (a limit on
+                // silence) would cut off a body that is slow but steady.
+                if left < self.config.timeout {
+                    request = request.timeout(left);
+                }
             }
-            let response = request
-                .send()
-                .map_err(|e| Failure::transport(&e, &url, &self.config))?;
+            let response = request.send().map_err(|e| {
+                if deadline.is_some_and(|at| Instant::now() >= at) {
+                    Failure::fatal(deadline_error(&self.config))
+                } else {
+                    Failure::transport(&e, &url, &self.config)
+                }
+            })?;
             if !response.status().is_redirection() || response.status() == StatusCode::NOT_MODIFIED
             {
                 return Ok(response);
@@ -373,6 +450,15 @@ fn stream_body(
         }
         let n = match response.read(&mut buf[head..]) {
             Ok(n) => n,
+            Err(_) if deadline.is_some_and(|at| Instant::now() >= at) => {
+                return Err(Failure::fatal(Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "the deadline passed after {} bytes of the body",
+                        total + head as u64
+                    ),
+                )));
+            }
             Err(e) => return Err(Failure::body(&e, total + head as u64, content_length)),
         };
         if !checked {
@@ -431,13 +517,20 @@ impl Failure {
 
     /// The request could not be sent or no response came.
     fn transport(e: &reqwest::Error, url: &Url, config: &ClientConfig) -> Failure {
-        let host = url
-            .host_str()
-            .map(|h| match url.port_or_known_default() {
-                Some(p) => format!("{h}:{p}"),
-                None => h.to_owned(),
-            })
-            .unwrap_or_default();
+        let host_of = |u: &Url| {
+            u.host_str()
+                .map(|h| match u.port_or_known_default() {
+                    Some(p) => format!("{h}:{p}"),
+                    None => h.to_owned(),
+                })
+                .unwrap_or_default()
+        };
+        // Through an explicit proxy, the connection that failed may be the
+        // proxy's: name both. (Credentials in the proxy URL are not shown.)
+        let host = match &config.proxy {
+            Some(proxy) => format!("{} through the proxy {}", host_of(url), host_of(proxy)),
+            None => host_of(url),
+        };
         let error = if e.is_timeout() {
             Error::new(
                 ErrorKind::Timeout,
@@ -566,43 +659,36 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// The process-wide client of the free functions: built from the environment
-/// on first use, kept for the life of the process, and rebuilt in a forked
-/// child (whose copy lost the parent's background thread).
-type ClientSlot = Mutex<Option<(u32, Arc<Client>)>>;
-static DEFAULT_CLIENT: Lazy<ClientSlot> = Lazy::new(|| Mutex::new(None));
+/// on first use and kept for the life of the process (never freed). A forked
+/// child keeps its settings and gets its own HTTP stack on first use there
+/// (see [`Client::http`]).
+///
+/// No lock: a pointer set once. A lock held by another thread at the moment
+/// of a fork() would stay locked forever in the child.
+static DEFAULT_CLIENT: AtomicPtr<Arc<Client>> = AtomicPtr::new(std::ptr::null_mut());
 
 pub fn default_client() -> Result<Arc<Client>> {
-    let pid = std::process::id();
-    if let Some(client) = current_default(pid) {
-        return Ok(client);
+    let current = DEFAULT_CLIENT.load(Ordering::Acquire);
+    // SAFETY: non-null only from `Box::into_raw` below, and never freed.
+    if let Some(client) = unsafe { current.as_ref() } {
+        return Ok(client.clone());
     }
-    // Built outside the lock (it takes milliseconds: certificates, a
-    // thread), so the lock is only ever held for a pointer swap and a fork
-    // in another thread cannot leave it locked in the child.
-    let built = Arc::new(Client::from_env()?);
-    let mut slot = DEFAULT_CLIENT.lock().unwrap_or_else(|p| p.into_inner());
-    match slot.take() {
-        // Another thread of this process won the race: use its client.
-        Some((owner, client)) if owner == pid => {
-            *slot = Some((owner, client.clone()));
-            Ok(client)
+    // An unusable environment is an error at every call until it is fixed.
+    let built = Box::into_raw(Box::new(Arc::new(Client::from_env()?)));
+    match DEFAULT_CLIENT.compare_exchange(
+        std::ptr::null_mut(),
+        built,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    ) {
+        // SAFETY: `built` is now the slot's, never freed.
+        Ok(_) => Ok(unsafe { (*built).clone() }),
+        Err(winner) => {
+            // Another thread was first: use its client; ours goes (in the
+            // process that built it, so its thread is joined normally).
+            // SAFETY: `built` was not published; `winner` is never freed.
+            drop(unsafe { Box::from_raw(built) });
+            Ok(unsafe { (*winner).clone() })
         }
-        other => {
-            // Inherited across fork(): dropping it would join a thread that
-            // does not exist in this process, so it is leaked on purpose.
-            if let Some((_, inherited)) = other {
-                std::mem::forget(inherited);
-            }
-            *slot = Some((pid, built.clone()));
-            Ok(built)
-        }
-    }
-}
-
-fn current_default(pid: u32) -> Option<Arc<Client>> {
-    let slot = DEFAULT_CLIENT.lock().unwrap_or_else(|p| p.into_inner());
-    match slot.as_ref() {
-        Some((owner, client)) if *owner == pid => Some(client.clone()),
-        _ => None,
     }
 }

@@ -113,7 +113,10 @@ impl ClientConfig {
             c.set_user_agent_suffix_named(&v, USER_AGENT_SUFFIX_ENV)?;
         }
         if let Some(v) = env_var(CA_FILE_ENV)? {
-            c.add_ca_file(Path::new(&v))?;
+            c.add_ca_file(Path::new(&v)).map_err(|e| {
+                let message = format!("{CA_FILE_ENV}: {}", e.message());
+                e.with_message(message)
+            })?;
         }
         if let Some(v) = env_var(PROXY_ENV)? {
             c.set_proxy_named(&v, PROXY_ENV)?;
@@ -208,8 +211,7 @@ impl ClientConfig {
 
     /// Trusts the CA certificates in a PEM file, beside the built-in roots.
     pub fn add_ca_file(&mut self, path: &Path) -> Result<()> {
-        let pem = std::fs::read(path)
-            .map_err(|e| Error::io(format_args!("cannot read CA file {}", path.display()), &e))?;
+        let pem = read_ca_file(path)?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
             Error::invalid_argument(format!("CA file {} is not valid PEM: {e}", path.display()))
         })?;
@@ -250,6 +252,41 @@ impl ClientConfig {
     pub fn set_fsync(&mut self, on: bool) {
         self.fsync = on;
     }
+}
+
+/// Largest CA file read: real bundles are a few hundred KiB.
+const MAX_CA_FILE: u64 = 16 << 20;
+
+/// A CA file's bytes. Only a regular file of sane size is read: a FIFO
+/// would block forever and a device such as /dev/zero would never end.
+fn read_ca_file(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let io =
+        |e: std::io::Error| Error::io(format_args!("cannot read CA file {}", path.display()), &e);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(io)?;
+    if !file.metadata().map_err(io)?.is_file() {
+        return Err(Error::invalid_argument(format!(
+            "CA file {} is not a regular file",
+            path.display()
+        )));
+    }
+    let mut pem = Vec::new();
+    file.take(MAX_CA_FILE + 1)
+        .read_to_end(&mut pem)
+        .map_err(io)?;
+    if pem.len() as u64 > MAX_CA_FILE {
+        return Err(Error::invalid_argument(format!(
+            "CA file {} is larger than {} MiB",
+            path.display(),
+            MAX_CA_FILE >> 20
+        )));
+    }
+    Ok(pem)
 }
 
 /// Whether a URL's host is loopback: 127.0.0.0/8, ::1 or `localhost`.

@@ -38,6 +38,10 @@ pub struct FileSink {
     path: PathBuf,
     temp: Option<tempfile::NamedTempFile>,
     fsync: bool,
+    /// Whether the temporary file may hold bytes or be read past its start
+    /// (anything since it was created or last emptied): only then does
+    /// `begin` need to empty and rewind it.
+    dirty: bool,
 }
 
 impl FileSink {
@@ -46,6 +50,17 @@ impl FileSink {
     pub fn create(path: &Path, fsync: bool) -> Result<FileSink> {
         if path.as_os_str().is_empty() {
             return Err(Error::invalid_argument("path is empty"));
+        }
+        // "name/" names a directory, as in every POSIX call: it is refused
+        // now, not after the download when the rename would fail.
+        if path.as_os_str().as_bytes().ends_with(b"/") {
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!(
+                    "cannot write {}: Is a directory (the path ends in /)",
+                    path.display()
+                ),
+            ));
         }
         // A symlink is written through, as `curl -o link` does: the file it
         // points to is replaced and the link stays a link.
@@ -116,12 +131,15 @@ impl FileSink {
             path,
             temp: Some(temp),
             fsync,
+            dirty: false,
         })
     }
 
     /// The temporary file holding the body so far (before `finish` renames
     /// it): the wait loop reads a finished poll's listing from it.
     pub(crate) fn staged_file(&mut self) -> &mut File {
+        // The caller reads it, moving the position: `begin` must rewind.
+        self.dirty = true;
         self.file()
     }
 
@@ -138,15 +156,27 @@ impl FileSink {
 }
 
 impl Sink for FileSink {
-    fn begin(&mut self, _content_length: Option<u64>) -> Result<()> {
-        let f = self.file();
-        let res = f
-            .set_len(0)
-            .and_then(|_| f.seek(SeekFrom::Start(0)).map(|_| ()));
-        res.map_err(|e| self.write_error(&e))
+    fn begin(&mut self, content_length: Option<u64>) -> Result<()> {
+        // A fresh temporary file is already empty. Truncating it anyway is
+        // not free: on ext4 a truncation to 0 marks the file for a flush at
+        // close (auto_da_alloc), which makes the close start writing the
+        // whole archive back to disk.
+        if self.dirty {
+            let f = self.file();
+            let res = f
+                .set_len(0)
+                .and_then(|_| f.seek(SeekFrom::Start(0)).map(|_| ()));
+            res.map_err(|e| self.write_error(&e))?;
+            self.dirty = false;
+        }
+        if let Some(len) = content_length.filter(|&n| n >= PREALLOCATE_MIN) {
+            preallocate(self.file(), len);
+        }
+        Ok(())
     }
 
     fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        self.dirty = true;
         let res = self.file().write_all(chunk);
         res.map_err(|e| self.write_error(&e))
     }
@@ -169,15 +199,41 @@ impl Sink for FileSink {
         })?;
         if fsync {
             // The rename is durable only once the directory is synced.
-            if let Some(dir) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                File::open(dir)
-                    .and_then(|d| d.sync_all())
-                    .map_err(|e| Error::io(format_args!("cannot sync {}", dir.display()), &e))?;
-            }
+            // A bare file name lives in the current directory.
+            let dir = match self.path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| Error::io(format_args!("cannot sync {}", dir.display()), &e))?;
         }
         Ok(())
     }
 }
+
+/// Bodies at least this large get their disk space reserved up front.
+const PREALLOCATE_MIN: u64 = 1 << 20;
+
+/// Reserves `len` bytes of disk for `file` without changing its size
+/// (`fallocate` with `FALLOC_FL_KEEP_SIZE`): the file system allocates the
+/// extents once instead of block by block as the writes arrive, which cuts
+/// the kernel's share of writing a large archive by about a fifth on ext4.
+/// Only a hint: any failure (a file system without it, no space, which the
+/// writes will then report) is ignored, and on a failed download the
+/// temporary file goes with its reservation.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn preallocate(file: &File, len: u64) {
+    use std::os::unix::io::AsRawFd;
+    let Ok(len) = libc::off_t::try_from(len) else {
+        return;
+    };
+    // SAFETY: the descriptor is open for the duration of the call.
+    let _ = unsafe { libc::fallocate(file.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, 0, len) };
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn preallocate(_file: &File, _len: u64) {}
 
 /// Collects the archive in memory: one allocation of Content-Length bytes
 /// when the server sends it.

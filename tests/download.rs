@@ -41,10 +41,6 @@ fn leftovers(dir: &Path, keep: &[&str]) -> Vec<String> {
         .collect()
 }
 
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
 fn scratch() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("out.zip");
@@ -286,7 +282,6 @@ fn a_body_cut_short_leaves_nothing_behind() {
     let client = client_no_retry(&server);
     let (dir, path) = scratch();
     std::fs::write(&path, b"old").unwrap();
-    let fds = open_fds();
     for step in ["cut 100", "long-length 500", "chunked-cut 100", "reset"] {
         server.script(DEMO, &[step]);
         let e = client.download_to_file(KEY, DEMO, &path).unwrap_err();
@@ -298,13 +293,8 @@ fn a_body_cut_short_leaves_nothing_behind() {
             "{step}"
         );
     }
-    drop(client);
-    assert!(
-        open_fds() <= fds,
-        "descriptors leaked: {} before, {} after",
-        fds,
-        open_fds()
-    );
+    // Descriptors are counted in tests/faults.rs (descriptors_do_not_leak),
+    // which runs alone: other tests here open sockets in parallel.
 }
 
 #[test]

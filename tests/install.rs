@@ -47,10 +47,12 @@ fn pkg_config(prefix: &Path, args: &[&str]) -> Vec<String> {
 }
 
 fn cc(args: &[String]) -> Run {
-    check(run(Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
-        .current_dir(manifest_dir())
-        .args(["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror"])
-        .args(args)))
+    check(run(Command::new(
+        std::env::var("CC").unwrap_or_else(|_| "cc".into()),
+    )
+    .current_dir(manifest_dir())
+    .args(["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror"])
+    .args(args)))
 }
 
 fn run_download(exe: &Path, server: &StandInServer, out: &Path, lib_dir: Option<&Path>) {
@@ -64,7 +66,11 @@ fn run_download(exe: &Path, server: &StandInServer, out: &Path, lib_dir: Option<
         None => command.env_remove("LD_LIBRARY_PATH"),
     };
     let result = check(run(&mut command));
-    assert!(result.stdout.starts_with("saved 4212 bytes"), "{}", result.describe());
+    assert!(
+        result.stdout.starts_with("saved 4212 bytes"),
+        "{}",
+        result.describe()
+    );
     assert!(std::fs::read(out).unwrap().starts_with(b"PK\x03\x04"));
 }
 
@@ -81,14 +87,26 @@ fn install_lays_out_libraries_links_headers_and_pc() {
     let lib = prefix.join("lib");
     assert!(lib.join(format!("libbrowserbase.so.{VERSION}")).is_file());
     let link = |name: &str| std::fs::read_link(lib.join(name)).unwrap();
-    assert_eq!(link("libbrowserbase.so.0"), PathBuf::from(format!("libbrowserbase.so.{VERSION}")));
-    assert_eq!(link("libbrowserbase.so"), PathBuf::from("libbrowserbase.so.0"));
+    assert_eq!(
+        link("libbrowserbase.so.0"),
+        PathBuf::from(format!("libbrowserbase.so.{VERSION}"))
+    );
+    assert_eq!(
+        link("libbrowserbase.so"),
+        PathBuf::from("libbrowserbase.so.0")
+    );
     assert!(lib.join("libbrowserbase.a").is_file());
     assert!(prefix.join("include/browserbase.h").is_file());
     let pc = std::fs::read_to_string(lib.join("pkgconfig/browserbase.pc")).unwrap();
     assert!(pc.contains(&format!("Version: {VERSION}\n")), "{pc}");
-    assert!(pc.contains(&format!("prefix={}\n", prefix.display())), "{pc}");
-    assert_eq!(pkg_config(&prefix, &["--modversion"]), vec![VERSION.to_owned()]);
+    assert!(
+        pc.contains(&format!("prefix={}\n", prefix.display())),
+        "{pc}"
+    );
+    assert_eq!(
+        pkg_config(&prefix, &["--modversion"]),
+        vec![VERSION.to_owned()]
+    );
 }
 
 #[test]
@@ -100,26 +118,42 @@ fn destdir_stages_without_changing_the_recorded_prefix() {
     assert!(lib.join(format!("libbrowserbase.so.{VERSION}")).is_file());
     assert!(stage.join("usr/local/include/browserbase.h").is_file());
     let pc = std::fs::read_to_string(lib.join("pkgconfig/browserbase.pc")).unwrap();
-    assert!(pc.contains("prefix=/usr/local\n") && !pc.contains(stage.to_str().unwrap()), "{pc}");
+    assert!(
+        pc.contains("prefix=/usr/local\n") && !pc.contains(stage.to_str().unwrap()),
+        "{pc}"
+    );
 }
 
 #[test]
 fn a_program_builds_with_only_pkg_config_and_runs() {
     let (dir, prefix) = fresh_prefix("install-pkg-config");
     let exe = dir.join("download");
-    let mut args = vec!["examples/download.c".to_owned(), "-o".to_owned(), exe.display().to_string()];
+    let mut args = vec![
+        "examples/download.c".to_owned(),
+        "-o".to_owned(),
+        exe.display().to_string(),
+    ];
     args.extend(pkg_config(&prefix, &["--cflags", "--libs"]));
     cc(&args);
     let server = StandInServer::start_with(&["--demo"]);
     // Found through the loader's path, as for any library in a prefix.
-    run_download(&exe, &server, &dir.join("scratch/out.zip"), Some(&prefix.join("lib")));
+    run_download(
+        &exe,
+        &server,
+        &dir.join("scratch/out.zip"),
+        Some(&prefix.join("lib")),
+    );
 }
 
 #[test]
 fn a_program_links_statically_with_pkg_config_static_flags() {
     let (dir, prefix) = fresh_prefix("install-static");
     let exe = dir.join("download-static");
-    let mut args = vec!["examples/download.c".to_owned(), "-o".to_owned(), exe.display().to_string()];
+    let mut args = vec![
+        "examples/download.c".to_owned(),
+        "-o".to_owned(),
+        exe.display().to_string(),
+    ];
     args.extend(pkg_config(&prefix, &["--cflags"]));
     // `-lbrowserbase` between -Bstatic/-Bdynamic picks libbrowserbase.a;
     // the rest of `--libs --static` (Libs.private) is the C runtime it needs.
@@ -132,7 +166,11 @@ fn a_program_links_statically_with_pkg_config_static_flags() {
     }
     cc(&args);
     let needed = check(run(Command::new("readelf").args(["-d"]).arg(&exe)));
-    assert!(!needed.stdout.contains("libbrowserbase"), "{}", needed.describe());
+    assert!(
+        !needed.stdout.contains("libbrowserbase"),
+        "{}",
+        needed.describe()
+    );
     let server = StandInServer::start_with(&["--demo"]);
     run_download(&exe, &server, &dir.join("scratch/out.zip"), None);
 }
@@ -154,20 +192,37 @@ fn a_cmake_project_finds_it_through_pkg_config() {
         .arg(&build)));
     check(run(Command::new("cmake").arg("--build").arg(&build)));
     let server = StandInServer::start_with(&["--demo"]);
-    run_download(&build.join("download"), &server, &dir.join("scratch/out.zip"), None);
+    run_download(
+        &build.join("download"),
+        &server,
+        &dir.join("scratch/out.zip"),
+        None,
+    );
 }
 
 #[test]
 fn the_shared_library_exports_only_bb_symbols_and_has_a_versioned_soname() {
     let so = libs().profile_dir.join("libbrowserbase.so");
-    let nm = check(run(Command::new("nm").args(["-D", "--defined-only"]).arg(&so)));
-    let symbols: Vec<&str> = nm.stdout.lines().filter_map(|l| l.split_whitespace().nth(2)).collect();
+    let nm = check(run(Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(&so)));
+    let symbols: Vec<&str> = nm
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
     assert!(symbols.len() >= 40, "{symbols:?}");
     let foreign: Vec<&&str> = symbols.iter().filter(|s| !s.starts_with("bb_")).collect();
-    assert!(foreign.is_empty(), "exported symbols without the bb_ prefix: {foreign:?}");
+    assert!(
+        foreign.is_empty(),
+        "exported symbols without the bb_ prefix: {foreign:?}"
+    );
     let dynamic = check(run(Command::new("readelf").arg("-d").arg(&so)));
     assert!(
-        dynamic.stdout.contains(&format!("[libbrowserbase.so.{}]", env!("CARGO_PKG_VERSION_MAJOR"))),
+        dynamic.stdout.contains(&format!(
+            "[libbrowserbase.so.{}]",
+            env!("CARGO_PKG_VERSION_MAJOR")
+        )),
         "{}",
         dynamic.describe()
     );

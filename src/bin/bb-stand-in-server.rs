@@ -106,6 +106,12 @@ struct ReadyAfter {
 /// Signature of a session directory on disk: (name, length, mtime in ns) per file.
 type DirSignature = Vec<(String, u64, i128)>;
 
+/// When the server started: request times are logged relative to it.
+fn server_started() -> Instant {
+    static STARTED: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *STARTED.get_or_init(Instant::now)
+}
+
 /// Connections accepted since start: tests use it to see keep-alive at work.
 static CONNECTIONS_ACCEPTED: std::sync::atomic::AtomicUsize =
     std::sync::atomic::AtomicUsize::new(0);
@@ -119,6 +125,8 @@ struct State {
     sync_seen: HashMap<String, u64>,
     /// One entry per logged request: request line and header lines joined by '\n'.
     log: Vec<String>,
+    /// When each logged request arrived, in microseconds since the server started.
+    log_times: Vec<u128>,
     dir_cache: HashMap<String, (DirSignature, Arc<Vec<u8>>)>,
     next_version: u64,
 }
@@ -178,6 +186,16 @@ impl Server {
 // Fault scripts
 // ---------------------------------------------------------------------------
 
+/// One step of a session's fault script (`POST /_control/sessions/<id>/script`, one
+/// step a line; each downloads request to the session consumes one):
+/// `ok`, `status CODE | Header: value | ...`, `empty`, `reset` (RST before the
+/// headers), `cut N` (N body bytes, then RST), `long-length N` (Content-Length N
+/// more than the body), `chunked-cut N` (chunked, ends after N bytes without the
+/// last chunk), `stall-headers MS`, `stall-body N MS` (N bytes, then MS of
+/// silence, then the rest), `trickle N MS` (the body N bytes at a time, MS
+/// between writes: slow but never silent for long), `redirect URL`, `html`.
+/// `GET /_control/requests/times` lists when each logged request arrived
+/// (microseconds since the server started, one a line).
 #[derive(Debug, Clone)]
 enum Step {
     Ok,
@@ -189,6 +207,7 @@ enum Step {
     ChunkedCut(u64),
     StallHeaders(u64),
     StallBody(u64, u64),
+    Trickle(u64, u64),
     Redirect(String),
     Html,
 }
@@ -215,6 +234,14 @@ fn parse_step(line: &str) -> Result<Step, String> {
             let n = parse_u64(words.next(), "byte count")?;
             let ms = parse_u64(words.next(), "milliseconds")?;
             Step::StallBody(n, ms)
+        }
+        "trickle" => {
+            let n = parse_u64(words.next(), "byte count")?;
+            let ms = parse_u64(words.next(), "milliseconds")?;
+            if n == 0 {
+                return Err("trickle needs at least 1 byte per write".into());
+            }
+            Step::Trickle(n, ms)
         }
         "redirect" => {
             let url = words.next().ok_or("missing redirect URL")?;
@@ -470,6 +497,8 @@ enum Delivery {
     LongLength(u64),
     ChunkedCut(u64),
     StallBody(u64, u64),
+    /// The body `n` bytes at a time with a pause of `ms` between writes.
+    Trickle(u64, u64),
 }
 
 /// What happens to the connection after a request.
@@ -1162,6 +1191,26 @@ fn send(
                 Next::Close
             })
         }
+        Delivery::Trickle(n, ms) => {
+            write_all_fd(
+                stream,
+                &head_bytes(&resp, Framing::Length(len), keep_alive, http10),
+            )?;
+            let mut at = 0;
+            while at < len {
+                if at > 0 {
+                    std::thread::sleep(Duration::from_millis(ms));
+                }
+                let next = (at + n).min(len);
+                write_body(stream, &resp.body, at, next)?;
+                at = next;
+            }
+            Ok(if keep_alive {
+                Next::KeepAlive
+            } else {
+                Next::Close
+            })
+        }
     }
 }
 
@@ -1178,7 +1227,9 @@ enum Action {
 impl Server {
     fn log(&self, lines: &[String]) {
         let entry = lines.join("\n");
-        self.state().log.push(entry);
+        let mut state = self.state();
+        state.log.push(entry);
+        state.log_times.push(server_started().elapsed().as_micros());
     }
 
     /// The archive of a session held in memory (control API or demo).
@@ -1366,6 +1417,7 @@ impl Server {
             Some(Step::LongLength(n)) => content(Delivery::LongLength(n)),
             Some(Step::ChunkedCut(n)) => content(Delivery::ChunkedCut(n)),
             Some(Step::StallBody(n, ms)) => content(Delivery::StallBody(n, ms)),
+            Some(Step::Trickle(n, ms)) => content(Delivery::Trickle(n, ms)),
             Some(Step::StallHeaders(ms)) => Action::StallThenNormal(ms),
             Some(Step::Redirect(url)) => Action::Respond(
                 Response::new(302, "text/plain; charset=utf-8", Body::Static(b""))
@@ -1399,20 +1451,32 @@ before accessing the Internet.</p></body></html>\n",
                 return Response::text(200, text);
             }
             ("DELETE", "requests") => {
-                self.state().log.clear();
+                let mut state = self.state();
+                state.log.clear();
+                state.log_times.clear();
                 return Response::text(200, "cleared\n");
             }
             ("GET", "requests/count") => {
                 return Response::text(200, self.state().log.len().to_string());
+            }
+            ("GET", "requests/times") => {
+                let text: String = self
+                    .state()
+                    .log_times
+                    .iter()
+                    .map(|us| format!("{us}\n"))
+                    .collect();
+                return Response::text(200, text);
             }
             ("GET", "connections/count") => {
                 let n = CONNECTIONS_ACCEPTED.load(std::sync::atomic::Ordering::Relaxed);
                 return Response::text(200, n.to_string());
             }
             ("GET", "health") => return Response::text(200, "ok\n"),
-            (_, "requests" | "requests/count" | "health" | "connections/count") => {
-                return Response::text(405, "method not allowed\n")
-            }
+            (
+                _,
+                "requests" | "requests/count" | "requests/times" | "health" | "connections/count",
+            ) => return Response::text(405, "method not allowed\n"),
             _ => {}
         }
         let Some(after) = rest.strip_prefix("sessions/") else {

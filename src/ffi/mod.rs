@@ -146,7 +146,9 @@ mod tests {
         let mut err: *mut bb_error = std::ptr::null_mut();
         assert_eq!(panicking(&mut err), bb_code::BB_ERR_INTERNAL);
         assert!(!err.is_null());
-        let message = unsafe { CStr::from_ptr(bb_error_message(err)) }.to_str().unwrap();
+        let message = unsafe { CStr::from_ptr(bb_error_message(err)) }
+            .to_str()
+            .unwrap();
         assert!(message.contains("boom 42"), "{message}");
         assert_eq!(bb_error_http_status(err), 0);
         bb_error_free(err);

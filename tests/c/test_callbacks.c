@@ -8,7 +8,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <dirent.h>
+
 #include "browserbase.h"
+
+/* Threads of this process, from /proc/self/task. */
+static int thread_count(void) {
+    DIR *d = opendir("/proc/self/task");
+    int n = 0;
+    struct dirent *e;
+    if (!d) return -1;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] != '.') n++;
+    }
+    closedir(d);
+    return n;
+}
 
 static int passed, failed;
 static void check(int ok, const char *what) {
@@ -56,6 +71,9 @@ int main(void) {
     const char *base = getenv("BB_TEST_BASE_URL");
     const char *session = getenv("BB_TEST_SESSION");
     if (!base || !session) { fprintf(stderr, "BB_TEST_BASE_URL and BB_TEST_SESSION are required\n"); return 2; }
+
+    /* The library is loaded (linked) but not used yet: it started nothing. */
+    check(thread_count() == 1, "loading the library starts no thread");
 
     struct line_log log = {0, 0, 0};
     bb_error *err = NULL;

@@ -3,8 +3,11 @@
 //!
 //! Std only (plus the `zip` crate for [`zip_entry_names`]): it must not depend on the
 //! library under test. Include it from an integration test with `mod support;`.
-//! Every helper panics with a clear message on failure.
+//! Every helper panics with a clear message on failure. [`cbuild`] builds and runs C
+//! programs against the freshly built shared and static libraries.
 #![allow(dead_code)]
+
+pub mod cbuild;
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
@@ -210,6 +213,22 @@ impl StandInServer {
         text.trim()
             .parse()
             .unwrap_or_else(|_| panic!("stand-in server: bad request count {text:?}"))
+    }
+
+    /// When each request of [`StandInServer::requests`] arrived, as offsets from the
+    /// server's start (from `GET /_control/requests/times`).
+    pub fn request_times(&self) -> Vec<Duration> {
+        let body = self.control_ok("GET", "/_control/requests/times", b"");
+        String::from_utf8_lossy(&body)
+            .lines()
+            .map(|l| {
+                let us: u64 = l
+                    .trim()
+                    .parse()
+                    .unwrap_or_else(|_| panic!("stand-in server: bad request time {l:?}"));
+                Duration::from_micros(us)
+            })
+            .collect()
     }
 
     /// Connections the server accepted so far (control connections included).

@@ -1,0 +1,1236 @@
+//! The fault matrix: every way a network, a server or a disk fails that the
+//! library must ride out or report clearly (issue 3), against the stand-in
+//! server over real loopback sockets.
+//!
+//! Each row asserts the exact error kind (and HTTP status), the number of
+//! requests the server saw, and the state of the destination: a file that was
+//! already at the path is untouched, no temporary `.bbpart` file is left, and
+//! no descriptor of this process still points at the server or into the
+//! destination's directory once the client is gone. The rows run in parallel
+//! (those checks are per server and per directory); `descriptors_do_not_leak`
+//! runs alone and counts every descriptor of the process.
+//!
+//! Destination faults that need another user or a small file-size limit
+//! (no permission, disk full) run in a child: this test binary re-executed
+//! with `BB_FAULTS_CHILD` set, which runs only `child_process_entry`.
+//!
+//! TESTING.md lists every row and the guarantee it checks.
+
+mod support;
+
+use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
+
+use browserbase::{Client, ClientConfig, Error, ErrorKind};
+use support::StandInServer;
+
+const KEY: Option<&str> = Some(StandInServer::KEY);
+const DEMO: &str = StandInServer::DEMO_SESSION;
+/// A session of 512 KiB of incompressible bytes: its body takes several reads.
+const BIG: &str = "faults-big-session";
+const BIG_LEN: usize = 512 * 1024;
+/// What the destination held before each failing download.
+const OLD: &[u8] = b"the previous archive, which must survive";
+
+// ---------------------------------------------------------------------------
+// Fixture
+// ---------------------------------------------------------------------------
+
+/// Rows take it shared; `descriptors_do_not_leak` takes it alone, so that its
+/// count of the process's descriptors sees no other test's sockets.
+static EXCLUSIVE: RwLock<()> = RwLock::new(());
+
+fn shared() -> RwLockReadGuard<'static, ()> {
+    EXCLUSIVE.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn alone() -> RwLockWriteGuard<'static, ()> {
+    EXCLUSIVE.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A stand-in server with the demo sessions and [`BIG`], and the archive it
+/// serves for [`BIG`].
+struct Fixture {
+    server: StandInServer,
+    big: Vec<u8>,
+}
+
+fn fixture() -> Fixture {
+    let server = StandInServer::start_with(&["--demo"]);
+    let mut noise = vec![0u8; BIG_LEN];
+    let mut x: u32 = 2_463_534_242;
+    for b in noise.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        *b = x as u8;
+    }
+    server.add_file(BIG, "noise.bin", &noise);
+    let big = server.download(BIG, KEY).body;
+    assert!(
+        big.len() > BIG_LEN,
+        "the big archive is {} bytes",
+        big.len()
+    );
+    server.clear_requests();
+    Fixture { server, big }
+}
+
+impl Fixture {
+    fn config(&self, max_retries: u32) -> ClientConfig {
+        let mut c = ClientConfig::default();
+        c.set_base_url(&self.server.base_url()).unwrap();
+        c.set_max_retries(max_retries).unwrap();
+        c.set_timeout(Duration::from_millis(300)).unwrap();
+        c
+    }
+
+    fn client(&self, max_retries: u32) -> Client {
+        Client::new(self.config(max_retries)).unwrap()
+    }
+
+    fn port(&self) -> u16 {
+        self.server.addr().port()
+    }
+}
+
+/// A scratch directory holding `out.zip` with [`OLD`] in it.
+struct Dest {
+    dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl Dest {
+    fn new() -> Dest {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.zip");
+        std::fs::write(&path, OLD).unwrap();
+        Dest { dir, path }
+    }
+
+    /// The file is still [`OLD`] and nothing else is in the directory.
+    fn assert_untouched(&self, row: &str) {
+        assert_eq!(
+            std::fs::read(&self.path).unwrap(),
+            OLD,
+            "{row}: the existing file changed"
+        );
+        assert_eq!(
+            entries(self.dir.path()),
+            ["out.zip"],
+            "{row}: something was left beside it"
+        );
+    }
+
+    /// The file is exactly `want` and nothing else is in the directory.
+    fn assert_holds(&self, want: &[u8], row: &str) {
+        let got = std::fs::read(&self.path).unwrap();
+        assert!(
+            got == want,
+            "{row}: the file is {} bytes, not the {} of the archive",
+            got.len(),
+            want.len()
+        );
+        assert_eq!(entries(self.dir.path()), ["out.zip"], "{row}");
+    }
+}
+
+/// Sorted names in `dir`.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+// ---------------------------------------------------------------------------
+// Descriptors
+// ---------------------------------------------------------------------------
+
+/// The number of descriptors open in this process.
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// What each open descriptor of this process points at.
+fn fd_targets() -> Vec<String> {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .map(|t| t.to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Descriptors of this process that are TCP sockets connected to `port`
+/// (its own client connections to that server).
+fn sockets_to(port: u16) -> usize {
+    let inodes: Vec<String> = fd_targets()
+        .into_iter()
+        .filter_map(|t| {
+            t.strip_prefix("socket:[")
+                .and_then(|s| s.strip_suffix(']'))
+                .map(str::to_owned)
+        })
+        .collect();
+    let mut count = 0;
+    for table in ["/proc/self/net/tcp", "/proc/self/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.len() < 10 {
+                continue;
+            }
+            let remote_port = fields[2]
+                .rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            if remote_port == Some(port) && inodes.iter().any(|i| i == fields[9]) {
+                count += 1;
+            }
+        }
+    }
+    count
+}
+
+/// Descriptors of this process open on something inside `dir`.
+fn files_under(dir: &Path) -> Vec<String> {
+    let dir = dir.to_string_lossy().into_owned();
+    fd_targets()
+        .into_iter()
+        .filter(|t| t.starts_with(&dir))
+        .collect()
+}
+
+/// Runs `f` with a fresh client, drops the client, and checks that nothing of
+/// this process still points at the server or into the destination.
+fn with_client<T>(
+    fx: &Fixture,
+    config: ClientConfig,
+    dest: &Path,
+    row: &str,
+    f: impl FnOnce(&Client) -> T,
+) -> T {
+    let client = Client::new(config).unwrap();
+    let out = f(&client);
+    // A failed attempt's connection is closed; at most one good one is
+    // pooled per origin (the redirect rows reach the server by two names).
+    let pooled = sockets_to(fx.port());
+    assert!(
+        pooled <= 2,
+        "{row}: {pooled} connections to the server still open"
+    );
+    drop(client);
+    assert_eq!(
+        sockets_to(fx.port()),
+        0,
+        "{row}: a socket outlived its client"
+    );
+    let open = files_under(dest);
+    assert!(open.is_empty(), "{row}: files still open: {open:?}");
+    out
+}
+
+// ---------------------------------------------------------------------------
+// One failing row
+// ---------------------------------------------------------------------------
+
+/// What a failing row must produce.
+struct Want {
+    kind: ErrorKind,
+    status: Option<u16>,
+    requests: usize,
+    /// Words the message must hold (attempt counts, reasons).
+    says: &'static [&'static str],
+}
+
+/// Runs one file download that must fail as `want`, with `script` on the big
+/// session, and checks the server's count, the destination and descriptors.
+fn failing_row(
+    fx: &Fixture,
+    row: &str,
+    config: ClientConfig,
+    script: &[&str],
+    want: Want,
+) -> Error {
+    fx.server.clear_requests();
+    fx.server.script(BIG, script);
+    let dest = Dest::new();
+    let e = with_client(fx, config, dest.dir.path(), row, |c| {
+        c.download_to_file(KEY, BIG, &dest.path).unwrap_err()
+    });
+    assert_eq!(
+        (e.kind(), e.http_status()),
+        (want.kind, want.status),
+        "{row}: {e}"
+    );
+    assert_eq!(fx.server.request_count(), want.requests, "{row}: {e}");
+    for word in want.says {
+        assert!(e.message().contains(word), "{row}: {e:?} lacks {word:?}");
+    }
+    dest.assert_untouched(row);
+    // The rest of the script (if the row did not use it all) must not leak
+    // into the next row.
+    fx.server.script(BIG, &[]);
+    e
+}
+
+/// Runs one file download through `script` that must succeed after
+/// `requests` requests, the file holding exactly the archive.
+fn recovering_row(fx: &Fixture, row: &str, config: ClientConfig, script: &[&str], requests: usize) {
+    fx.server.clear_requests();
+    fx.server.script(BIG, script);
+    let dest = Dest::new();
+    let n = with_client(fx, config, dest.dir.path(), row, |c| {
+        c.download_to_file(KEY, BIG, &dest.path)
+            .unwrap_or_else(|e| panic!("{row}: {e}"))
+    });
+    assert_eq!(n as usize, fx.big.len(), "{row}");
+    assert_eq!(fx.server.request_count(), requests, "{row}");
+    dest.assert_holds(&fx.big, row);
+}
+
+/// Gaps between consecutive requests the server saw.
+fn gaps(server: &StandInServer) -> Vec<Duration> {
+    let times = server.request_times();
+    times.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+// ---------------------------------------------------------------------------
+// Connection faults
+// ---------------------------------------------------------------------------
+
+/// A port on loopback that nothing listens on.
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[test]
+fn connection_refused() {
+    let _g = shared();
+    let port = closed_port();
+    let mut config = ClientConfig::default();
+    config
+        .set_base_url(&format!("http://127.0.0.1:{port}"))
+        .unwrap();
+    config.set_max_retries(1).unwrap();
+    let dest = Dest::new();
+    let client = Client::new(config).unwrap();
+    let started = Instant::now();
+    let e = client.download_to_file(KEY, DEMO, &dest.path).unwrap_err();
+    assert_eq!(
+        (e.kind(), e.http_status()),
+        (ErrorKind::Connection, None),
+        "{e}"
+    );
+    // Retried once, after the SDKs' first backoff (0.5 s less up to 25 %).
+    assert!(e.message().starts_with("failed after 2 attempts"), "{e}");
+    assert_eq!(e.message().matches("refused").count(), 2, "{e}");
+    assert!(started.elapsed() >= Duration::from_millis(375), "{e}");
+    drop(client);
+    assert_eq!(sockets_to(port), 0);
+    assert!(files_under(dest.dir.path()).is_empty());
+    dest.assert_untouched("refused");
+}
+
+#[test]
+fn connection_reset_before_the_headers() {
+    let _g = shared();
+    let fx = fixture();
+    let e = failing_row(
+        &fx,
+        "reset before headers",
+        fx.config(1),
+        &["reset", "reset"],
+        Want {
+            kind: ErrorKind::Connection,
+            status: None,
+            requests: 2,
+            says: &["failed after 2 attempts", "attempt 1:", "attempt 2:"],
+        },
+    );
+    assert!(!e.message().contains(StandInServer::KEY), "{e}");
+    recovering_row(&fx, "reset once", fx.config(1), &["reset"], 2);
+}
+
+#[test]
+fn connection_reset_mid_body() {
+    let _g = shared();
+    let fx = fixture();
+    failing_row(
+        &fx,
+        "reset mid-body",
+        fx.config(1),
+        &["cut 100000", "cut 100000"],
+        Want {
+            kind: ErrorKind::Connection,
+            status: None,
+            requests: 2,
+            says: &["failed after 2 attempts", "after 100000 of"],
+        },
+    );
+    // Cut once, then whole: the retry rewrites the file from its start.
+    recovering_row(&fx, "reset mid-body once", fx.config(1), &["cut 300000"], 2);
+}
+
+#[test]
+fn content_length_longer_than_the_body() {
+    let _g = shared();
+    let fx = fixture();
+    failing_row(
+        &fx,
+        "long Content-Length",
+        fx.config(1),
+        &["long-length 5000", "long-length 5000"],
+        Want {
+            kind: ErrorKind::Connection,
+            status: None,
+            requests: 2,
+            says: &["failed after 2 attempts"],
+        },
+    );
+    recovering_row(
+        &fx,
+        "long Content-Length once",
+        fx.config(1),
+        &["long-length 1"],
+        2,
+    );
+}
+
+#[test]
+fn chunked_body_cut_off() {
+    let _g = shared();
+    let fx = fixture();
+    failing_row(
+        &fx,
+        "chunked cut",
+        fx.config(1),
+        &["chunked-cut 200000", "chunked-cut 200000"],
+        Want {
+            kind: ErrorKind::Connection,
+            status: None,
+            requests: 2,
+            says: &["failed after 2 attempts"],
+        },
+    );
+    recovering_row(
+        &fx,
+        "chunked cut once",
+        fx.config(1),
+        &["chunked-cut 1000"],
+        2,
+    );
+}
+
+#[test]
+fn silent_server_before_the_headers() {
+    let _g = shared();
+    let fx = fixture();
+    let started = Instant::now();
+    failing_row(
+        &fx,
+        "stall before headers",
+        fx.config(1),
+        &["stall-headers 5000", "stall-headers 5000"],
+        Want {
+            kind: ErrorKind::Timeout,
+            status: None,
+            requests: 2,
+            says: &["failed after 2 attempts", "within 300 ms"],
+        },
+    );
+    // Two 300 ms timeouts and one backoff, not the server's 5 s.
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[test]
+fn silent_server_mid_body() {
+    let _g = shared();
+    let fx = fixture();
+    let started = Instant::now();
+    failing_row(
+        &fx,
+        "stall mid-body",
+        fx.config(1),
+        &["stall-body 100000 5000", "stall-body 100000 5000"],
+        Want {
+            kind: ErrorKind::Timeout,
+            status: None,
+            requests: 2,
+            says: &["failed after 2 attempts", "went silent"],
+        },
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    recovering_row(
+        &fx,
+        "stall once",
+        fx.config(1),
+        &["stall-body 1000 5000"],
+        2,
+    );
+}
+
+/// The timeout is the longest *silence*: a body that keeps coming, slowly,
+/// is not cut off however long it takes in all — with or without a deadline.
+#[test]
+fn a_slow_but_steady_body_is_not_a_timeout() {
+    let _g = shared();
+    let fx = fixture();
+    // 64 KiB every 100 ms: about 0.8 s in all, never 300 ms of silence.
+    recovering_row(&fx, "trickle", fx.config(0), &["trickle 65536 100"], 1);
+    let mut config = fx.config(0);
+    config.set_deadline(Some(Duration::from_secs(20)));
+    recovering_row(
+        &fx,
+        "trickle under a deadline",
+        config,
+        &["trickle 65536 100"],
+        1,
+    );
+}
+
+/// The whole-call deadline bounds a silent body and the waits between
+/// attempts, even when the timeout is longer.
+#[test]
+fn the_deadline_bounds_the_whole_call() {
+    let _g = shared();
+    let fx = fixture();
+    let mut config = fx.config(5);
+    config.set_timeout(Duration::from_secs(10)).unwrap();
+    config.set_deadline(Some(Duration::from_millis(600)));
+    let started = Instant::now();
+    failing_row(
+        &fx,
+        "deadline, stalled body",
+        config.clone(),
+        &["stall-body 1000 5000"],
+        Want {
+            kind: ErrorKind::Timeout,
+            status: None,
+            requests: 1,
+            says: &[],
+        },
+    );
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+
+    // Retry-After 2 s would pass the deadline: no second attempt.
+    let started = Instant::now();
+    failing_row(
+        &fx,
+        "deadline, Retry-After",
+        config,
+        &["status 503 | Retry-After: 2"],
+        Want {
+            kind: ErrorKind::Server,
+            status: Some(503),
+            requests: 1,
+            says: &["deadline"],
+        },
+    );
+    assert!(started.elapsed() < Duration::from_millis(1500));
+
+    // A deadline longer than the timeout: silence is still caught at the
+    // timeout, and a retry still happens within the deadline.
+    let mut config = fx.config(1);
+    config.set_deadline(Some(Duration::from_secs(10)));
+    let started = Instant::now();
+    failing_row(
+        &fx,
+        "deadline after the timeout",
+        config,
+        &["stall-body 1000 5000", "stall-body 1000 5000"],
+        Want {
+            kind: ErrorKind::Timeout,
+            status: None,
+            requests: 2,
+            says: &["failed after 2 attempts", "went silent"],
+        },
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+/// A listener whose accept queue is full: a new connection's SYN is dropped,
+/// so connecting hangs (until the connect timeout).
+struct Unanswering {
+    listener: std::net::TcpListener,
+    _filler: std::net::TcpStream,
+}
+
+impl Unanswering {
+    fn new() -> Unanswering {
+        use std::os::fd::AsRawFd;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        // Backlog 0: one connection fills the queue, the next SYN is dropped.
+        assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+        let filler = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        Unanswering {
+            listener,
+            _filler: filler,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().unwrap().port()
+    }
+}
+
+#[test]
+fn connect_timeout() {
+    let _g = shared();
+    let hole = Unanswering::new();
+    let mut config = ClientConfig::default();
+    config
+        .set_base_url(&format!("http://127.0.0.1:{}", hole.port()))
+        .unwrap();
+    config.set_max_retries(0).unwrap();
+    config
+        .set_connect_timeout(Duration::from_millis(200))
+        .unwrap();
+    let dest = Dest::new();
+    // The one connection that filled the queue is this process's own.
+    let filler = sockets_to(hole.port());
+    let client = Client::new(config).unwrap();
+    let started = Instant::now();
+    let e = client.download_to_file(KEY, DEMO, &dest.path).unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(
+        (e.kind(), e.http_status()),
+        (ErrorKind::Timeout, None),
+        "{e}"
+    );
+    assert!(took < Duration::from_millis(1500), "took {took:?}: {e}");
+    drop(client);
+    assert_eq!(sockets_to(hole.port()), filler);
+    dest.assert_untouched("connect timeout");
+}
+
+// ---------------------------------------------------------------------------
+// HTTP statuses
+// ---------------------------------------------------------------------------
+
+#[test]
+fn server_error_then_success() {
+    let _g = shared();
+    let fx = fixture();
+    recovering_row(&fx, "500 then 200", fx.config(2), &["status 500"], 2);
+    // Without Retry-After: the SDKs' backoff, 0.5 s less up to 25 %.
+    let g = gaps(&fx.server);
+    assert!(g[0] >= Duration::from_millis(375), "{g:?}");
+}
+
+#[test]
+fn service_unavailable_twice_then_success() {
+    let _g = shared();
+    let fx = fixture();
+    // The default policy: 2 retries, 0.5 s then 1 s (less up to 25 %).
+    let mut config = ClientConfig::default();
+    config.set_base_url(&fx.server.base_url()).unwrap();
+    recovering_row(
+        &fx,
+        "503 twice then 200",
+        config,
+        &["status 503", "status 503"],
+        3,
+    );
+    let g = gaps(&fx.server);
+    assert!(g[0] >= Duration::from_millis(375), "{g:?}");
+    assert!(g[1] >= Duration::from_millis(750), "{g:?}");
+    assert!(g[1] > g[0], "the backoff grows: {g:?}");
+}
+
+#[test]
+fn rate_limited_waits_as_long_as_the_server_asks() {
+    let _g = shared();
+    let fx = fixture();
+    recovering_row(
+        &fx,
+        "429 Retry-After: 1",
+        fx.config(2),
+        &["status 429 | Retry-After: 1"],
+        2,
+    );
+    let g = gaps(&fx.server);
+    assert!(g[0] >= Duration::from_secs(1), "{g:?}");
+
+    // retry-after-ms wins over Retry-After.
+    recovering_row(
+        &fx,
+        "429 retry-after-ms: 300",
+        fx.config(2),
+        &["status 429 | retry-after-ms: 300 | Retry-After: 30"],
+        2,
+    );
+    let g = gaps(&fx.server);
+    assert!(
+        g[0] >= Duration::from_millis(300) && g[0] < Duration::from_secs(5),
+        "{g:?}"
+    );
+
+    // More than 60 s is not honoured: the usual backoff instead.
+    recovering_row(
+        &fx,
+        "429 Retry-After: 3600",
+        fx.config(2),
+        &["status 429 | Retry-After: 3600"],
+        2,
+    );
+    let g = gaps(&fx.server);
+    assert!(g[0] < Duration::from_secs(5), "{g:?}");
+
+    // Still limited after every retry: the code says so.
+    failing_row(
+        &fx,
+        "429 throughout",
+        fx.config(1),
+        &[
+            "status 429 | retry-after-ms: 10",
+            "status 429 | retry-after-ms: 10",
+        ],
+        Want {
+            kind: ErrorKind::RateLimited,
+            status: Some(429),
+            requests: 2,
+            says: &["failed after 2 attempts", "429"],
+        },
+    );
+}
+
+#[test]
+fn retry_after_as_an_http_date() {
+    let _g = shared();
+    let fx = fixture();
+    let at = std::time::SystemTime::now() + Duration::from_secs(2);
+    let date = httpdate::fmt_http_date(at);
+    recovering_row(
+        &fx,
+        "503 Retry-After: date",
+        fx.config(1),
+        &[&format!("status 503 | Retry-After: {date}")],
+        2,
+    );
+    // The date has whole seconds: between 1 and 2 s from the first answer.
+    let g = gaps(&fx.server);
+    assert!(g[0] >= Duration::from_millis(900), "{g:?}");
+}
+
+#[test]
+fn x_should_retry_overrides_the_status() {
+    let _g = shared();
+    let fx = fixture();
+    failing_row(
+        &fx,
+        "500 x-should-retry: false",
+        fx.config(2),
+        &["status 500 | x-should-retry: false"],
+        Want {
+            kind: ErrorKind::Server,
+            status: Some(500),
+            requests: 1,
+            says: &["500"],
+        },
+    );
+    recovering_row(
+        &fx,
+        "400 x-should-retry: true",
+        fx.config(2),
+        &["status 400 | x-should-retry: true | retry-after-ms: 10"],
+        2,
+    );
+}
+
+#[test]
+fn client_errors_are_never_retried() {
+    let _g = shared();
+    let fx = fixture();
+    for (status, kind) in [
+        (400, ErrorKind::Http),
+        (401, ErrorKind::Authentication),
+        (403, ErrorKind::PermissionDenied),
+        (404, ErrorKind::NotFound),
+        (422, ErrorKind::Http),
+    ] {
+        let step = format!("status {status} | retry-after-ms: 0");
+        failing_row(
+            &fx,
+            &format!("{status}"),
+            fx.config(2),
+            &[&step, "ok"],
+            Want {
+                kind,
+                status: Some(status),
+                requests: 1,
+                says: &[],
+            },
+        );
+    }
+    // And the real answers of the service, without a script.
+    fx.server.clear_requests();
+    let client = fx.client(2);
+    let e = client
+        .download_to_vec(Some("bb_wrong_key"), BIG)
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.http_status()),
+        (ErrorKind::Authentication, Some(401))
+    );
+    let e = client.download_to_vec(KEY, "no-such-session").unwrap_err();
+    assert_eq!(
+        (e.kind(), e.http_status()),
+        (ErrorKind::NotFound, Some(404))
+    );
+    assert_eq!(fx.server.request_count(), 2);
+}
+
+#[test]
+fn timeout_and_conflict_statuses_are_retried() {
+    let _g = shared();
+    let fx = fixture();
+    for status in [408, 409, 502, 504, 599] {
+        let step = format!("status {status} | retry-after-ms: 10");
+        recovering_row(
+            &fx,
+            &format!("{status} then 200"),
+            fx.config(1),
+            &[&step],
+            2,
+        );
+    }
+}
+
+#[test]
+fn a_body_that_is_not_an_archive_is_never_retried() {
+    let _g = shared();
+    let fx = fixture();
+    failing_row(
+        &fx,
+        "html",
+        fx.config(2),
+        &["html", "html", "html"],
+        Want {
+            kind: ErrorKind::InvalidArchive,
+            status: None,
+            requests: 1,
+            says: &["not a ZIP"],
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Redirects
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_redirect_to_another_origin_never_carries_the_key() {
+    let _g = shared();
+    let fx = fixture();
+    let other = StandInServer::start_with(&["--demo"]);
+    let elsewhere = [
+        // Another port.
+        other.downloads_url(BIG),
+        // The same server under another name is another origin too.
+        format!("http://localhost:{}/v1/sessions/{BIG}/downloads", fx.port()),
+    ];
+    for (i, target) in elsewhere.iter().enumerate() {
+        other.clear_requests();
+        let step = format!("redirect {target}");
+        failing_row(
+            &fx,
+            &format!("redirect to {target}"),
+            fx.config(2),
+            &[&step],
+            Want {
+                kind: ErrorKind::Authentication,
+                status: Some(401),
+                // The redirect, plus (same server) the keyless follow-up.
+                requests: if i == 0 { 1 } else { 2 },
+                says: &["401"],
+            },
+        );
+        let seen = if i == 0 {
+            other.requests()
+        } else {
+            fx.server.requests()[1..].to_vec()
+        };
+        assert_eq!(seen.len(), 1, "{target}");
+        for (name, value) in &seen[0].headers {
+            assert!(
+                !name.eq_ignore_ascii_case("x-bb-api-key") && !value.contains(StandInServer::KEY),
+                "{target}: the key reached another origin in {name}: {value}"
+            );
+        }
+    }
+    // The first request, to the base URL's origin, did carry it.
+    assert_eq!(fx.server.requests()[0].header("x-bb-api-key"), KEY);
+}
+
+#[test]
+fn endless_redirects_stop() {
+    let _g = shared();
+    let fx = fixture();
+    let step = format!("redirect /v1/sessions/{BIG}/downloads");
+    let steps: Vec<&str> = std::iter::repeat_n(step.as_str(), 12).collect();
+    failing_row(
+        &fx,
+        "redirect loop",
+        fx.config(2),
+        &steps,
+        Want {
+            kind: ErrorKind::Http,
+            status: None,
+            requests: 11,
+            says: &["more than 10 redirects"],
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Every sink restarts cleanly
+// ---------------------------------------------------------------------------
+
+#[test]
+fn buffer_and_callback_never_see_two_attempts_mixed() {
+    let _g = shared();
+    let fx = fixture();
+    let client = fx.client(1);
+
+    // The buffer: cut mid-body, then whole.
+    fx.server.clear_requests();
+    fx.server.script(BIG, &["cut 300000"]);
+    let data = client.download_to_vec(KEY, BIG).unwrap();
+    assert!(data == fx.big, "the buffer is {} bytes", data.len());
+    assert_eq!(fx.server.request_count(), 2);
+
+    // The callback, before any byte was handed over: retried, seen once.
+    fx.server.clear_requests();
+    fx.server.script(BIG, &["reset"]);
+    let mut seen = Vec::new();
+    client
+        .download_with(KEY, BIG, |c| {
+            seen.extend_from_slice(c);
+            true
+        })
+        .unwrap();
+    assert!(seen == fx.big, "the callback saw {} bytes", seen.len());
+    assert_eq!(fx.server.request_count(), 2);
+
+    // The callback after bytes were handed over: not retried (documented).
+    fx.server.clear_requests();
+    fx.server.script(BIG, &["cut 300000"]);
+    let mut seen = Vec::new();
+    let e = client
+        .download_with(KEY, BIG, |c| {
+            seen.extend_from_slice(c);
+            true
+        })
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Connection, "{e}");
+    assert!(e.message().contains("not retried"), "{e}");
+    assert_eq!(fx.server.request_count(), 1);
+    assert!(seen.len() <= 300_000 && seen == fx.big[..seen.len()]);
+    drop(client);
+    assert_eq!(sockets_to(fx.port()), 0);
+}
+
+// ---------------------------------------------------------------------------
+// Destination faults
+// ---------------------------------------------------------------------------
+
+#[test]
+fn destination_missing_directory_or_a_directory_at_path() {
+    let _g = shared();
+    let fx = fixture();
+    let client = fx.client(2);
+    let dest = Dest::new();
+    let cases: Vec<(&str, PathBuf, &str)> = vec![
+        (
+            "missing directory",
+            dest.dir.path().join("missing/out.zip"),
+            "No such file or directory",
+        ),
+        (
+            "a directory at path",
+            dest.dir.path().to_path_buf(),
+            "Is a directory",
+        ),
+        (
+            "a path ending in /",
+            dest.dir.path().join("new.zip/"),
+            "directory",
+        ),
+        (
+            "a file where a directory should be",
+            dest.path.join("x.zip"),
+            "Not a directory",
+        ),
+    ];
+    for (row, path, reason) in cases {
+        let e = client.download_to_file(KEY, BIG, &path).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.http_status()),
+            (ErrorKind::Io, None),
+            "{row}: {e}"
+        );
+        assert!(e.message().contains(reason), "{row}: {e}");
+        dest.assert_untouched(row);
+    }
+    assert_eq!(fx.server.request_count(), 0, "found before any request");
+    drop(client);
+    assert!(files_under(dest.dir.path()).is_empty());
+}
+
+/// The child side of the destination faults that need their own process.
+/// Does nothing unless `BB_FAULTS_CHILD` is set (by [`child`]).
+#[test]
+fn child_process_entry() {
+    let Ok(spec) = std::env::var("BB_FAULTS_CHILD") else {
+        return;
+    };
+    let mut parts = spec.splitn(3, '\n');
+    let (base, session, path) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
+    let mut config = ClientConfig::default();
+    config.set_base_url(base).unwrap();
+    let client = Client::new(config).unwrap();
+    let result = client.download_to_file(KEY, session, Path::new(path));
+    let line = match result {
+        Ok(n) => format!("CHILD-RESULT ok {n}\n"),
+        Err(e) => format!(
+            "CHILD-RESULT {:?} {} {}\n",
+            e.kind(),
+            e.http_status().unwrap_or(0),
+            e.message()
+        ),
+    };
+    // Straight to the descriptor: the test harness does not capture it.
+    std::io::stdout().write_all(line.as_bytes()).unwrap();
+}
+
+/// Runs [`child_process_entry`] in a child of this test binary, prepared by
+/// `prepare`; returns its result line (after "CHILD-RESULT ").
+fn child(base: &str, session: &str, path: &Path, prepare: impl FnOnce(&mut Command)) -> String {
+    let exe = std::env::current_exe().unwrap();
+    let spec = format!("{base}\n{session}\n{}", path.display());
+    let mut command = Command::new(&exe);
+    command
+        .args([
+            "--exact",
+            "child_process_entry",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("BB_FAULTS_CHILD", spec)
+        .current_dir("/");
+    prepare(&mut command);
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .lines()
+        .find_map(|l| l.split_once("CHILD-RESULT ").map(|(_, r)| r))
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            panic!(
+                "the child gave no result ({}):\n{stdout}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+}
+
+fn is_root() -> bool {
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[test]
+fn destination_without_permission() {
+    let _g = shared();
+    let fx = fixture();
+    let dest = Dest::new();
+    // Root may write anywhere, so the download runs as nobody (65534) in a
+    // directory nobody may not write; as another user, a read-only directory
+    // does.
+    let mode = if is_root() { 0o755 } else { 0o555 };
+    std::fs::set_permissions(dest.dir.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+    // The test binary must be reachable by nobody: when it is not, a copy is.
+    let copy = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let runnable = if is_root() && !reachable_by_others(&exe) {
+        std::fs::set_permissions(copy.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let to = copy.path().join("faults");
+        std::fs::copy(&exe, &to).unwrap();
+        Some(to)
+    } else {
+        None
+    };
+    let result = child(&fx.server.base_url(), BIG, &dest.path, |c| {
+        if let Some(to) = &runnable {
+            *c = rebase(c, to);
+        }
+        if is_root() {
+            c.uid(65534).gid(65534);
+        }
+    });
+    std::fs::set_permissions(dest.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(
+        result.starts_with("Io 0 ") && result.contains("Permission denied"),
+        "{result}"
+    );
+    assert_eq!(fx.server.request_count(), 0, "found before any request");
+    dest.assert_untouched("no permission");
+}
+
+/// Whether every directory above `path` is searchable, and `path` readable
+/// and executable, by other users.
+fn reachable_by_others(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let file_ok = std::fs::metadata(path).is_ok_and(|m| m.mode() & 0o005 == 0o005);
+    file_ok
+        && path
+            .ancestors()
+            .skip(1)
+            .all(|d| std::fs::metadata(d).is_ok_and(|m| m.mode() & 0o001 != 0))
+}
+
+/// The same command with another program.
+fn rebase(command: &Command, program: &Path) -> Command {
+    let mut c = Command::new(program);
+    c.args(command.get_args());
+    for (k, v) in command.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    if let Some(dir) = command.get_current_dir() {
+        c.current_dir(dir);
+    }
+    c
+}
+
+#[test]
+fn disk_full_mid_write() {
+    let _g = shared();
+    let fx = fixture();
+    let dest = Dest::new();
+    // A 64 KiB file-size limit, with SIGXFSZ ignored so a write past it fails
+    // with EFBIG, as on a full disk, instead of killing the child.
+    let result = child(&fx.server.base_url(), BIG, &dest.path, |c| unsafe {
+        c.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 64 * 1024,
+                rlim_max: 64 * 1024,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        });
+    });
+    assert!(
+        result.starts_with("Io 0 ") && result.contains("File too large"),
+        "{result}"
+    );
+    // A local failure is not retried.
+    assert_eq!(fx.server.request_count(), 1);
+    dest.assert_untouched("disk full");
+}
+
+// ---------------------------------------------------------------------------
+// Descriptors, counted over the whole process
+// ---------------------------------------------------------------------------
+
+/// Every failing row once more (without retries, to be quick), alone in the
+/// process: the number of open descriptors is the same before and after each
+/// client, and one client that fails a hundred times holds no more than at
+/// the start.
+#[test]
+fn descriptors_do_not_leak() {
+    let _g = alone();
+    let fx = fixture();
+    let other = StandInServer::start_with(&["--demo"]);
+    let redirect = format!("redirect {}", other.downloads_url(BIG));
+    let rows: Vec<Vec<&str>> = vec![
+        vec!["reset"],
+        vec!["cut 1000"],
+        vec!["long-length 100"],
+        vec!["chunked-cut 1000"],
+        vec!["stall-headers 3000"],
+        vec!["stall-body 1000 3000"],
+        vec!["status 500"],
+        vec!["status 401"],
+        vec!["status 429 | Retry-After: 1"],
+        vec!["html"],
+        vec![&redirect],
+    ];
+    let dest = Dest::new();
+    let before = open_fds();
+    for script in &rows {
+        let client = fx.client(0);
+        fx.server.script(BIG, script);
+        client.download_to_file(KEY, BIG, &dest.path).unwrap_err();
+        fx.server.script(BIG, &["html"]);
+        client.download_to_vec(KEY, BIG).unwrap_err();
+        fx.server.script(BIG, script);
+        let _ = client.download_with(KEY, BIG, |_| true);
+        drop(client);
+        assert_eq!(open_fds(), before, "{script:?} leaked a descriptor");
+        dest.assert_untouched(&format!("{script:?}"));
+    }
+    // Destination faults, and a refused connection.
+    let client = fx.client(0);
+    for path in [
+        dest.dir.path().join("missing/x.zip"),
+        dest.dir.path().into(),
+    ] {
+        client.download_to_file(KEY, BIG, &path).unwrap_err();
+    }
+    drop(client);
+    let mut refused = ClientConfig::default();
+    refused
+        .set_base_url(&format!("http://127.0.0.1:{}", closed_port()))
+        .unwrap();
+    refused.set_max_retries(0).unwrap();
+    Client::new(refused)
+        .unwrap()
+        .download_to_file(KEY, BIG, &dest.path)
+        .unwrap_err();
+    assert_eq!(
+        open_fds(),
+        before,
+        "a destination fault leaked a descriptor"
+    );
+
+    // One long-lived client failing again and again keeps a bounded set.
+    let client = fx.client(0);
+    client.download_to_vec(KEY, BIG).unwrap();
+    let warm = open_fds();
+    for i in 0..100 {
+        let step = ["reset", "cut 1000", "status 500", "html"][i % 4];
+        fx.server.script(BIG, &[step]);
+        client.download_to_file(KEY, BIG, &dest.path).unwrap_err();
+    }
+    assert!(
+        open_fds() <= warm + 1,
+        "{} descriptors after 100 failures, {warm} before",
+        open_fds()
+    );
+    drop(client);
+    assert_eq!(open_fds(), before);
+    dest.assert_untouched("after everything");
+}

@@ -1,0 +1,126 @@
+//! The troubleshooting log: one line per request and retry, never the key;
+//! routed to a callback, or to stderr by BROWSERBASE_LOG. (Its own test
+//! binary: the logger is process-wide.)
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+
+use browserbase::log::{set_logger, Level};
+use browserbase::{Client, ClientConfig};
+use support::cbuild::{compile, out_dir, program, run, Link, CFLAGS};
+use support::StandInServer;
+
+const KEY: &str = StandInServer::KEY;
+
+#[test]
+fn requests_and_retries_are_logged_without_the_key() {
+    let server = StandInServer::start_with(&["--demo"]);
+    let lines: Arc<Mutex<Vec<(Level, String)>>> = Arc::default();
+    let sink = lines.clone();
+    set_logger(
+        Some(Arc::new(move |level, line: &str| {
+            sink.lock().unwrap().push((level, line.to_owned()))
+        })),
+        Some(Level::Debug),
+    );
+    let mut config = ClientConfig::default();
+    config.set_base_url(&server.base_url()).unwrap();
+    let client = Client::new(config).unwrap();
+    server.script(
+        StandInServer::DEMO_SESSION,
+        &["status 503 | retry-after-ms: 10"],
+    );
+    let data = client
+        .download_to_vec(Some(KEY), StandInServer::DEMO_SESSION)
+        .unwrap();
+    set_logger(None, None);
+
+    let lines = lines.lock().unwrap().clone();
+    let path = format!("/v1/sessions/{}/downloads", StandInServer::DEMO_SESSION);
+    let text: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
+    assert!(
+        lines.iter().any(|(lvl, l)| *lvl == Level::Info
+            && l.starts_with(&format!("GET {path} -> 503"))
+            && l.contains("(attempt 1/3)")),
+        "{text:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|(lvl, l)| *lvl == Level::Warn && l.contains("retrying in")),
+        "{text:#?}"
+    );
+    let done = format!("GET {path} -> 200, {} bytes in ", data.len());
+    assert!(
+        lines
+            .iter()
+            .any(|(_, l)| l.starts_with(&done) && l.contains("(attempt 2/3)")),
+        "{text:#?}"
+    );
+    assert!(lines.iter().all(|(_, l)| !l.contains(KEY)), "{text:#?}");
+}
+
+#[test]
+fn browserbase_log_writes_to_stderr_and_is_quiet_otherwise() {
+    let server = StandInServer::start_with(&["--demo"]);
+    let dir = out_dir("logging");
+    let exe = dir.join("download");
+    compile(false, CFLAGS, "examples/download.c", &exe, Link::Shared);
+    let out = dir.join("scratch/out.zip");
+    let base = server.base_url();
+    let with_log = run(program(&exe)
+        .args([StandInServer::DEMO_SESSION, out.to_str().unwrap()])
+        .env("BROWSERBASE_BASE_URL", &base)
+        .env("BROWSERBASE_API_KEY", KEY)
+        .env("BROWSERBASE_LOG", "debug"));
+    assert!(with_log.status.success(), "{}", with_log.describe());
+    assert!(
+        with_log
+            .stderr
+            .contains("browserbase: info: GET /v1/sessions/")
+            && with_log.stderr.contains("-> 200, 4212 bytes in"),
+        "{}",
+        with_log.describe()
+    );
+    assert!(!with_log.stderr.contains(KEY));
+    // Not a terminal: no progress bar on stdout, just the result line.
+    assert_eq!(
+        with_log.stdout.lines().count(),
+        1,
+        "{}",
+        with_log.describe()
+    );
+
+    let quiet = run(program(&exe)
+        .args([StandInServer::DEMO_SESSION, out.to_str().unwrap()])
+        .env("BROWSERBASE_BASE_URL", &base)
+        .env("BROWSERBASE_API_KEY", KEY)
+        .env_remove("BROWSERBASE_LOG"));
+    assert!(quiet.status.success(), "{}", quiet.describe());
+    assert_eq!(quiet.stderr, "", "{}", quiet.describe());
+}
+
+#[test]
+fn progress_and_log_callbacks_work_from_c() {
+    let server = StandInServer::start_with(&["--demo"]);
+    let dir = out_dir("callbacks");
+    let exe = dir.join("test_callbacks");
+    compile(
+        false,
+        CFLAGS,
+        "tests/c/test_callbacks.c",
+        &exe,
+        Link::Shared,
+    );
+    let result = run(program(&exe)
+        .env("BB_TEST_BASE_URL", server.base_url())
+        .env("BB_TEST_SESSION", StandInServer::DEMO_SESSION)
+        .env_remove("BROWSERBASE_LOG"));
+    assert!(result.status.success(), "{}", result.describe());
+    assert!(
+        result.stdout.contains("11 passed, 0 failed"),
+        "{}",
+        result.describe()
+    );
+}

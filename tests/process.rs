@@ -1,0 +1,320 @@
+//! Process-level faults, from C against the freshly built shared library:
+//! fork() (tests/c/test_fork.c), dlopen/dlclose cycles (tests/c/test_dlopen.c),
+//! and the process-wide default client's `BROWSERBASE_*` environment, which
+//! needs a fresh process per setting (`test_fork default ID PATH`).
+//!
+//! The C programs are built with the helpers in tests/support/cbuild.rs into
+//! `target/<profile>/c-tests/<test name>/`.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::cbuild::{
+    assert_all_checks_passed, compile, compile_with, libs, out_dir, program, run, Link, CFLAGS,
+};
+use support::StandInServer;
+
+const DEMO: &str = StandInServer::DEMO_SESSION;
+
+fn build_test_fork(name: &str) -> (PathBuf, PathBuf) {
+    let dir = out_dir(name);
+    let binary = dir.join("test_fork");
+    compile(false, CFLAGS, "tests/c/test_fork.c", &binary, Link::Shared);
+    (binary, dir.join("scratch"))
+}
+
+#[test]
+fn fork_then_download_in_the_child_and_the_parent() {
+    let server = StandInServer::start_with(&["--demo"]);
+    let (binary, scratch) = build_test_fork("test_fork");
+    let mut command = program(&binary);
+    command
+        .env("BB_TEST_BASE_URL", server.base_url())
+        .env("BB_TEST_DIR", &scratch)
+        .env("BROWSERBASE_API_KEY", StandInServer::KEY);
+    let run = run(&mut command);
+    assert_all_checks_passed(&run, 7);
+    // The children's downloads reached the server (the parent's alone are fewer).
+    assert!(server.request_count() > 20, "{}", run.describe());
+}
+
+#[test]
+fn dlopen_use_dlclose_and_again() {
+    let server = StandInServer::start_with(&["--demo"]);
+    let dir = out_dir("test_dlopen");
+    let binary = dir.join("test_dlopen");
+    compile_with(
+        false,
+        CFLAGS,
+        "tests/c/test_dlopen.c",
+        &binary,
+        Link::Without,
+        &["-ldl"],
+    );
+    let library = libs().shared_by_soname();
+    let mut command = program(&binary);
+    command
+        .arg(&library)
+        .env("BB_TEST_BASE_URL", server.base_url())
+        .env("BROWSERBASE_API_KEY", StandInServer::KEY);
+    let run = run(&mut command);
+    assert_all_checks_passed(&run, 5);
+    // 5 cycles, 2 downloads each.
+    assert_eq!(server.request_count(), 10, "{}", run.describe());
+}
+
+/// The link options that make the cycles safe, as the loader sees them.
+#[test]
+fn the_shared_library_has_its_soname_and_nodelete() {
+    let library = libs().profile_dir.join("libbrowserbase.so");
+    let Ok(out) = Command::new("readelf").arg("-d").arg(&library).output() else {
+        eprintln!("NOTICE: readelf not found; the dynamic section was not checked");
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Library soname: [libbrowserbase.so.0]"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("FLAGS_1") && l.contains("NODELETE")),
+        "{text}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The environment of the process-wide default client
+// ---------------------------------------------------------------------------
+
+/// One `test_fork default|env-client` run with `env` set.
+struct EnvRun {
+    line: String,
+    took: Duration,
+    success: bool,
+}
+
+fn env_download(
+    binary: &Path,
+    mode: &str,
+    base_url: &str,
+    env: &[(&str, &str)],
+    path: &Path,
+) -> EnvRun {
+    let mut command = program(binary);
+    command
+        .args([mode, DEMO])
+        .arg(path)
+        .env("BROWSERBASE_BASE_URL", base_url)
+        .env("BROWSERBASE_API_KEY", StandInServer::KEY);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let started = Instant::now();
+    let run = run(&mut command);
+    let took = started.elapsed();
+    assert!(
+        !run.timed_out && run.status.code().is_some_and(|c| c == 0 || c == 1),
+        "{}",
+        run.describe()
+    );
+    EnvRun {
+        line: run.stdout.trim().to_owned(),
+        took,
+        success: run.status.success(),
+    }
+}
+
+#[test]
+fn unusable_environment_values_are_invalid_arguments_at_first_use() {
+    let server = StandInServer::start_with(&["--demo"]);
+    let (binary, scratch) = build_test_fork("env_invalid");
+    let path = scratch.join("out.zip");
+    std::fs::write(&path, b"old").unwrap();
+    let fifo = scratch.join("fifo.pem");
+    let c_fifo = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c_fifo.as_ptr(), 0o644) }, 0);
+    let cases: &[(&str, &str)] = &[
+        ("BROWSERBASE_MAX_RETRIES", "abc"),
+        ("BROWSERBASE_MAX_RETRIES", "-1"),
+        ("BROWSERBASE_MAX_RETRIES", "1.5"),
+        ("BROWSERBASE_MAX_RETRIES", "101"),
+        ("BROWSERBASE_MAX_RETRIES", "99999999999999999999999"),
+        ("BROWSERBASE_TIMEOUT_MS", "abc"),
+        ("BROWSERBASE_TIMEOUT_MS", "0"),
+        ("BROWSERBASE_TIMEOUT_MS", "5s"),
+        ("BROWSERBASE_CONNECT_TIMEOUT_MS", "fast"),
+        ("BROWSERBASE_CONNECT_TIMEOUT_MS", "0"),
+        ("BROWSERBASE_DEADLINE_MS", "soon"),
+        ("BROWSERBASE_FSYNC", "maybe"),
+        ("BROWSERBASE_BASE_URL", "http://example.com"),
+        ("BROWSERBASE_BASE_URL", "not a url"),
+        ("BROWSERBASE_PROXY", "ftp://proxy"),
+        ("BROWSERBASE_USER_AGENT_SUFFIX", "a\u{1}b"),
+        ("BROWSERBASE_CA_FILE", "/dev/zero"),
+        ("BROWSERBASE_CA_FILE", fifo.to_str().unwrap()),
+    ];
+    for mode in ["default", "env-client"] {
+        for (name, value) in cases {
+            let mut env = vec![(*name, *value)];
+            let base = server.base_url();
+            if *name == "BROWSERBASE_BASE_URL" {
+                env.clear();
+            }
+            let base_url = if *name == "BROWSERBASE_BASE_URL" {
+                *value
+            } else {
+                base.as_str()
+            };
+            let r = env_download(&binary, mode, base_url, &env, &path);
+            assert!(
+                !r.success
+                    && r.line.starts_with("BB_ERR_INVALID_ARGUMENT 0 ")
+                    && r.line.contains(name),
+                "{mode} {name}={value:?}: {}",
+                r.line
+            );
+            assert!(
+                r.took < Duration::from_secs(5),
+                "{mode} {name}: {:?}",
+                r.took
+            );
+        }
+    }
+    assert_eq!(
+        server.request_count(),
+        0,
+        "an unusable setting sent a request"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), b"old");
+    let mut left: Vec<_> = std::fs::read_dir(&scratch)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["fifo.pem", "out.zip"]);
+}
+
+#[test]
+fn environment_values_tune_retries_and_timeouts() {
+    let server = StandInServer::start_with(&["--demo"]);
+    let (binary, scratch) = build_test_fork("env_tuning");
+    let path = scratch.join("out.zip");
+    let base = server.base_url();
+    let fail3 = [
+        "status 503 | retry-after-ms: 10",
+        "status 503 | retry-after-ms: 10",
+        "status 503 | retry-after-ms: 10",
+        "status 503 | retry-after-ms: 10",
+    ];
+
+    for mode in ["default", "env-client"] {
+        // Retries: unset is the SDKs' 2; each value is obeyed.
+        for (retries, requests) in [(None, 3), (Some("0"), 1), (Some("1"), 2), (Some(" 3 "), 4)] {
+            server.clear_requests();
+            server.script(DEMO, &fail3);
+            let env: Vec<(&str, &str)> = retries
+                .map(|r| vec![("BROWSERBASE_MAX_RETRIES", r)])
+                .unwrap_or_default();
+            let r = env_download(&binary, mode, &base, &env, &path);
+            assert!(
+                r.line.starts_with("BB_ERR_SERVER 503 "),
+                "{mode} {retries:?}: {}",
+                r.line
+            );
+            if requests > 1 {
+                assert!(
+                    r.line
+                        .contains(&format!("failed after {requests} attempts")),
+                    "{}",
+                    r.line
+                );
+            }
+            assert_eq!(server.request_count(), requests, "{mode} {retries:?}");
+            server.script(DEMO, &[]);
+        }
+
+        // An empty value counts as unset.
+        let r = env_download(
+            &binary,
+            mode,
+            &base,
+            &[("BROWSERBASE_MAX_RETRIES", ""), ("BROWSERBASE_FSYNC", "1")],
+            &path,
+        );
+        assert!(r.success && r.line.starts_with("BB_OK "), "{}", r.line);
+
+        // The longest silence.
+        server.script(DEMO, &["stall-headers 5000"]);
+        let r = env_download(
+            &binary,
+            mode,
+            &base,
+            &[
+                ("BROWSERBASE_TIMEOUT_MS", "200"),
+                ("BROWSERBASE_MAX_RETRIES", "0"),
+            ],
+            &path,
+        );
+        assert!(r.line.starts_with("BB_ERR_TIMEOUT 0 "), "{}", r.line);
+        assert!(r.took < Duration::from_secs(3), "{:?}", r.took);
+
+        // The whole-call deadline, shorter than the timeout.
+        server.script(DEMO, &["stall-body 100 5000"]);
+        let r = env_download(
+            &binary,
+            mode,
+            &base,
+            &[
+                ("BROWSERBASE_TIMEOUT_MS", "30000"),
+                ("BROWSERBASE_DEADLINE_MS", "400"),
+            ],
+            &path,
+        );
+        assert!(r.line.starts_with("BB_ERR_TIMEOUT 0 "), "{}", r.line);
+        assert!(r.took < Duration::from_secs(3), "{:?}", r.took);
+
+        // The connect timeout, against a port whose accept queue is full.
+        let hole = Unanswering::new();
+        let r = env_download(
+            &binary,
+            mode,
+            &format!("http://127.0.0.1:{}", hole.port()),
+            &[
+                ("BROWSERBASE_CONNECT_TIMEOUT_MS", "200"),
+                ("BROWSERBASE_MAX_RETRIES", "0"),
+            ],
+            &path,
+        );
+        assert!(r.line.starts_with("BB_ERR_TIMEOUT 0 "), "{}", r.line);
+        assert!(r.took < Duration::from_secs(3), "{:?}", r.took);
+    }
+}
+
+/// A listener whose accept queue is full: a new connection's SYN is dropped,
+/// so connecting hangs until the connect timeout.
+struct Unanswering {
+    listener: std::net::TcpListener,
+    _filler: std::net::TcpStream,
+}
+
+impl Unanswering {
+    fn new() -> Unanswering {
+        use std::os::fd::AsRawFd;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        // Backlog 0: one connection fills the queue, the next SYN is dropped.
+        assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+        let filler = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        Unanswering {
+            listener,
+            _filler: filler,
+        }
+    }
+
+    fn port(&self) -> u16 {
+        self.listener.local_addr().unwrap().port()
+    }
+}
