@@ -146,7 +146,9 @@ typedef struct bb_archive bb_archive;
 /**
  * A client: a pool of kept-alive connections plus settings. Create with
  * `bb_client_new`, free with `bb_client_free`. Safe to use from many
- * threads at once; it must outlive every call that uses it.
+ * threads at once; it must outlive every call that uses it. After fork(),
+ * the child may keep using (and free) a client made before the fork: it
+ * gets its own network stack there on first use, with the same settings.
  */
 typedef struct bb_client bb_client;
 

@@ -197,22 +197,6 @@ impl Client {
         }
     }
 
-    /// One request and its body into `sink`, without the retries of
-    /// [`Client::download`]: for a loop that owns its retrying (the wait loop
-    /// in `wait.rs`). The failure says whether another try may help and how
-    /// long the server asked to wait.
-    /// `tag` names the attempt in log lines (e.g. "poll 3").
-    pub(crate) fn attempt_once(
-        &self,
-        key: &ApiKey,
-        url: &Url,
-        sink: &mut dyn Sink,
-        deadline: Option<Instant>,
-        tag: &str,
-    ) -> Result<u64, Failure> {
-        self.attempt(key, url, sink, deadline, tag)
-    }
-
     /// The retry loop around single attempts.
     fn fetch(&self, key: &ApiKey, url: &Url, sink: &mut dyn Sink) -> Result<u64> {
         let deadline = self.config.deadline.map(|d| Instant::now() + d);
@@ -256,8 +240,12 @@ impl Client {
         }
     }
 
-    /// One attempt, logged as one line: `GET <path> -> <status>, <bytes>, <time> (<tag>)`.
-    fn attempt(
+    /// One attempt, logged as one line: `GET <path> -> <status>, <bytes>,
+    /// <time> (<tag>)`. Without the retries of [`Client::download`], it also
+    /// serves a loop that owns its retrying (the wait loop in `wait.rs`): the
+    /// failure says whether another try may help and how long the server
+    /// asked to wait. `tag` names the attempt ("attempt 1/3", "poll 4").
+    pub(crate) fn attempt(
         &self,
         key: &ApiKey,
         url: &Url,

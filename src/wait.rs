@@ -186,7 +186,7 @@ impl Client {
                 listing: None,
             };
             let tag = format!("poll {polls}");
-            let outcome = self.attempt_once(key, url, &mut holding, call_deadline, &tag);
+            let outcome = self.attempt(key, url, &mut holding, call_deadline, &tag);
             let listing = holding.listing.take();
             let (seen, server_delay) = match outcome {
                 Ok(size) => {

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::error::{bb_code, bb_error};
-use super::{ffi_guard, opt_str_arg, out_arg, path_arg, ref_arg, str_arg};
+use super::{ffi_guard, opt_str_arg, out_arg, path_arg, ref_arg, str_arg, CallerData};
 use crate::client::Client;
 use crate::config::{ClientConfig, Progress};
 use crate::error::Result;
@@ -21,7 +21,9 @@ pub struct bb_client_builder {
 
 /// A client: a pool of kept-alive connections plus settings. Create with
 /// `bb_client_new`, free with `bb_client_free`. Safe to use from many
-/// threads at once; it must outlive every call that uses it.
+/// threads at once; it must outlive every call that uses it. After fork(),
+/// the child may keep using (and free) a client made before the fork: it
+/// gets its own network stack there on first use, with the same settings.
 pub struct bb_client {
     pub(crate) inner: Client,
 }
@@ -256,13 +258,6 @@ pub extern "C" fn bb_client_builder_set_fsync(
 pub type bb_progress_callback =
     Option<unsafe extern "C" fn(user_data: *mut c_void, received: u64, total: i64) -> c_int>;
 
-/// The caller's `user_data`, shared by every thread downloading through the
-/// client. Whether it may be shared is the caller's promise (documented).
-struct UserData(*mut c_void);
-// SAFETY: the documented contract of bb_client_builder_set_progress.
-unsafe impl Send for UserData {}
-unsafe impl Sync for UserData {}
-
 /// Calls `callback` with `user_data` as every download through clients built
 /// from this builder progresses (see `bb_progress_callback`). `callback`
 /// NULL removes it.
@@ -279,7 +274,7 @@ pub extern "C" fn bb_client_builder_set_progress(
 ) -> bb_code {
     with_builder(builder, err, |c| {
         let progress = callback.map(|callback| {
-            let data = UserData(user_data);
+            let data = CallerData(user_data);
             Progress::new(move |received, total| {
                 let total = total.and_then(|t| i64::try_from(t).ok()).unwrap_or(-1);
                 let data = &data;

@@ -4,7 +4,7 @@ use std::ffi::{c_char, c_int, c_void, CString};
 use std::sync::Arc;
 
 use super::error::{bb_code, bb_error};
-use super::ffi_guard;
+use super::{ffi_guard, CallerData};
 use crate::error::Error;
 use crate::log::{set_logger, Level};
 
@@ -37,13 +37,6 @@ pub struct bb_log_level_arg(pub c_int);
 pub type bb_log_callback = Option<
     unsafe extern "C" fn(user_data: *mut c_void, level: bb_log_level, message: *const c_char),
 >;
-
-/// The caller's `user_data`, shared with every thread that logs. Whether it
-/// may be shared is the caller's promise (documented on bb_set_log_callback).
-struct UserData(*mut c_void);
-// SAFETY: the documented contract of bb_set_log_callback.
-unsafe impl Send for UserData {}
-unsafe impl Sync for UserData {}
 
 /// Sends the library's log lines at `max_level` and more severe to
 /// `callback` instead of stderr, for the whole process. `callback` NULL
@@ -78,7 +71,7 @@ pub extern "C" fn bb_set_log_callback(
             set_logger(None, None);
             return Ok(());
         };
-        let user_data = UserData(user_data);
+        let user_data = CallerData(user_data);
         set_logger(
             Some(Arc::new(move |level: Level, line: &str| {
                 let level = match level {

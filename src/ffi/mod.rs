@@ -119,6 +119,14 @@ pub(crate) unsafe fn ref_arg<'a, T>(ptr: *const T, name: &str) -> Result<&'a T> 
         .ok_or_else(|| Error::invalid_argument(format!("{name} is NULL")))
 }
 
+/// A caller's `user_data` for a callback the library keeps (progress, log):
+/// it is handed to the callback from whichever thread downloads. That this
+/// is safe is the caller's promise, stated in each setter's documentation.
+pub(crate) struct CallerData(pub(crate) *mut std::ffi::c_void);
+// SAFETY: the documented contract of the functions that store one.
+unsafe impl Send for CallerData {}
+unsafe impl Sync for CallerData {}
+
 /// A required output pointer, checked before any work is done.
 pub(crate) fn out_arg<T>(ptr: *mut T, name: &str) -> Result<*mut T> {
     if ptr.is_null() {
