@@ -3,7 +3,9 @@
  *
  * RAII owners for every C object, exceptions instead of codes, std::string,
  * std::filesystem::path, std::chrono and std::function instead of raw
- * pointers. It adds no state of its own: each call is one C call.
+ * pointers. Each call is one C call; the only state the wrapper keeps is
+ * what the C library needs to stay alive: a Client's progress function and
+ * the process-wide log handler.
  *
  *     #include "browserbase.hpp"
  *
@@ -17,6 +19,16 @@
  *
  *     for (const auto &entry : browserbase::Archive::from_bytes(zip).entries())
  *         std::cout << entry.original_name << ' ' << entry.size << '\n';
+ *
+ *     options.progress = [](std::uint64_t received, std::optional<std::uint64_t> total) {
+ *         std::cout << received << " of " << total.value_or(0) << " bytes\n";
+ *         return true;  // false cancels: CancelledError
+ *     };
+ *     browserbase::set_log_handler(
+ *         [](browserbase::LogLevel level, std::string_view line) {
+ *             std::clog << browserbase::log_level_name(level) << ": " << line << '\n';
+ *         },
+ *         browserbase::LogLevel::info);
  *
  * Errors: every failure throws a browserbase::Error (a std::runtime_error)
  * carrying code() (the bb_code) and http_status() (0 when no HTTP response
@@ -43,6 +55,7 @@
 #include "browserbase.h"
 
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -50,6 +63,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -298,9 +312,81 @@ struct WriteContext {
     std::uint64_t total;
 };
 
+using ProgressFunction = std::function<bool(std::uint64_t, std::optional<std::uint64_t>)>;
+
+/// A Client's progress function, on the heap so that its address (the C
+/// callback's user_data) survives moves of the Client; shared by the
+/// ClientBuilder and every Client built from it, freed after the last of
+/// them has freed its bb_client.
+struct ProgressContext {
+    ProgressFunction function;
+};
+
+/// Where the progress trampoline leaves an exception for the Client call
+/// under way on this thread (NULL when none is).
+inline std::exception_ptr *&progress_error_slot() noexcept {
+    static thread_local std::exception_ptr *slot = nullptr;
+    return slot;
+}
+
+/// One call of a Client that has a progress function: gives the trampoline
+/// a place for an exception (per thread, so a Client shared between threads
+/// sends each exception to its own call; nested calls keep theirs), and
+/// rethrows it once the C call has returned.
+class ProgressScope {
+public:
+    explicit ProgressScope(bool active) noexcept : active_(active) {
+        if (active_) {
+            outer_ = progress_error_slot();
+            progress_error_slot() = &error_;
+        }
+    }
+    ProgressScope(const ProgressScope &) = delete;
+    ProgressScope &operator=(const ProgressScope &) = delete;
+    ~ProgressScope() {
+        if (active_) progress_error_slot() = outer_;
+    }
+
+    /// Rethrows the progress function's exception, if it threw one (the
+    /// download was then cancelled), freeing `err`.
+    void rethrow_if_thrown(bb_error *err) const {
+        if (error_) {
+            ErrorPtr discard(err);
+            std::rethrow_exception(error_);
+        }
+    }
+    /// rethrow_if_thrown, then detail::check.
+    void check(bb_code rc, bb_error *const &err) const {
+        rethrow_if_thrown(err);
+        detail::check(rc, err);
+    }
+
+private:
+    bool active_;
+    std::exception_ptr *outer_ = nullptr;
+    std::exception_ptr error_;
+};
+
 }  // namespace detail
 
 }  // namespace browserbase
+
+/// The C progress callback of a Client: calls its std::function and never
+/// lets an exception into the C library (it cancels the download and is
+/// rethrown by the Client method once the C call has returned).
+extern "C" inline int browserbase_hpp_progress_trampoline(void *user_data, uint64_t received,
+                                                          int64_t total) noexcept {
+    const auto *context = static_cast<const browserbase::detail::ProgressContext *>(user_data);
+    try {
+        std::optional<std::uint64_t> known;
+        if (total >= 0) known = static_cast<std::uint64_t>(total);
+        return context->function(received, known) ? 0 : 1;
+    } catch (...) {
+        std::exception_ptr *slot = browserbase::detail::progress_error_slot();
+        if (slot && !*slot) *slot = std::current_exception();
+        return 1;
+    }
+}
 
 /// The C callback of the streaming downloads: calls the std::function and
 /// never lets an exception into the C library (it cancels the download and
@@ -388,6 +474,15 @@ struct WaitOptions {
     bool stable = false;
 };
 
+/// Receives a download's progress: `received` bytes so far and `total`, the
+/// size the server announced (nullopt when unknown). Called before the first
+/// byte (with 0) and after each chunk, on the thread that called the Client
+/// method; a retried download, and each poll of a wait, starts again from 0.
+/// Return true to go on, false to cancel (the call throws CancelledError).
+/// An exception it throws cancels the download and propagates from the call.
+/// A Client shared between threads may call it from several at once.
+using ProgressFunction = detail::ProgressFunction;
+
 /// Settings of a Client; unset fields keep the default. With `load_env`
 /// (the default) the BROWSERBASE_* environment variables are applied first,
 /// as the free functions' client does; the fields set here override them.
@@ -405,6 +500,9 @@ struct ClientOptions {
     std::vector<std::filesystem::path> ca_files;
     std::optional<std::string> proxy;
     std::optional<bool> fsync;
+    /// Told how every download through the client goes (see
+    /// ProgressFunction); empty: none. The Client keeps its own copy.
+    ProgressFunction progress;
 };
 
 /// An optional per-call API key. Empty (the default, std::nullopt, nullptr or
@@ -455,10 +553,16 @@ public:
     explicit Client(const ClientOptions &options);
 
     Client(Client &&) noexcept = default;
-    Client &operator=(Client &&) noexcept = default;
+    Client &operator=(Client &&other) noexcept {
+        if (this != &other) {
+            ptr_ = std::move(other.ptr_);            // frees this bb_client first,
+            progress_ = std::move(other.progress_);  // then what it was calling
+        }
+        return *this;
+    }
     Client(const Client &) = delete;
     Client &operator=(const Client &) = delete;
-    ~Client() = default;
+    ~Client() = default;  // ptr_, declared last, is freed before progress_
 
     /// The C handle (NULL once moved from); still owned by this object.
     [[nodiscard]] bb_client *get() const noexcept { return ptr_.get(); }
@@ -471,10 +575,11 @@ public:
                   ApiKey api_key = std::nullopt) const {
         detail::OptCString key("api_key", api_key.value());
         detail::CString id("session_id", session_id);
+        detail::ProgressScope scope(progress_ != nullptr);
         bb_error *err = nullptr;
         const bb_code rc = bb_client_download(handle(), key.get(), id.get(),
                                               detail::path_arg("path", path), &err);
-        detail::check(rc, err);
+        scope.check(rc, err);
     }
 
     /// Downloads the archive into a library buffer, without copying it.
@@ -484,10 +589,11 @@ public:
         detail::CString id("session_id", session_id);
         std::uint8_t *data = nullptr;
         std::size_t len = 0;
+        detail::ProgressScope scope(progress_ != nullptr);
         bb_error *err = nullptr;
         const bb_code rc =
             bb_client_download_to_buffer(handle(), key.get(), id.get(), &data, &len, &err);
-        detail::check(rc, err);
+        scope.check(rc, err);
         return Buffer(data, len);
     }
 
@@ -506,10 +612,12 @@ public:
         detail::OptCString key("api_key", api_key.value());
         detail::CString id("session_id", session_id);
         detail::WriteContext context{&write, nullptr, 0};
+        detail::ProgressScope scope(progress_ != nullptr);
         bb_error *err = nullptr;
         bb_code rc = bb_client_download_to_callback(handle(), key.get(), id.get(),
                                                     &browserbase_hpp_write_trampoline, &context,
                                                     &err);
+        scope.rethrow_if_thrown(err);
         return detail::finish_streaming(rc, err, context);
     }
 
@@ -520,11 +628,12 @@ public:
                             ApiKey api_key = std::nullopt) const {
         detail::OptCString key("api_key", api_key.value());
         detail::CString id("session_id", session_id);
+        detail::ProgressScope scope(progress_ != nullptr);
         bb_error *err = nullptr;
         const bb_code rc = bb_client_wait_for_downloads(
             handle(), key.get(), id.get(), detail::ms_arg("timeout", options.timeout),
             flags(options), detail::path_arg("path", path), &err);
-        detail::check(rc, err);
+        scope.check(rc, err);
     }
 
     /// As wait_for_downloads, returning the archive in memory.
@@ -535,11 +644,12 @@ public:
         detail::CString id("session_id", session_id);
         std::uint8_t *data = nullptr;
         std::size_t len = 0;
+        detail::ProgressScope scope(progress_ != nullptr);
         bb_error *err = nullptr;
         const bb_code rc = bb_client_wait_for_downloads_to_buffer(
             handle(), key.get(), id.get(), detail::ms_arg("timeout", options.timeout),
             flags(options), &data, &len, &err);
-        detail::check(rc, err);
+        scope.check(rc, err);
         return Buffer(data, len).to_vector();
     }
 
@@ -550,16 +660,18 @@ public:
                            ApiKey api_key = std::nullopt) const {
         detail::OptCString key("api_key", api_key.value());
         detail::CString id("session_id", session_id);
+        detail::ProgressScope scope(progress_ != nullptr);
         bb_error *err = nullptr;
         const bb_code rc = bb_client_extract_downloads(
             handle(), key.get(), id.get(), detail::ms_arg("timeout", options.timeout),
             flags(options), detail::path_arg("dir", dir), &err);
-        detail::check(rc, err);
+        scope.check(rc, err);
     }
 
 private:
     friend class ClientBuilder;
-    explicit Client(bb_client *raw) noexcept : ptr_(raw) {}
+    Client(bb_client *raw, std::shared_ptr<detail::ProgressContext> progress) noexcept
+        : progress_(std::move(progress)), ptr_(raw) {}
 
     struct Deleter {
         void operator()(bb_client *client) const noexcept { bb_client_free(client); }
@@ -574,6 +686,9 @@ private:
                               : static_cast<std::uint32_t>(BB_WAIT_DEFAULT);
     }
 
+    // The order matters: members are destroyed last to first, so the
+    // bb_client is freed while the progress function it calls still exists.
+    std::shared_ptr<detail::ProgressContext> progress_;
     std::unique_ptr<bb_client, Deleter> ptr_;
 };
 
@@ -649,6 +764,24 @@ public:
         detail::check(rc, err);
         return *this;
     }
+    /// Tells `function` how every download through the clients built from
+    /// here goes (see ProgressFunction); an empty function removes it. Each
+    /// Client keeps the function alive (and at one address, however it is
+    /// moved) until its bb_client is freed.
+    ClientBuilder &progress(ProgressFunction function) {
+        std::shared_ptr<detail::ProgressContext> context;
+        bb_progress_callback callback = nullptr;
+        if (function) {
+            context = std::make_shared<detail::ProgressContext>();
+            context->function = std::move(function);
+            callback = &browserbase_hpp_progress_trampoline;
+        }
+        bb_error *err = nullptr;
+        const bb_code rc = bb_client_builder_set_progress(handle(), callback, context.get(), &err);
+        detail::check(rc, err);
+        progress_ = std::move(context);
+        return *this;
+    }
 
     /// A client with these settings; the builder may be reused.
     [[nodiscard]] Client build() const {
@@ -656,7 +789,7 @@ public:
         bb_error *err = nullptr;
         const bb_code rc = bb_client_new(handle(), &raw, &err);
         detail::check(rc, err);
-        return Client(raw);
+        return Client(raw, progress_);
     }
 
     /// The C handle (NULL once moved from); still owned by this object.
@@ -690,6 +823,7 @@ private:
         return *this;
     }
 
+    std::shared_ptr<detail::ProgressContext> progress_;  // set by progress()
     std::unique_ptr<bb_client_builder, Deleter> ptr_;
 };
 
@@ -706,6 +840,7 @@ inline Client::Client(const ClientOptions &options) {
     for (const auto &pem : options.ca_files) builder.add_ca_file(pem);
     if (options.proxy) builder.proxy(std::string_view(*options.proxy));
     if (options.fsync) builder.fsync(*options.fsync);
+    if (options.progress) builder.progress(options.progress);
     *this = builder.build();
 }
 
@@ -951,6 +1086,151 @@ inline void extract(const std::filesystem::path &zip_path, const std::filesystem
     const bb_code rc = bb_archive_extract(detail::path_arg("zip_path", zip_path),
                                           detail::path_arg("dir", dir), &err);
     detail::check(rc, err);
+}
+
+// ===========================================================================
+// Logging
+// ===========================================================================
+
+/// How much a log line matters (bb_log_level). A handler set to a level
+/// receives that level and everything more severe.
+enum class LogLevel : int {
+    off = BB_LOG_OFF,      ///< As a maximum: no lines at all.
+    error = BB_LOG_ERROR,  ///< Failures.
+    warn = BB_LOG_WARN,    ///< Retries.
+    info = BB_LOG_INFO,    ///< One line per request: path, status, bytes, time, attempt.
+    debug = BB_LOG_DEBUG,  ///< Also redirects and other details.
+};
+
+/// "off", "error", "warn", "info" or "debug" ("unknown" for anything else).
+[[nodiscard]] inline std::string_view log_level_name(LogLevel level) noexcept {
+    switch (level) {
+    case LogLevel::off: return "off";
+    case LogLevel::error: return "error";
+    case LogLevel::warn: return "warn";
+    case LogLevel::info: return "info";
+    case LogLevel::debug: return "debug";
+    }
+    return "unknown";
+}
+
+/// Receives one log line (UTF-8, no trailing newline, never the API key);
+/// the string_view is valid only during the call.
+using LogHandler = std::function<void(LogLevel, std::string_view)>;
+
+namespace detail {
+
+/// An installed handler and how many of its calls are under way.
+struct LogHandlerBox {
+    explicit LogHandlerBox(LogHandler f) : function(std::move(f)) {}
+    LogHandler function;
+    std::size_t running = 0;  // guarded by LogState::mutex
+};
+
+struct LogState {
+    std::mutex mutex;
+    std::condition_variable finished;  // a handler call returned
+    std::shared_ptr<LogHandlerBox> handler;
+};
+
+/// The process-wide handler. Never destroyed: a line logged by another
+/// thread while the program exits must not find it gone.
+inline LogState &log_state() {
+    static LogState *const state = new LogState();
+    return *state;
+}
+
+/// How many handler calls this thread is inside (a handler may replace the
+/// handler; it must not then wait for itself).
+inline int &log_handler_depth() noexcept {
+    static thread_local int depth = 0;
+    return depth;
+}
+
+/// Installs `next` (NULL: none) and `callback` in the library, then waits
+/// until the replaced handler's calls on other threads have returned.
+inline void replace_log_handler(bb_log_callback callback, bb_log_level max,
+                                std::shared_ptr<LogHandlerBox> next) {
+    LogState &state = log_state();
+    std::shared_ptr<LogHandlerBox> old;  // released after the lock
+    {
+        // Held across the C call: a line logged meanwhile waits for the new
+        // handler rather than reaching the old one.
+        std::unique_lock<std::mutex> lock(state.mutex);
+        bb_error *err = nullptr;
+        const bb_code rc = bb_set_log_callback(callback, nullptr, max, &err);
+        check(rc, err);
+        old = std::exchange(state.handler, std::move(next));
+        if (old && log_handler_depth() == 0)
+            state.finished.wait(lock, [&old] { return old->running == 0; });
+    }
+}
+
+}  // namespace detail
+
+}  // namespace browserbase
+
+/// The C log callback: takes the current handler (counting the call, so that
+/// replacing it can wait for the call to end), calls it outside the lock (so
+/// that lines from many threads do not wait on one another, and a handler may
+/// itself call set_log_handler), and never lets an exception into the C
+/// library (the line is dropped).
+extern "C" inline void browserbase_hpp_log_trampoline(void *, bb_log_level level,
+                                                     const char *message) noexcept {
+    try {
+        browserbase::detail::LogState &state = browserbase::detail::log_state();
+        std::shared_ptr<browserbase::detail::LogHandlerBox> box;
+        {
+            const std::lock_guard<std::mutex> lock(state.mutex);
+            if (!state.handler) return;
+            box = state.handler;
+            ++box->running;
+        }
+        ++browserbase::detail::log_handler_depth();
+        try {
+            box->function(static_cast<browserbase::LogLevel>(level),
+                          message ? std::string_view(message) : std::string_view());
+        } catch (...) {
+            // Nowhere to report it from inside the library: the line is dropped.
+        }
+        --browserbase::detail::log_handler_depth();
+        {
+            const std::lock_guard<std::mutex> lock(state.mutex);
+            --box->running;
+        }
+        state.finished.notify_all();
+    } catch (...) {
+    }
+}
+
+namespace browserbase {
+
+/// Restores the library's default logging: stderr, at the level of the
+/// BROWSERBASE_LOG environment variable (unset: nothing). When it returns,
+/// the previous handler is no longer running on any other thread.
+inline void reset_log_handler() {
+    detail::replace_log_handler(nullptr, BB_LOG_OFF, nullptr);
+}
+
+/// Sends the library's log lines at `max` and more severe to `handler`,
+/// for the whole process, instead of stderr (LogLevel::off: no lines at
+/// all). The handler is called from whichever thread is downloading,
+/// possibly from several at once; it should be quick, and must not wait for
+/// a thread that is replacing the handler. An exception it throws is
+/// swallowed (the line is lost). It stays installed until the next
+/// set_log_handler or reset_log_handler, which return only once the
+/// replaced handler has finished every call under way on other threads
+/// (when called from inside a handler, they do not wait): a handler may
+/// capture locals by reference if it is reset before they go. An empty
+/// handler is reset_log_handler(). A level that is not a LogLevel:
+/// InvalidArgumentError, and the previous handler stays.
+inline void set_log_handler(LogHandler handler, LogLevel max = LogLevel::info) {
+    if (!handler) {
+        reset_log_handler();
+        return;
+    }
+    detail::replace_log_handler(&browserbase_hpp_log_trampoline, static_cast<bb_log_level>(max),
+                                std::make_shared<detail::LogHandlerBox>(std::move(handler)));
 }
 
 // ===========================================================================

@@ -3,8 +3,9 @@
 //! own logger through a callback. Lines never contain the API key: nothing
 //! that formats a line ever has it.
 
+use std::cell::Cell;
 use std::fmt;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use once_cell::sync::Lazy;
@@ -53,7 +54,29 @@ pub type LogFn = Arc<dyn Fn(Level, &str) + Send + Sync>;
 struct Logger {
     /// The most detailed level shown; 0 is off. Checked before any formatting.
     max: AtomicU8,
-    sink: RwLock<Option<LogFn>>,
+    sink: RwLock<Option<Arc<Installed>>>,
+}
+
+/// A callback with the number of its calls under way, so that replacing it
+/// can wait for them (the caller may free what the old one uses).
+struct Installed {
+    f: LogFn,
+    calls: AtomicUsize,
+}
+
+/// Decrements a callback's count of calls under way, even if it panics.
+struct CallGuard<'a>(&'a Installed);
+
+impl Drop for CallGuard<'_> {
+    fn drop(&mut self) {
+        self.0.calls.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+thread_local! {
+    /// The callback this thread is inside of (its address), if any: a
+    /// callback that replaces itself must not wait for its own call.
+    static CALLING: Cell<usize> = const { Cell::new(0) };
 }
 
 static LOGGER: Lazy<Logger> = Lazy::new(|| Logger {
@@ -92,27 +115,53 @@ pub fn write(level: Level, args: fmt::Arguments<'_>) {
         return;
     }
     let line = args.to_string();
-    // Clone the callback out of the lock: it may itself change the logger.
-    let sink = LOGGER
-        .sink
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
-    match sink {
-        Some(f) => f(level, &line),
+    // Counted while the lock is held, so a replacement either sees this call
+    // or this call sees the replacement.
+    let installed = {
+        let sink = LOGGER.sink.read().unwrap_or_else(|p| p.into_inner());
+        sink.as_ref().map(|i| {
+            i.calls.fetch_add(1, Ordering::SeqCst);
+            i.clone()
+        })
+    };
+    match installed {
+        Some(i) => {
+            let _counted = CallGuard(&i);
+            let outer = CALLING.with(|c| c.replace(Arc::as_ptr(&i) as usize));
+            (i.f)(level, &line);
+            CALLING.with(|c| c.set(outer));
+        }
         None => eprintln!("browserbase: {level}: {line}"),
     }
 }
 
 /// Routes lines at `max` and above to `sink`. `None` restores the default:
-/// stderr, at the level `BROWSERBASE_LOG` asks for.
+/// stderr, at the level `BROWSERBASE_LOG` asks for. Returns once calls of the
+/// replaced callback under way on other threads have finished, so whatever
+/// it used may be freed then (a callback may replace itself: its own call is
+/// not waited for).
 pub fn set_logger(sink: Option<LogFn>, max: Option<Level>) {
     let level = match &sink {
         Some(_) => max.map_or(0, |l| l as u8),
         None => env_level().map_or(0, |l| l as u8),
     };
-    *LOGGER.sink.write().unwrap_or_else(|p| p.into_inner()) = sink;
+    let installed = sink.map(|f| {
+        Arc::new(Installed {
+            f,
+            calls: AtomicUsize::new(0),
+        })
+    });
+    let old = {
+        let mut slot = LOGGER.sink.write().unwrap_or_else(|p| p.into_inner());
+        std::mem::replace(&mut *slot, installed)
+    };
     LOGGER.max.store(level, Ordering::Relaxed);
+    if let Some(old) = old {
+        let own = CALLING.with(|c| usize::from(c.get() == Arc::as_ptr(&old) as usize));
+        while old.calls.load(Ordering::SeqCst) > own {
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+    }
 }
 
 /// The level lines are shown at now (`None`: off).

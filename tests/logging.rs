@@ -13,8 +13,15 @@ use support::StandInServer;
 
 const KEY: &str = StandInServer::KEY;
 
+/// The logger is process-wide: tests that replace it take turns.
+fn logger_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    TURN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 #[test]
 fn requests_and_retries_are_logged_without_the_key() {
+    let _turn = logger_turn();
     let server = StandInServer::start_with(&["--demo"]);
     let lines: Arc<Mutex<Vec<(Level, String)>>> = Arc::default();
     let sink = lines.clone();
@@ -123,4 +130,51 @@ fn progress_and_log_callbacks_work_from_c() {
         "{}",
         result.describe()
     );
+}
+
+#[test]
+fn replacing_the_logger_waits_for_calls_of_the_old_one() {
+    let _turn = logger_turn();
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+    let inside = Arc::new(AtomicBool::new(false));
+    let finished = Arc::new(AtomicBool::new(false));
+    let (i, f) = (inside.clone(), finished.clone());
+    set_logger(
+        Some(Arc::new(move |_, _: &str| {
+            i.store(true, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(300));
+            f.store(true, Ordering::SeqCst);
+        })),
+        Some(Level::Error),
+    );
+    let logging =
+        std::thread::spawn(|| browserbase::log::write(Level::Error, format_args!("slow line")));
+    while !inside.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let started = Instant::now();
+    set_logger(None, None);
+    // The old callback's call had finished when the replacement returned.
+    assert!(
+        finished.load(Ordering::SeqCst),
+        "returned after {:?}",
+        started.elapsed()
+    );
+    logging.join().unwrap();
+
+    // A callback that replaces itself does not wait for its own call (this
+    // would hang otherwise), and the replacement takes effect.
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let c = calls.clone();
+    set_logger(
+        Some(Arc::new(move |_, _: &str| {
+            c.fetch_add(1, Ordering::SeqCst);
+            set_logger(None, None);
+        })),
+        Some(Level::Error),
+    );
+    browserbase::log::write(Level::Error, format_args!("replace me"));
+    browserbase::log::write(Level::Error, format_args!("goes to stderr, if anywhere"));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
 }

@@ -44,9 +44,14 @@ pub type bb_log_callback = Option<
 /// environment variable asks for (`debug`, `info`, `warn`, `error`; unset
 /// means off). `max_level` `BB_LOG_OFF` silences the library entirely.
 ///
+/// Returns only once calls of the replaced callback still running on other
+/// threads have finished (a callback may call this function to replace
+/// itself; its own call is not waited for).
+///
 /// Ownership: `user_data` is passed to every call of `callback` untouched;
 /// it must stay valid, and be safe to use from any thread, until the
-/// callback is replaced by another call of this function.
+/// callback is replaced by another call of this function, which returns
+/// only when no call of it is running any more.
 #[no_mangle]
 pub extern "C" fn bb_set_log_callback(
     callback: bb_log_callback,

@@ -16,6 +16,7 @@
 #include "browserbase.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -25,9 +26,13 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <type_traits>
 #include <typeinfo>
 #include <utility>
@@ -52,6 +57,14 @@ static_assert(std::is_base_of_v<bb::ApiStatusError, bb::NotFoundError>);
 static_assert(std::is_base_of_v<bb::ConnectionError, bb::TimeoutError>);
 static_assert(std::is_base_of_v<bb::ApiError, bb::ConnectionError>);
 static_assert(noexcept(bb::version()));
+static_assert(std::is_same_v<bb::ProgressFunction,
+                             std::function<bool(std::uint64_t, std::optional<std::uint64_t>)>>);
+static_assert(std::is_same_v<bb::LogHandler, std::function<void(bb::LogLevel, std::string_view)>>);
+static_assert(static_cast<int>(bb::LogLevel::off) == BB_LOG_OFF &&
+              static_cast<int>(bb::LogLevel::error) == BB_LOG_ERROR &&
+              static_cast<int>(bb::LogLevel::warn) == BB_LOG_WARN &&
+              static_cast<int>(bb::LogLevel::info) == BB_LOG_INFO &&
+              static_cast<int>(bb::LogLevel::debug) == BB_LOG_DEBUG);
 static_assert(noexcept(std::declval<const bb::Error &>().code()));
 static_assert(noexcept(std::declval<const bb::Error &>().http_status()));
 
@@ -124,6 +137,65 @@ constexpr std::int64_t DEMO_PDF_MS = 1719265797164;
 
 struct Boom : std::runtime_error {
     using std::runtime_error::runtime_error;
+};
+
+// One call of a progress function.
+struct Report {
+    std::uint64_t received;
+    std::optional<std::uint64_t> total;
+};
+
+std::string describe(const std::vector<Report> &reports) {
+    std::string text;
+    for (const Report &r : reports) {
+        text += "(" + std::to_string(r.received) + ", " +
+                (r.total ? std::to_string(*r.total) : std::string("?")) + ") ";
+    }
+    return text.empty() ? "no calls" : text;
+}
+
+// From (0, size) to (size, size), never backwards, total always `size`.
+bool from_zero_to(const std::vector<Report> &reports, std::uint64_t size) {
+    if (reports.size() < 2 || reports.front().received != 0 || reports.back().received != size)
+        return false;
+    for (std::size_t i = 0; i < reports.size(); ++i) {
+        if (reports[i].total != size) return false;
+        if (i > 0 && reports[i].received < reports[i - 1].received) return false;
+    }
+    return true;
+}
+
+// Set on a thread whose downloads the shared progress function should fail.
+thread_local bool progress_throws_here = false;
+
+// Log lines as a handler received them.
+struct LogLines {
+    std::mutex mutex;
+    std::vector<std::pair<bb::LogLevel, std::string>> lines;
+
+    bb::LogHandler handler() {
+        return [this](bb::LogLevel level, std::string_view line) {
+            const std::lock_guard<std::mutex> lock(mutex);
+            lines.emplace_back(level, std::string(line));
+        };
+    }
+    std::vector<std::pair<bb::LogLevel, std::string>> take() {
+        const std::lock_guard<std::mutex> lock(mutex);
+        return std::exchange(lines, {});
+    }
+};
+
+// The log handler refers to locals: never leave it installed past them.
+struct ResetLogHandlerOnExit {
+    ResetLogHandlerOnExit() = default;
+    ResetLogHandlerOnExit(const ResetLogHandlerOnExit &) = delete;
+    ResetLogHandlerOnExit &operator=(const ResetLogHandlerOnExit &) = delete;
+    ~ResetLogHandlerOnExit() {
+        try {
+            bb::reset_log_handler();
+        } catch (...) {
+        }
+    }
 };
 
 bb::ClientOptions options_for(const std::string &base_url) {
@@ -360,6 +432,269 @@ int main() {
                     return false;
                 });
             });
+
+        // ---- Progress ---------------------------------------------------------
+        {
+            std::vector<Report> reports;
+            const auto record = [&](std::uint64_t received, std::optional<std::uint64_t> total) {
+                reports.push_back({received, total});
+                return true;
+            };
+            // The options (and their copy of the function) are gone before
+            // the client is used: the Client keeps its own.
+            bb::Client progressing = [&] {
+                bb::ClientOptions options = options_for(base_url);
+                options.progress = record;
+                return bb::Client(options);
+            }();
+            const std::vector<std::uint8_t> bytes = progressing.download_bytes(DEMO);
+            check(bytes == archive && from_zero_to(reports, archive.size()),
+                  "progress goes from (0, size) to (size, size), total = the archive's size",
+                  describe(reports));
+
+            const std::pair<const char *, std::function<void()>> methods[] = {
+                {"download", [&] { progressing.download(DEMO, dir / "progress.zip"); }},
+                {"download_buffer", [&] { (void)progressing.download_buffer(DEMO); }},
+                {"download_to",
+                 [&] {
+                     (void)progressing.download_to(
+                         DEMO, [](const std::uint8_t *, std::size_t) { return true; });
+                 }},
+                {"wait_for_downloads",
+                 [&] {
+                     progressing.wait_for_downloads(DEMO, dir / "progress-w.zip", {5s, false});
+                 }},
+                {"wait_for_downloads_bytes",
+                 [&] { (void)progressing.wait_for_downloads_bytes(DEMO, {5s, false}); }},
+                {"extract_downloads",
+                 [&] { progressing.extract_downloads(DEMO, dir / "progress-x", {5s, false}); }},
+            };
+            for (const auto &[name, call] : methods) {
+                reports.clear();
+                call();
+                check(from_zero_to(reports, archive.size()),
+                      std::string("Client::") + name + "() reports progress", describe(reports));
+            }
+
+            // Moves keep the function where the C library expects it.
+            bb::Client moved_progress = std::move(progressing);
+            std::vector<bb::Client> relocated;
+            relocated.push_back(std::move(moved_progress));
+            relocated.reserve(32);
+            reports.clear();
+            (void)relocated[0].download_bytes(DEMO);
+            check(from_zero_to(reports, archive.size()),
+                  "progress still works after the Client was moved and relocated",
+                  describe(reports));
+            progressing = std::move(relocated[0]);  // move assignment back
+            reports.clear();
+            (void)progressing.download_bytes(DEMO);
+            check(from_zero_to(reports, archive.size()), "... and move-assigned",
+                  describe(reports));
+
+            // The builder: two clients share one function; the builder and
+            // the caller's function are gone before they are used.
+            std::optional<bb::Client> first;
+            std::optional<bb::Client> second;
+            std::optional<bb::Client> without;
+            {
+                bb::ProgressFunction function = record;
+                bb::ClientBuilder builder;
+                builder.base_url(base_url).api_key("bb_test_key").max_retries(0).progress(
+                    function);
+                first.emplace(builder.build());
+                second.emplace(builder.build());
+                builder.progress(nullptr);  // removes it
+                without.emplace(builder.build());
+            }
+            reports.clear();
+            (void)first->download_bytes(DEMO);
+            (void)second->download_bytes(DEMO);
+            const std::size_t two_downloads = reports.size();
+            (void)without->download_bytes(DEMO);
+            check(two_downloads >= 4 && reports.size() == two_downloads &&
+                      reports.front().received == 0 && reports[two_downloads / 2].received == 0,
+                  "ClientBuilder::progress(): shared by the clients built after it; "
+                  "progress(nullptr) removes it",
+                  describe(reports));
+
+            // Returning false cancels, without a retry (which would report 0 again).
+            bb::ClientOptions cancelling = options_for(base_url);
+            cancelling.max_retries = 2;
+            reports.clear();
+            cancelling.progress = [&](std::uint64_t received, std::optional<std::uint64_t> total) {
+                reports.push_back({received, total});
+                return received == 0;  // stop at the first chunk
+            };
+            bb::Client canceller(cancelling);
+            expect_error<bb::CancelledError>(
+                "a progress function returning false: CancelledError", BB_ERR_CANCELLED, 0,
+                [&] { canceller.download(DEMO, dir / "cancelled.zip"); });
+            check(reports.size() == 2 && reports[1].received > 0 &&
+                      !fs::exists(dir / "cancelled.zip"),
+                  "the cancelled download stopped at once, was not retried, left no file",
+                  describe(reports));
+
+            // An exception cancels and propagates as itself, after the call.
+            bool throw_now = true;
+            int progress_calls = 0;
+            bb::ClientOptions throwing = options_for(base_url);
+            throwing.max_retries = 2;
+            throwing.progress = [&](std::uint64_t, std::optional<std::uint64_t>) -> bool {
+                ++progress_calls;
+                if (throw_now) throw Boom("boom from progress");
+                if (progress_throws_here) throw 7;  // not even a std::exception
+                return true;
+            };
+            bb::Client thrower(throwing);
+            try {
+                (void)thrower.download_bytes(DEMO);
+                check(false, "an exception in the progress function propagates", "no exception");
+            } catch (const Boom &e) {
+                check(progress_calls == 1 && std::string(e.what()) == "boom from progress",
+                      "an exception in the progress function propagates as itself, after the "
+                      "download was cancelled (not retried)",
+                      "calls=" + std::to_string(progress_calls));
+            } catch (const std::exception &e) {
+                check(false, "an exception in the progress function propagates", e.what());
+            }
+            progress_calls = 0;
+            try {
+                (void)thrower.download_to(DEMO, [](const std::uint8_t *, std::size_t) {
+                    return true;
+                });
+                check(false, "... from download_to too", "no exception");
+            } catch (const Boom &) {
+                check(progress_calls == 1, "... from download_to too");
+            }
+            throw_now = false;
+            check(thrower.wait_for_downloads_bytes(DEMO, {5s, false}) == archive,
+                  "the same client works once the function stops throwing");
+
+            // A client shared by threads: each exception goes to its own call.
+            bool bad_threw = false;
+            bool good_ok = false;
+            std::thread bad([&] {
+                progress_throws_here = true;
+                try {
+                    (void)thrower.download_bytes(DEMO);
+                } catch (int value) {
+                    bad_threw = value == 7;
+                } catch (...) {
+                }
+            });
+            std::thread good([&] {
+                try {
+                    good_ok = thrower.download_bytes(DEMO) == archive;
+                } catch (...) {
+                }
+            });
+            bad.join();
+            good.join();
+            check(bad_threw && good_ok,
+                  "a shared client: the exception reaches the thread that threw it only");
+        }
+
+        // ---- Logging ---------------------------------------------------------
+        {
+            const ResetLogHandlerOnExit reset_at_exit;
+            const std::string key = env("BROWSERBASE_API_KEY");
+            const std::string wrong_key = "cpp-secret-wrong-key";
+            const std::string path = std::string("GET /v1/sessions/") + DEMO + "/downloads";
+            LogLines log;
+            bb::set_log_handler(log.handler(), bb::LogLevel::info);
+            (void)client.download_bytes(DEMO);
+            expect_error<bb::AuthenticationError>(
+                "a wrong key while logging: AuthenticationError", BB_ERR_AUTHENTICATION, 401,
+                [&] { (void)client.download_bytes(DEMO, wrong_key); });
+            auto lines = log.take();
+            std::string all;
+            bool ok_line = false;
+            bool refused_line = false;
+            bool secret = false;
+            for (const auto &[level, line] : lines) {
+                all += "[" + std::string(bb::log_level_name(level)) + "] " + line + "\n";
+                ok_line = ok_line || (level == bb::LogLevel::info &&
+                                      line.find(path + " -> 200") != std::string::npos);
+                refused_line = refused_line || line.find(path + " -> 401") != std::string::npos;
+                secret = secret || line.find(key) != std::string::npos ||
+                         line.find(wrong_key) != std::string::npos;
+            }
+            check(ok_line && refused_line,
+                  "set_log_handler(): one info line per request, \"" + path + " -> 200\"", all);
+            check(!lines.empty() && !secret, "no log line holds the API key", all);
+
+            bb::set_log_handler(log.handler(), bb::LogLevel::warn);
+            (void)client.download_bytes(DEMO);
+            lines = log.take();
+            check(lines.empty(), "a handler at LogLevel::warn gets no info lines",
+                  lines.empty() ? "" : lines[0].second);
+
+            bb::set_log_handler([](bb::LogLevel, std::string_view) { throw Boom("from the log"); },
+                                bb::LogLevel::debug);
+            check(client.download_bytes(DEMO) == archive,
+                  "a throwing log handler does not disturb the download");
+
+            int self_resetting_calls = 0;
+            bb::set_log_handler(
+                [&](bb::LogLevel, std::string_view) {
+                    ++self_resetting_calls;
+                    bb::reset_log_handler();  // from inside a handler: no deadlock
+                },
+                bb::LogLevel::info);
+            (void)client.download_bytes(DEMO);
+            (void)client.download_bytes(DEMO);
+            check(self_resetting_calls == 1, "a handler may reset the handler",
+                  std::to_string(self_resetting_calls));
+
+            bb::set_log_handler(log.handler(), bb::LogLevel::info);
+            expect_error<bb::InvalidArgumentError>(
+                "set_log_handler(42): InvalidArgumentError", BB_ERR_INVALID_ARGUMENT, 0, [&] {
+                    bb::set_log_handler([](bb::LogLevel, std::string_view) {},
+                                        static_cast<bb::LogLevel>(42));
+                });
+            (void)client.download_bytes(DEMO);
+            check(log.take().size() == 1, "after a refused level, the previous handler stays");
+
+            // Replacing waits for the old handler's calls on other threads.
+            std::atomic<bool> entered{false};
+            std::atomic<bool> left{false};
+            bb::set_log_handler(
+                [&](bb::LogLevel, std::string_view) {
+                    entered = true;
+                    std::this_thread::sleep_for(300ms);
+                    left = true;
+                },
+                bb::LogLevel::info);
+            std::thread downloader([&] {
+                try {
+                    (void)client.download_bytes(DEMO);
+                } catch (...) {
+                }
+            });
+            const auto give_up = std::chrono::steady_clock::now() + 10s;
+            while (!entered && std::chrono::steady_clock::now() < give_up)
+                std::this_thread::sleep_for(1ms);
+            bb::set_log_handler(log.handler(), bb::LogLevel::info);
+            const bool waited = entered && left;
+            downloader.join();
+            check(waited,
+                  "set_log_handler() returns once the replaced handler's call on another "
+                  "thread has returned");
+
+            bb::set_log_handler(bb::LogHandler(), bb::LogLevel::info);  // empty: a reset
+            (void)client.download_bytes(DEMO);
+            bb::set_log_handler(log.handler(), bb::LogLevel::off);
+            (void)client.download_bytes(DEMO);
+            bb::set_log_handler(log.handler(), bb::LogLevel::debug);
+            bb::reset_log_handler();
+            (void)client.download_bytes(DEMO);
+            check(log.take().empty(),
+                  "an empty handler, LogLevel::off and reset_log_handler() stop the lines");
+            check(bb::log_level_name(bb::LogLevel::warn) == "warn" &&
+                      bb::log_level_name(static_cast<bb::LogLevel>(9)) == "unknown",
+                  "log_level_name()");
+        }
 
         // ---- Archives ---------------------------------------------------------
         {

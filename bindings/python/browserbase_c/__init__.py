@@ -17,6 +17,14 @@ through libbrowserbase (a C library) loaded with ctypes.
     with bb.Client(api_key="bb_live_...", timeout=30, max_retries=5) as client:
         client.download(session_id, "downloads.zip")
 
+    def show(received, total):              # returning False cancels
+        print(f"{received} of {total or '?'} bytes")
+
+    with bb.Client(progress=show) as client:
+        client.download(session_id, "downloads.zip")
+
+    bb.enable_logging(logging.INFO)         # lines to logging.getLogger("browserbase_c")
+
 Errors are exceptions named as in the official ``browserbase`` SDK
 (``NotFoundError``, ``AuthenticationError``, ``RateLimitError``,
 ``APIConnectionError``...), see :mod:`browserbase_c._errors`.
@@ -29,6 +37,7 @@ from ._api import (
     Archive,
     Client,
     Entry,
+    Progress,
     download,
     download_bytes,
     download_to,
@@ -61,6 +70,7 @@ from ._errors import (
     RateLimitError,
     UnprocessableEntityError,
 )
+from ._log import LOGGER_NAME, disable_logging, enable_logging
 
 __version__ = "0.1.0"
 
@@ -82,16 +92,20 @@ __all__ = [
     "InternalServerError",
     "InvalidArchiveError",
     "InvalidArgumentError",
+    "LOGGER_NAME",
     "LibraryNotFoundError",
     "LocalIOError",
     "NotFoundError",
     "NotReadyError",
     "PermissionDeniedError",
+    "Progress",
     "RateLimitError",
     "UnprocessableEntityError",
+    "disable_logging",
     "download",
     "download_bytes",
     "download_to",
+    "enable_logging",
     "extract",
     "extract_downloads",
     "library_path",

@@ -34,6 +34,10 @@ Seconds = Union[int, float, _dt.timedelta]
 #: Receives each chunk of a streamed download: a callable taking ``bytes``
 #: (returning ``False`` cancels), or an object with a ``write(bytes)`` method.
 Sink = Union[Callable[[bytes], Any], Any]
+#: Receives a download's progress: ``(received, total)``, the bytes so far
+#: and the size announced by the server (None when unknown). Returning
+#: ``False`` cancels the download (:class:`CancelledError`).
+Progress = Callable[[int, Optional[int]], Optional[bool]]
 
 BB_WAIT_STABLE = 1
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
@@ -217,6 +221,47 @@ def _call_streaming(fn_name: str, sink: Sink, *args: Any) -> int:
     return total[0]
 
 
+class _ProgressHook:
+    """A client's progress callable, the C function pointer that calls it,
+    and, per thread, the exception it raised during the current call.
+
+    The C pointer must outlive the C client (the library calls it until
+    ``bb_client_free``): the client's free function holds this object. The
+    pointer's closure holds neither the hook nor the client, so no reference
+    cycle ties them together."""
+
+    def __init__(self, progress: Progress) -> None:
+        if not callable(progress):
+            raise TypeError(f"progress must be callable, not {type(progress).__name__}")
+        local = threading.local()
+        self._local = local
+
+        def trampoline(_user: Any, received: int, total: int) -> int:
+            # Nothing may escape into C: ctypes would print it and return 0.
+            try:
+                return 1 if progress(received, total if total >= 0 else None) is False else 0
+            except BaseException as e:  # noqa: BLE001 - re-raised by Client._run
+                raised = getattr(local, "raised", None)
+                if raised is not None and not raised:
+                    raised.append(e)
+                return 1
+
+        self.callback = _native.PROGRESS_CALLBACK(trampoline)
+
+    def enter(self) -> Optional[list]:
+        """Starts a call on this thread; returns the outer call's slot (the
+        callable may itself download through the same client)."""
+        outer = getattr(self._local, "raised", None)
+        self._local.raised = []
+        return outer
+
+    def leave(self, outer: Optional[list]) -> Optional[BaseException]:
+        """Ends a call: the exception the callable raised in it, if any."""
+        raised = self._local.raised
+        self._local.raised = outer
+        return raised[0] if raised else None
+
+
 # ---------------------------------------------------------------------------
 # Owned C handles
 # ---------------------------------------------------------------------------
@@ -314,6 +359,15 @@ class Client(_Handle):
       (appended to ``browserbase-c/<version>``), ``ca_file`` (a PEM file, or
       a list of them, of extra CA certificates), ``proxy`` (a URL),
       ``fsync`` (flush downloaded files to disk before returning).
+    - ``progress``: a callable ``progress(received, total)`` told how each
+      download through the client goes: before the first byte with
+      ``received`` 0, then after every chunk; ``total`` is the size the
+      server announced (``None`` when unknown). A retried download (or each
+      poll of :meth:`wait_for_downloads`) starts again from 0. Returning
+      ``False`` cancels the download with :class:`CancelledError`; an
+      exception it raises cancels it too, and propagates from the call. It
+      runs on the thread that called the method (several at once when the
+      client is shared between threads).
 
     A bad setting raises :class:`InvalidArgumentError`. A client may be
     shared between threads. Create clients after ``os.fork()``, not before.
@@ -334,9 +388,11 @@ class Client(_Handle):
         ca_file: Union[StrPath, Sequence[StrPath], None] = None,
         proxy: Optional[str] = None,
         fsync: Optional[bool] = None,
+        progress: Optional[Progress] = None,
         load_env: bool = True,
     ) -> None:
         # Convert everything before touching the library.
+        self._progress_hook = None if progress is None else _ProgressHook(progress)
         steps: list = []
         if base_url is not None:
             steps.append(("bb_client_builder_set_base_url", _text("base_url", base_url)))
@@ -385,6 +441,7 @@ class Client(_Handle):
             steps.append(("bb_client_builder_set_fsync", 1 if fsync else 0))
 
         lib = _lib()
+        hook = self._progress_hook
         builder = lib.bb_client_builder_new()
         if not builder:
             raise make_error(Code.BB_ERR_INTERNAL, 0, "bb_client_builder_new returned NULL")
@@ -393,11 +450,22 @@ class Client(_Handle):
                 _call("bb_client_builder_load_env", builder)
             for fn_name, value in steps:
                 _call(fn_name, builder, value)
+            if hook is not None:
+                _call("bb_client_builder_set_progress", builder, hook.callback, None)
             client = _native.ClientP()
             _call("bb_client_new", builder, byref(client))
         finally:
             lib.bb_client_builder_free(builder)
-        super().__init__(client, lib.bb_client_free)
+        if hook is None:
+            free = lib.bb_client_free
+        else:
+
+            def free(ptr: Any, _keep_alive: _ProgressHook = hook) -> None:
+                # The C callback lives at least until the client is freed,
+                # whether by close(), the last call, or the garbage collector.
+                lib.bb_client_free(ptr)
+
+        super().__init__(client, free)
         self._base_url = base_url
 
     @classmethod
@@ -417,6 +485,30 @@ class Client(_Handle):
         url = f" base_url={self._base_url!r}" if self._base_url else ""
         return f"<browserbase_c.Client{url} {state}>"
 
+    def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)``; an exception the progress callable raised during
+        it is raised instead of the :class:`CancelledError` it caused."""
+        hook = self._progress_hook
+        if hook is None:
+            return fn(*args)
+        outer = hook.enter()
+        try:
+            result = fn(*args)
+        except BaseException:
+            raised = hook.leave(outer)
+            if raised is None:
+                raise
+        else:
+            raised = hook.leave(outer)
+            if raised is None:
+                return result
+        # Outside the except block: the user's exception is raised as itself,
+        # not "during handling of" the CancelledError.
+        try:
+            raise raised
+        finally:
+            del raised  # no cycle frame -> exception -> traceback -> frame
+
     # -- downloads ---------------------------------------------------------
 
     def download(self, session_id: str, path: StrPath, *, api_key: Optional[str] = None) -> None:
@@ -425,13 +517,13 @@ class Client(_Handle):
         args = (_text("api_key", api_key, optional=True), _text("session_id", session_id))
         dest = _path("path", path)
         with self._use() as client:
-            _call("bb_client_download", client, *args, dest)
+            self._run(_call, "bb_client_download", client, *args, dest)
 
     def download_bytes(self, session_id: str, *, api_key: Optional[str] = None) -> bytes:
         """Downloads session ``session_id``'s archive into memory."""
         args = (_text("api_key", api_key, optional=True), _text("session_id", session_id))
         with self._use() as client:
-            return _call_buffer("bb_client_download_to_buffer", client, *args)
+            return self._run(_call_buffer, "bb_client_download_to_buffer", client, *args)
 
     def download_to(self, session_id: str, sink: Sink, *, api_key: Optional[str] = None) -> int:
         """Streams session ``session_id``'s archive, chunk by chunk, to
@@ -442,7 +534,9 @@ class Client(_Handle):
         a ZIP archive: treat it as unverified until this returns."""
         args = (_text("api_key", api_key, optional=True), _text("session_id", session_id))
         with self._use() as client:
-            return _call_streaming("bb_client_download_to_callback", sink, client, *args)
+            return self._run(
+                _call_streaming, "bb_client_download_to_callback", sink, client, *args
+            )
 
     def wait_for_downloads(
         self,
@@ -470,8 +564,10 @@ class Client(_Handle):
         dest = None if path is None else _path("path", path)
         with self._use() as client:
             if dest is None:
-                return _call_buffer("bb_client_wait_for_downloads_to_buffer", client, *args)
-            _call("bb_client_wait_for_downloads", client, *args, dest)
+                return self._run(
+                    _call_buffer, "bb_client_wait_for_downloads_to_buffer", client, *args
+                )
+            self._run(_call, "bb_client_wait_for_downloads", client, *args, dest)
             return None
 
     def extract_downloads(
@@ -495,7 +591,7 @@ class Client(_Handle):
         )
         dest = _path("dir", dir)
         with self._use() as client:
-            _call("bb_client_extract_downloads", client, *args, dest)
+            self._run(_call, "bb_client_extract_downloads", client, *args, dest)
 
 
 # ---------------------------------------------------------------------------
@@ -792,6 +888,7 @@ __all__ = [
     "BrowserbaseError",
     "Client",
     "Entry",
+    "Progress",
     "download",
     "download_bytes",
     "download_to",

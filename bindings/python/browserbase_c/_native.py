@@ -88,6 +88,12 @@ BuilderP = POINTER(BbClientBuilder)
 ArchiveP = POINTER(BbArchive)
 BufferP = POINTER(c_uint8)
 WRITE_CALLBACK = CFUNCTYPE(c_int, c_void_p, POINTER(c_uint8), c_size_t)
+#: ``bb_progress_callback``: (user_data, received, total or -1) -> 0 to go on.
+PROGRESS_CALLBACK = CFUNCTYPE(c_int, c_void_p, c_uint64, c_int64)
+#: ``bb_log_callback``: (user_data, bb_log_level, message). The message is
+#: taken as a raw pointer (c_void_p), not c_char_p, so that converting it can
+#: never fail before the Python function runs.
+LOG_CALLBACK = CFUNCTYPE(None, c_void_p, c_int, c_void_p)
 bb_code_t = c_int  # a C enum: int-sized
 UINT32_MAX = 0xFFFFFFFF
 UINT64_MAX = 0xFFFFFFFFFFFFFFFF
@@ -103,6 +109,8 @@ PROTOTYPES = {
     "bb_error_message": (c_char_p, [ErrorP]),
     "bb_error_free": (None, [ErrorP]),
     "bb_buffer_free": (None, [BufferP, c_size_t]),
+    # The process-wide log (bb_log_level is a C enum: int-sized).
+    "bb_set_log_callback": (bb_code_t, [LOG_CALLBACK, c_void_p, c_int, ErrorPP]),
     # The process-wide default client.
     "bb_download_session": (bb_code_t, [c_char_p, c_char_p, c_char_p, ErrorPP]),
     "bb_download_session_to_buffer": (
@@ -145,6 +153,10 @@ PROTOTYPES = {
     "bb_client_builder_add_ca_file": (bb_code_t, [BuilderP, c_char_p, ErrorPP]),
     "bb_client_builder_set_proxy": (bb_code_t, [BuilderP, c_char_p, ErrorPP]),
     "bb_client_builder_set_fsync": (bb_code_t, [BuilderP, c_int, ErrorPP]),
+    "bb_client_builder_set_progress": (
+        bb_code_t,
+        [BuilderP, PROGRESS_CALLBACK, c_void_p, ErrorPP],
+    ),
     "bb_client_new": (bb_code_t, [BuilderP, POINTER(ClientP), ErrorPP]),
     "bb_client_free": (None, [ClientP]),
     "bb_client_download": (

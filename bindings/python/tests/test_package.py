@@ -13,8 +13,11 @@ build in <repo>/target/debug/.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import io
+import logging
 import os
 import pathlib
 import pickle
@@ -678,6 +681,318 @@ class ClientTest(TempDirTestCase):
         self.assertIsNone(client._Handle__ptr, "not freed after the last call")
         with self.assertRaises(bb.InvalidArgumentError):
             client.download_bytes(DEMO_SESSION)
+
+
+# ---------------------------------------------------------------------------
+# Progress
+# ---------------------------------------------------------------------------
+
+
+class Stop(Exception):
+    pass
+
+
+class ProgressTest(TempDirTestCase):
+    def setUp(self):
+        super().setUp()
+        # Incompressible, so the archive arrives in several chunks.
+        self.session = new_session("progress", {"big.bin": os.urandom(600_000)})
+        self.size = len(served_archive(self.session))
+        self.calls = []
+
+    def record(self, received, total):
+        self.calls.append((received, total))
+
+    def check_from_zero_to_the_size(self, calls, size):
+        self.assertGreaterEqual(len(calls), 2, calls)
+        self.assertEqual(calls[0], (0, size))
+        self.assertEqual(calls[-1], (size, size))
+        received = [r for r, _ in calls]
+        self.assertEqual(received, sorted(received), "progress went backwards")
+        self.assertEqual({t for _, t in calls}, {size})
+
+    def test_progress_from_zero_to_the_archive_size(self):
+        with quick_client(progress=self.record) as client:
+            data = client.download_bytes(self.session)
+        self.assertEqual(len(data), self.size)
+        self.check_from_zero_to_the_size(self.calls, self.size)
+        self.assertGreater(len(self.calls), 2, "one chunk only: the test proves little")
+
+    def test_every_method_reports_progress(self):
+        with quick_client(progress=self.record) as client:
+            calls = {
+                "download": lambda: client.download(self.session, self.tmp / "a.zip"),
+                "download_bytes": lambda: client.download_bytes(self.session),
+                "download_to": lambda: client.download_to(self.session, io.BytesIO()),
+                "wait_for_downloads": lambda: client.wait_for_downloads(
+                    self.session, timeout=5
+                ),
+                "wait_for_downloads(path)": lambda: client.wait_for_downloads(
+                    self.session, self.tmp / "b.zip", timeout=5
+                ),
+                "extract_downloads": lambda: client.extract_downloads(
+                    self.session, self.tmp / "x", timeout=5
+                ),
+            }
+            for name, call in calls.items():
+                with self.subTest(method=name):
+                    self.calls.clear()
+                    call()
+                    self.check_from_zero_to_the_size(self.calls, self.size)
+        self.assertEqual((self.tmp / "a.zip").stat().st_size, self.size)
+
+    def test_true_and_none_go_on(self):
+        for result in (True, None, 0, "yes"):
+            with self.subTest(result=result):
+                with quick_client(progress=lambda r, t: result) as client:
+                    self.assertEqual(len(client.download_bytes(self.session)), self.size)
+
+    def test_returning_false_cancels(self):
+        def stop_after_first_chunk(received, total):
+            self.record(received, total)
+            return received == 0
+
+        before = len(requests_for(self.session))
+        with quick_client(progress=stop_after_first_chunk, max_retries=2) as client:
+            with self.assertRaises(bb.CancelledError) as caught:
+                client.download(self.session, self.tmp / "never.zip")
+        self.assertEqual(caught.exception.code, "BB_ERR_CANCELLED")
+        self.assertEqual(len(self.calls), 2, self.calls)
+        self.assertGreater(self.calls[1][0], 0)
+        self.assertFalse((self.tmp / "never.zip").exists())
+        self.assertEqual(os.listdir(self.tmp), [], "a temporary file was left behind")
+        self.assertEqual(len(requests_for(self.session)), before + 1, "a cancel was retried")
+
+    def test_an_exception_cancels_and_propagates_after_the_call(self):
+        def boom(received, total):
+            self.record(received, total)
+            if received > 0:
+                raise Stop("enough")
+
+        before = len(requests_for(self.session))
+        with quick_client(progress=boom, max_retries=2) as client:
+            with self.assertRaises(Stop) as caught:
+                client.download_bytes(self.session)
+            self.assertEqual(str(caught.exception), "enough")
+            self.assertIsNone(caught.exception.__context__, "raised during another exception")
+            self.assertEqual(len(self.calls), 2, "the download went on after the exception")
+            self.assertEqual(
+                len(requests_for(self.session)), before + 1, "a cancel was retried"
+            )
+            # The client is fine afterwards: the next exception is the next one.
+            with self.assertRaises(Stop):
+                client.download_to(self.session, io.BytesIO())
+            with self.assertRaises(Stop):
+                client.wait_for_downloads(self.session, timeout=5)
+
+    def test_an_exception_at_the_first_report_writes_nothing(self):
+        def refuse(received, total):
+            raise KeyboardInterrupt  # not even an Exception
+
+        with quick_client(progress=refuse) as client:
+            with self.assertRaises(KeyboardInterrupt):
+                client.extract_downloads(self.session, self.tmp / "x", timeout=5)
+        self.assertFalse((self.tmp / "x").exists())
+
+    def test_sink_and_progress_together(self):
+        chunks = []
+        with quick_client(progress=self.record) as client:
+            total = client.download_to(self.session, chunks.append)
+            self.assertEqual(total, self.size)
+            self.check_from_zero_to_the_size(self.calls, self.size)
+            with self.assertRaises(Stop):
+                client.download_to(self.session, lambda chunk: (_ for _ in ()).throw(Stop()))
+
+    def test_each_poll_of_a_wait_starts_from_zero(self):
+        script(self.session, "empty", "empty")
+        with quick_client(progress=self.record) as client:
+            client.wait_for_downloads(self.session, timeout=10)
+        starts = [i for i, (r, _) in enumerate(self.calls) if r == 0]
+        self.assertEqual(len(starts), 3, self.calls)
+        self.check_from_zero_to_the_size(self.calls[starts[-1]:], self.size)
+        self.assertEqual(self.calls[starts[0]], (0, 22))  # the empty archive
+
+    def test_exceptions_stay_on_their_own_thread(self):
+        def progress(received, total):
+            if threading.current_thread().name == "bad" and received > 0:
+                raise Stop("bad thread")
+
+        outcomes = {}
+
+        def work(client):
+            try:
+                outcomes[threading.current_thread().name] = len(
+                    client.download_bytes(self.session)
+                )
+            except BaseException as e:  # noqa: BLE001
+                outcomes[threading.current_thread().name] = e
+
+        with quick_client(progress=progress) as client:
+            threads = [
+                threading.Thread(target=work, args=(client,), name=name)
+                for name in ("bad", "good1", "good2")
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+        self.assertIsInstance(outcomes["bad"], Stop)
+        self.assertEqual((outcomes["good1"], outcomes["good2"]), (self.size, self.size))
+
+    def test_callback_outlives_every_reference_but_the_client(self):
+        def make():
+            seen = []
+            client = quick_client(progress=lambda r, t: seen.append(r))
+            return client, seen
+
+        client, seen = make()
+        gc.collect()
+        with client:
+            client.download_bytes(self.session)
+        self.assertEqual(seen[-1], self.size)
+        # A cycle client -> callback -> client, collected by the GC: the C
+        # client is freed before the callback (no crash, no leak warning).
+        cyclic = quick_client(progress=lambda r, t: not cyclic.closed)
+        cyclic.download_bytes(self.session)
+        del cyclic
+        gc.collect()
+
+    def test_progress_must_be_callable(self):
+        with self.assertRaises(TypeError):
+            bb.Client(progress=42)
+
+
+# ---------------------------------------------------------------------------
+# Logging
+# ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def captured_records(level=logging.DEBUG):
+    """Every record the browserbase_c logger handles (possibly none)."""
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    log = logging.getLogger("browserbase_c")
+    handler = Keep(level)
+    saved = (log.level, log.propagate)
+    log.addHandler(handler)
+    log.setLevel(level)
+    log.propagate = False
+    try:
+        yield records
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(saved[0])
+        log.propagate = saved[1]
+
+
+class LoggingTest(unittest.TestCase):
+    def tearDown(self):
+        bb.disable_logging()
+
+    def test_request_lines_reach_the_logging_module(self):
+        session = new_session("log", {"a.txt": b"a"})
+        bb.enable_logging(level=logging.INFO)
+        with self.assertLogs("browserbase_c", level="INFO") as logs:
+            with quick_client() as client:
+                client.download_bytes(session)
+            with self.assertRaises(bb.AuthenticationError):
+                bb.download_bytes(session, api_key="py-secret-wrong-key")
+        lines = [r.getMessage() for r in logs.records]
+        ours = [line for line in lines if f"GET /v1/sessions/{session}/downloads" in line]
+        self.assertEqual(len(ours), 2, lines)
+        self.assertIn("-> 200", ours[0])
+        self.assertIn("-> 401", ours[1])
+        self.assertTrue(all(r.levelno == logging.INFO for r in logs.records), lines)
+        self.assertTrue(all(r.name == "browserbase_c" for r in logs.records))
+        for line in lines:
+            self.assertNotIn(API_KEY, line)
+            self.assertNotIn("py-secret-wrong-key", line)
+
+    def test_retries_are_warnings(self):
+        session = new_session("logretry", {"a.txt": b"a"})
+        script(session, "status 503")
+        bb.enable_logging(logging.WARNING)
+        with self.assertLogs("browserbase_c", level="DEBUG") as logs:
+            with quick_client(max_retries=1) as client:
+                client.download_bytes(session)
+        # At WARNING the library sends no INFO line at all.
+        self.assertEqual([r.levelno for r in logs.records], [logging.WARNING], logs.output)
+        self.assertIn("retrying", logs.records[0].getMessage())
+
+    def test_level_names_and_debug(self):
+        session = new_session("logdebug", {"a.txt": b"a"})
+        bb.enable_logging("debug")
+        with captured_records() as records:
+            bb.download_bytes(session)
+        self.assertTrue(any(session in r.getMessage() for r in records))
+        bb.enable_logging("ERROR")
+        with captured_records() as records:
+            bb.download_bytes(session)
+        self.assertEqual(records, [])
+
+    def test_disable_logging_stops_the_lines(self):
+        session = new_session("logoff", {"a.txt": b"a"})
+        bb.enable_logging()
+        bb.disable_logging()
+        with captured_records() as records:
+            bb.download_bytes(session)
+        self.assertEqual(records, [])
+        bb.disable_logging()  # twice is fine
+
+    def test_above_error_silences_the_library(self):
+        bb.enable_logging(logging.CRITICAL)
+        with captured_records() as records:
+            with self.assertRaises(bb.NotFoundError):
+                bb.download_bytes(UNKNOWN_SESSION)
+        self.assertEqual(records, [])
+
+    def test_bad_levels(self):
+        for level in (1.5, True, None):
+            with self.subTest(level=level), self.assertRaises(TypeError):
+                bb.enable_logging(level)
+        with self.assertRaises(ValueError):
+            bb.enable_logging("loud")
+
+    def test_a_failing_logger_never_reaches_c(self):
+        class Explode(logging.Filter):
+            def filter(self, record):
+                raise RuntimeError("a broken filter")
+
+        unraisable = []
+        saved_hook = sys.unraisablehook
+        sys.unraisablehook = unraisable.append
+        explode = Explode()
+        log = logging.getLogger("browserbase_c")
+        log.addFilter(explode)
+        try:
+            bb.enable_logging(logging.DEBUG)
+            with captured_records() as records:  # the logger at DEBUG: the filter runs
+                self.assertEqual(bb.download_bytes(DEMO_SESSION)[:2], b"PK")
+        finally:
+            log.removeFilter(explode)
+            sys.unraisablehook = saved_hook
+        self.assertEqual(records, [])
+        self.assertEqual(unraisable, [], "an exception escaped into ctypes")
+
+    def test_lines_from_other_threads(self):
+        session = new_session("logthreads", {"a.txt": b"a"})
+        bb.enable_logging()
+        with self.assertLogs("browserbase_c", level="INFO") as logs:
+            threads = [
+                threading.Thread(target=bb.download_bytes, args=(session,)) for _ in range(4)
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+        self.assertEqual(
+            sum(f"/v1/sessions/{session}/downloads -> 200" in line for line in logs.output), 4
+        )
 
 
 # ---------------------------------------------------------------------------
