@@ -1,7 +1,7 @@
 # The two commands a new machine needs (see README):
 #   make demo   build everything (release) and run the C example against the stand-in server
 #   make test   run the whole test suite
-# Other targets: build, examples, header, install, uninstall, clean.
+# Other targets: build, examples, header, install, uninstall, bench, clean.
 
 CARGO  ?= cargo
 CC     ?= cc
@@ -11,7 +11,7 @@ CFLAGS ?= -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror
 RELEASE := target/release
 OUT     := target/examples-c
 
-.PHONY: all build examples demo test header install install-files uninstall clean
+.PHONY: all build examples demo test header install install-files uninstall bench clean
 
 # Installation, with the usual PREFIX/DESTDIR semantics:
 #   make install PREFIX=/usr/local            (default PREFIX)
@@ -82,6 +82,12 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/libbrowserbase.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libbrowserbase.a \
 	      $(DESTDIR)$(INCLUDEDIR)/browserbase.h $(DESTDIR)$(INCLUDEDIR)/browserbase.hpp \
 	      $(DESTDIR)$(PKGCONFIGDIR)/browserbase.pc
+
+# Benchmarks (not part of `make test`): libbrowserbase against curl, dd and the
+# official Python SDK over loopback; rewrites the table in BENCHMARKS.md.
+# BENCH_QUICK=1 for a one-minute look; other knobs at the top of benches/bench.py.
+bench: build
+	BENCH_NO_BUILD=1 $(PYTHON) benches/bench.py
 
 header:
 	BB_UPDATE_HEADER=1 $(CARGO) test --test header
