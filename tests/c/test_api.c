@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "browserbase.h"
+#include "tap.h"
 
 #define DEMO_SESSION "0b5e3a7c-9d2f-4c61-8e4a-5f3b2a1c9d80"
 #define EMPTY_SESSION "1c6f4b8d-ae30-4d72-9f5b-6a4c3b2d0e91"
@@ -51,27 +52,7 @@ static const char *test_dir;
 /* Reporting                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static int checks_run;
-static int checks_failed;
 
-/* Records one check: `ok` is its outcome; on failure the printf-style
- * details follow the description. Returns `ok`. */
-static int check(int ok, const char *what, const char *details_fmt, ...) {
-    checks_run++;
-    if (ok) {
-        printf("ok %d - %s\n", checks_run, what);
-    } else {
-        checks_failed++;
-        printf("not ok %d - %s: ", checks_run, what);
-        va_list ap;
-        va_start(ap, details_fmt);
-        vprintf(details_fmt, ap);
-        va_end(ap);
-        printf("\n");
-    }
-    fflush(stdout);
-    return ok;
-}
 
 /* A name for any code, for details (bb_code_name is itself under test, so
  * the number is printed too). */
@@ -1310,6 +1291,5 @@ int main(void) {
         test_fork();
     }
     free(demo_zip);
-    printf("%d passed, %d failed\n", checks_run - checks_failed, checks_failed);
-    return checks_failed ? 1 : 0;
+    return tap_summary();
 }

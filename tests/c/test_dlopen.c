@@ -27,28 +27,12 @@
 #include <time.h>
 
 #include "browserbase.h"
+#include "tap.h"
 
 #define DEMO_SESSION "0b5e3a7c-9d2f-4c61-8e4a-5f3b2a1c9d80"
 #define CYCLES 5
 
-static int checks_run, checks_failed;
 
-static int check(int ok, const char *what, const char *details_fmt, ...) {
-    checks_run++;
-    if (ok) {
-        printf("ok %d - %s\n", checks_run, what);
-    } else {
-        checks_failed++;
-        printf("not ok %d - %s: ", checks_run, what);
-        va_list ap;
-        va_start(ap, details_fmt);
-        vprintf(details_fmt, ap);
-        va_end(ap);
-        printf("\n");
-    }
-    fflush(stdout);
-    return ok;
-}
 
 /* The functions used, looked up with dlsym() after each dlopen(). */
 struct api {
@@ -163,6 +147,5 @@ int main(int argc, char **argv) {
           stays, CYCLES);
     /* Still alive here: the background thread survived every dlclose(). */
     check(1, "the process is alive after 5 dlopen/use/dlclose cycles", "");
-    printf("%d passed, %d failed\n", checks_run - checks_failed, checks_failed);
-    return checks_failed ? 1 : 0;
+    return tap_summary();
 }

@@ -44,29 +44,13 @@
 #include <unistd.h>
 
 #include "browserbase.h"
+#include "tap.h"
 
 #define DEMO_SESSION "0b5e3a7c-9d2f-4c61-8e4a-5f3b2a1c9d80"
 
 static const char *base_url;
 static const char *test_dir;
-static int checks_run, checks_failed;
 
-static int check(int ok, const char *what, const char *details_fmt, ...) {
-    checks_run++;
-    if (ok) {
-        printf("ok %d - %s\n", checks_run, what);
-    } else {
-        checks_failed++;
-        printf("not ok %d - %s: ", checks_run, what);
-        va_list ap;
-        va_start(ap, details_fmt);
-        vprintf(details_fmt, ap);
-        va_end(ap);
-        printf("\n");
-    }
-    fflush(stdout);
-    return ok;
-}
 
 static void die(const char *what) {
     fprintf(stderr, "test_fork: %s\n", what);
@@ -338,6 +322,5 @@ int main(int argc, char **argv) {
         die("set BB_TEST_BASE_URL, BB_TEST_DIR and BROWSERBASE_API_KEY");
     if (setenv("BROWSERBASE_BASE_URL", base_url, 1) != 0) die("setenv failed");
     fork_checks();
-    printf("%d passed, %d failed\n", checks_run - checks_failed, checks_failed);
-    return checks_failed ? 1 : 0;
+    return tap_summary();
 }
