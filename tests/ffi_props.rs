@@ -1,7 +1,8 @@
 //! Property tests of the C surface: arbitrary byte strings (NUL-terminated,
 //! so anything but an interior NUL: invalid UTF-8, control characters, C1
 //! controls, tens of KiB) at every string argument of the download
-//! functions, the client download functions and the builder setters.
+//! functions, the client download functions, the builder setters, waiting;
+//! and arbitrary bytes as an archive (open, list, extract).
 //!
 //! What must hold, whatever the bytes:
 //! - no crash, and the code returned is one of the defined codes;
@@ -584,6 +585,152 @@ proptest! {
         prop_assert!(name.starts_with("BB_"));
         if (0..=14).contains(&code) {
             prop_assert_ne!(name, "BB_UNKNOWN_CODE");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Waiting, and archives made of arbitrary bytes
+// ---------------------------------------------------------------------------
+
+proptest! {
+    #![proptest_config(config(200))]
+
+    /// bb_client_wait_for_downloads_to_buffer (one poll, a server of its
+    /// own): the same argument rules as a download, and no session exists.
+    #[test]
+    fn wait_function(key in c_arg(), id in c_arg(), with_err in any::<bool>()) {
+        env_server();
+        thread_local! {
+            static FIXTURE: (StandInServer, usize) = {
+                let server = StandInServer::start();
+                let client = client_for(&server) as usize;
+                (server, client)
+            };
+        }
+        FIXTURE.with(|(server, client)| -> Result<(), TestCaseError> {
+            let client = *client as *const bb_client;
+            let (c_key, c_id) = (c_string(&key), c_string(&id));
+            let before = server.request_count();
+            let mut err: *mut bb_error = null_mut();
+            let sentinel = 0x5a5a_usize as *mut u8;
+            let (mut data, mut len) = (sentinel, 0x5a5a_usize);
+            let rc = bb_client_wait_for_downloads_to_buffer(
+                client, ptr(&c_key), ptr(&c_id), 0, 0, &mut data, &mut len,
+                err_out(with_err, &mut err));
+            let (rc, message) = outcome(rc, err, with_err);
+            let sent = server.request_count() - before;
+            prop_assert_ne!(rc, bb_code::BB_OK);
+            prop_assert!(data == sentinel && len == 0x5a5a, "outputs written on failure");
+            if !(key_arg_ok(&key) && id.as_deref().is_some_and(id_ok)) {
+                prop_assert_eq!(rc, bb_code::BB_ERR_INVALID_ARGUMENT, "{}", message);
+                prop_assert_eq!(sent, 0, "a bad argument reached the server: {}", message);
+            } else {
+                prop_assert!(sent <= 1, "{} polls with a zero timeout", sent);
+            }
+            assert_not_echoed(&key, &message);
+            Ok(())
+        })?;
+    }
+}
+
+/// A small valid archive to mutate: two files, one in a folder.
+fn base_archive() -> &'static [u8] {
+    static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
+    BYTES.get_or_init(|| {
+        use std::io::Write;
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let deflated = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        w.start_file("report-1719265797164.pdf", deflated).unwrap();
+        w.write_all(&b"%PDF-1.4 hello hello hello hello".repeat(20))
+            .unwrap();
+        w.start_file(
+            "dir/data-1719265797171.csv",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        w.write_all(b"a,b\n1,2\n").unwrap();
+        w.finish().unwrap().into_inner()
+    })
+}
+
+/// Arbitrary bytes, bytes that start like a ZIP, and a valid archive with a
+/// few bytes changed, cut short or extended.
+fn archive_bytes() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        vec(any::<u8>(), 0..512),
+        vec(any::<u8>(), 0..512).prop_map(|mut v| {
+            v.splice(0..0, *b"PK\x03\x04");
+            v
+        }),
+        (
+            vec((any::<prop::sample::Index>(), any::<u8>()), 0..8),
+            any::<prop::sample::Index>(),
+            any::<bool>(),
+        )
+            .prop_map(|(flips, cut, shorten)| {
+                let mut v = base_archive().to_vec();
+                for (at, byte) in flips {
+                    let i = at.index(v.len());
+                    v[i] = byte;
+                }
+                if shorten {
+                    v.truncate(cut.index(v.len() + 1));
+                }
+                v
+            }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config(400))]
+
+    /// bb_archive_open_buffer, _entry_at and _extract_to on whatever bytes:
+    /// a defined code, listing works on anything that opens, and extraction
+    /// either completes inside `dir` or leaves nothing at all.
+    #[test]
+    fn archives_of_arbitrary_bytes(bytes in archive_bytes(), with_err in any::<bool>()) {
+        let scratch = tempfile::tempdir().unwrap();
+        let mut archive: *mut bb_archive = null_mut();
+        let mut err: *mut bb_error = null_mut();
+        let rc = bb_archive_open_buffer(
+            bytes.as_ptr(), bytes.len(), &mut archive, err_out(with_err, &mut err));
+        let (rc, message) = outcome(rc, err, with_err);
+        if rc != bb_code::BB_OK {
+            prop_assert_eq!(rc, bb_code::BB_ERR_INVALID_ARCHIVE, "{}", message);
+            prop_assert!(archive.is_null(), "*out written on failure");
+            return Ok(());
+        }
+        for i in 0..bb_archive_entry_count(archive) {
+            let mut entry = std::mem::MaybeUninit::<bb_archive_entry>::uninit();
+            let mut err: *mut bb_error = null_mut();
+            let rc = bb_archive_entry_at(archive, i, entry.as_mut_ptr(), &mut err);
+            let (rc, message) = outcome(rc, err, true);
+            prop_assert_eq!(rc, bb_code::BB_OK, "{}", message);
+            let entry = unsafe { entry.assume_init() };
+            let name = unsafe { CStr::from_ptr(entry.name) };
+            let original = unsafe { CStr::from_ptr(entry.original_name) };
+            prop_assert!(name.to_str().is_ok() && original.to_str().is_ok());
+        }
+        let out = scratch.path().join("out");
+        let c_out = CString::new(out.as_os_str().as_bytes()).unwrap();
+        let mut err: *mut bb_error = null_mut();
+        let rc = bb_archive_extract_to(archive, c_out.as_ptr(), err_out(with_err, &mut err));
+        let (rc, message) = outcome(rc, err, with_err);
+        bb_archive_free(archive);
+        let left: Vec<_> = std::fs::read_dir(scratch.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        if rc == bb_code::BB_OK {
+            prop_assert_eq!(left, vec![std::ffi::OsString::from("out")]);
+        } else {
+            prop_assert!(
+                matches!(rc, bb_code::BB_ERR_INVALID_ARCHIVE | bb_code::BB_ERR_IO),
+                "{} from extraction: {}", rc as c_int, message
+            );
+            prop_assert!(left.is_empty(), "a failed extraction left {:?}", left);
         }
     }
 }
