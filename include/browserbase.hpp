@@ -1147,19 +1147,30 @@ inline int &log_handler_depth() noexcept {
     return depth;
 }
 
-/// Installs `next` (NULL: none) and `callback` in the library, then waits
-/// until the replaced handler's calls on other threads have returned.
+/// Serializes set_log_handler / reset_log_handler calls (never taken by the
+/// trampoline). Never destroyed, like the state.
+inline std::mutex &log_setter_mutex() {
+    static std::mutex *const mutex = new std::mutex();
+    return *mutex;
+}
+
+/// Installs `callback` in the library and `next` (NULL: none) as the
+/// handler, then waits until the replaced handler's calls on other threads
+/// have returned. The library call is made without `state.mutex`: it waits
+/// for callback calls under way, and those take `state.mutex` to finish.
 inline void replace_log_handler(bb_log_callback callback, bb_log_level max,
                                 std::shared_ptr<LogHandlerBox> next) {
     LogState &state = log_state();
+    // Setters take turns; from inside a handler, not (a setter on another
+    // thread may be waiting for this very call to return).
+    std::unique_lock<std::mutex> turn(log_setter_mutex(), std::defer_lock);
+    if (log_handler_depth() == 0) turn.lock();
+    bb_error *err = nullptr;
+    const bb_code rc = bb_set_log_callback(callback, nullptr, max, &err);
+    check(rc, err);  // a refused level throws here: the previous handler stays
     std::shared_ptr<LogHandlerBox> old;  // released after the lock
     {
-        // Held across the C call: a line logged meanwhile waits for the new
-        // handler rather than reaching the old one.
         std::unique_lock<std::mutex> lock(state.mutex);
-        bb_error *err = nullptr;
-        const bb_code rc = bb_set_log_callback(callback, nullptr, max, &err);
-        check(rc, err);
         old = std::exchange(state.handler, std::move(next));
         if (old && log_handler_depth() == 0)
             state.finished.wait(lock, [&old] { return old->running == 0; });

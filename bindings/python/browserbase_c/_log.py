@@ -56,11 +56,11 @@ def _deliver(_user: Any, level: int, message: Any) -> None:
         pass
 
 
-# One C function pointer for the life of the process, never freed: the
-# library may still be calling it on another thread just after it was
-# replaced (it copies the callback out of its lock before calling it), and a
-# freed ctypes thunk would crash that thread. It reads the logger at each
-# line, so it needs no user_data.
+# One C function pointer for the life of the process, never freed: a freed
+# ctypes thunk would crash any thread still calling it, and keeping one is
+# simpler than proving none is (bb_set_log_callback does wait for calls under
+# way on other threads). It reads the logger at each line, so it needs no
+# user_data.
 _CALLBACK = _native.LOG_CALLBACK(_deliver)
 _NO_CALLBACK = _native.LOG_CALLBACK()  # NULL
 _lock = threading.Lock()
