@@ -701,7 +701,8 @@ const char *bb_version(void);
  *
  * Returns only once calls of the replaced callback still running on other
  * threads have finished (a callback may call this function to replace
- * itself; its own call is not waited for).
+ * itself; its own call is not waited for). So a callback must not wait for
+ * a lock that the thread calling this function holds.
  *
  * Ownership: `user_data` is passed to every call of `callback` untouched;
  * it must stay valid, and be safe to use from any thread, until the
