@@ -2,7 +2,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use browserbase::{Client, ClientConfig, ErrorKind, EMPTY_ARCHIVE};
@@ -32,26 +32,11 @@ fn demo_server() -> StandInServer {
     StandInServer::start_with(&["--demo"])
 }
 
-/// Names in `dir` that are not `keep` (left-over temporary files).
-fn leftovers(dir: &Path, keep: &[&str]) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| !keep.contains(&n.as_str()))
-        .collect()
-}
-
-fn scratch() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("out.zip");
-    (dir, path)
-}
-
 #[test]
 fn file_buffer_and_callback_get_the_same_archive() {
     let server = demo_server();
     let client = client_for(&server);
-    let (dir, path) = scratch();
+    let (dir, path) = support::scratch();
 
     let n = client.download_to_file(KEY, DEMO, &path).unwrap();
     let file = std::fs::read(&path).unwrap();
@@ -84,7 +69,10 @@ fn file_buffer_and_callback_get_the_same_archive() {
         .unwrap();
     assert_eq!(streamed, file);
     assert!(chunks >= 1);
-    assert_eq!(leftovers(dir.path(), &["out.zip"]), Vec::<String>::new());
+    assert_eq!(
+        support::leftovers(dir.path(), &["out.zip"]),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -162,7 +150,7 @@ fn hostile_session_ids_stay_one_path_segment() {
 fn bad_arguments_send_nothing_and_touch_nothing() {
     let server = demo_server();
     let client = client_for(&server);
-    let (dir, path) = scratch();
+    let (dir, path) = support::scratch();
     let cases: Vec<(Option<&str>, &str, &str)> = vec![
         (KEY, "", "session_id"),
         (KEY, "a\nb", "session_id"),
@@ -185,7 +173,7 @@ fn bad_arguments_send_nothing_and_touch_nothing() {
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     assert!(e.message().contains("path"));
     assert_eq!(server.request_count(), 0);
-    assert_eq!(leftovers(dir.path(), &[]), Vec::<String>::new());
+    assert_eq!(support::leftovers(dir.path(), &[]), Vec::<String>::new());
 }
 
 #[test]
@@ -257,14 +245,17 @@ fn the_last_error_says_how_many_attempts_and_why() {
 fn a_page_that_is_not_zip_is_an_invalid_archive_not_a_file() {
     let server = demo_server();
     let client = client_for(&server);
-    let (dir, path) = scratch();
+    let (dir, path) = support::scratch();
     std::fs::write(&path, b"old").unwrap();
     server.script(DEMO, &["html"]);
     let e = client.download_to_file(KEY, DEMO, &path).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArchive, "{e}");
     assert!(e.message().contains("not a ZIP"), "{e}");
     assert_eq!(std::fs::read(&path).unwrap(), b"old");
-    assert_eq!(leftovers(dir.path(), &["out.zip"]), Vec::<String>::new());
+    assert_eq!(
+        support::leftovers(dir.path(), &["out.zip"]),
+        Vec::<String>::new()
+    );
 
     // Starts like a ZIP but its central directory is garbage: caught at the end.
     server.set_archive("fake", b"PK\x03\x04 this is not really an archive");
@@ -273,14 +264,17 @@ fn a_page_that_is_not_zip_is_an_invalid_archive_not_a_file() {
     assert_eq!(std::fs::read(&path).unwrap(), b"old");
     let e = client.download_to_vec(KEY, "fake").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArchive, "{e}");
-    assert_eq!(leftovers(dir.path(), &["out.zip"]), Vec::<String>::new());
+    assert_eq!(
+        support::leftovers(dir.path(), &["out.zip"]),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
 fn a_body_cut_short_leaves_nothing_behind() {
     let server = demo_server();
     let client = client_no_retry(&server);
-    let (dir, path) = scratch();
+    let (dir, path) = support::scratch();
     std::fs::write(&path, b"old").unwrap();
     for step in ["cut 100", "long-length 500", "chunked-cut 100", "reset"] {
         server.script(DEMO, &[step]);
@@ -288,7 +282,7 @@ fn a_body_cut_short_leaves_nothing_behind() {
         assert_eq!(e.kind(), ErrorKind::Connection, "{step}: {e}");
         assert_eq!(std::fs::read(&path).unwrap(), b"old", "{step}");
         assert_eq!(
-            leftovers(dir.path(), &["out.zip"]),
+            support::leftovers(dir.path(), &["out.zip"]),
             Vec::<String>::new(),
             "{step}"
         );
@@ -311,11 +305,11 @@ fn a_silent_server_times_out() {
     assert!(started.elapsed() < Duration::from_secs(2));
 
     server.script(DEMO, &["stall-body 100 3000"]);
-    let (dir, path) = scratch();
+    let (dir, path) = support::scratch();
     let e = client.download_to_file(KEY, DEMO, &path).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
     assert!(!path.exists());
-    assert_eq!(leftovers(dir.path(), &[]), Vec::<String>::new());
+    assert_eq!(support::leftovers(dir.path(), &[]), Vec::<String>::new());
 }
 
 #[test]
@@ -428,7 +422,7 @@ fn the_longest_valid_file_name_works() {
     client.download_to_file(KEY, DEMO, &path).unwrap();
     assert!(std::fs::read(&path).unwrap().starts_with(b"PK"));
     assert_eq!(
-        leftovers(dir.path(), &[path.file_name().unwrap().to_str().unwrap()]),
+        support::leftovers(dir.path(), &[path.file_name().unwrap().to_str().unwrap()]),
         Vec::<String>::new()
     );
 }
@@ -438,7 +432,7 @@ fn replacing_a_file_keeps_its_permissions() {
     use std::os::unix::fs::PermissionsExt;
     let server = demo_server();
     let client = client_for(&server);
-    let (_dir, path) = scratch();
+    let (_dir, path) = support::scratch();
     std::fs::write(&path, b"secret").unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     client.download_to_file(KEY, DEMO, &path).unwrap();
@@ -464,7 +458,7 @@ fn a_symlink_is_written_through() {
         .is_symlink());
     assert!(std::fs::read(&target).unwrap().starts_with(b"PK"));
     assert_eq!(
-        leftovers(&dir.path().join("real"), &["archive.zip"]),
+        support::leftovers(&dir.path().join("real"), &["archive.zip"]),
         Vec::<String>::new()
     );
 }
@@ -483,7 +477,10 @@ fn a_fifo_or_device_is_never_replaced() {
     assert!(e.message().contains("not a regular file"), "{e}");
     assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
     assert_eq!(server.request_count(), 0);
-    assert_eq!(leftovers(dir.path(), &["pipe"]), Vec::<String>::new());
+    assert_eq!(
+        support::leftovers(dir.path(), &["pipe"]),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -509,9 +506,9 @@ fn progress_is_reported_and_can_cancel() {
     let mut config = config_for(&server);
     config.set_progress(Some(browserbase::Progress::new(|done, _| done == 0)));
     let client = Client::new(config).unwrap();
-    let (dir, path) = scratch();
+    let (dir, path) = support::scratch();
     let e = client.download_to_file(KEY, DEMO, &path).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Cancelled, "{e}");
     assert!(e.message().contains("progress"), "{e}");
-    assert_eq!(leftovers(dir.path(), &[]), Vec::<String>::new());
+    assert_eq!(support::leftovers(dir.path(), &[]), Vec::<String>::new());
 }

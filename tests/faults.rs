@@ -560,35 +560,10 @@ fn the_deadline_bounds_the_whole_call() {
     assert!(started.elapsed() < Duration::from_secs(3));
 }
 
-/// A listener whose accept queue is full: a new connection's SYN is dropped,
-/// so connecting hangs (until the connect timeout).
-struct Unanswering {
-    listener: std::net::TcpListener,
-    _filler: std::net::TcpStream,
-}
-
-impl Unanswering {
-    fn new() -> Unanswering {
-        use std::os::fd::AsRawFd;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        // Backlog 0: one connection fills the queue, the next SYN is dropped.
-        assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
-        let filler = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        Unanswering {
-            listener,
-            _filler: filler,
-        }
-    }
-
-    pub fn port(&self) -> u16 {
-        self.listener.local_addr().unwrap().port()
-    }
-}
-
 #[test]
 fn connect_timeout() {
     let _g = shared();
-    let hole = Unanswering::new();
+    let hole = support::Unanswering::new();
     let mut config = ClientConfig::default();
     config
         .set_base_url(&format!("http://127.0.0.1:{}", hole.port()))

@@ -278,7 +278,7 @@ fn environment_values_tune_retries_and_timeouts() {
         assert!(r.took < Duration::from_secs(3), "{:?}", r.took);
 
         // The connect timeout, against a port whose accept queue is full.
-        let hole = Unanswering::new();
+        let hole = support::Unanswering::new();
         let r = env_download(
             &binary,
             mode,
@@ -291,30 +291,5 @@ fn environment_values_tune_retries_and_timeouts() {
         );
         assert!(r.line.starts_with("BB_ERR_TIMEOUT 0 "), "{}", r.line);
         assert!(r.took < Duration::from_secs(3), "{:?}", r.took);
-    }
-}
-
-/// A listener whose accept queue is full: a new connection's SYN is dropped,
-/// so connecting hangs until the connect timeout.
-struct Unanswering {
-    listener: std::net::TcpListener,
-    _filler: std::net::TcpStream,
-}
-
-impl Unanswering {
-    fn new() -> Unanswering {
-        use std::os::fd::AsRawFd;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        // Backlog 0: one connection fills the queue, the next SYN is dropped.
-        assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
-        let filler = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        Unanswering {
-            listener,
-            _filler: filler,
-        }
-    }
-
-    fn port(&self) -> u16 {
-        self.listener.local_addr().unwrap().port()
     }
 }

@@ -5,7 +5,7 @@
 mod support;
 
 use std::ffi::{CStr, CString};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -51,20 +51,6 @@ fn wait(timeout_ms: u64) -> WaitOptions {
     WaitOptions::new(Duration::from_millis(timeout_ms))
 }
 
-fn leftovers(dir: &Path, keep: &[&str]) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| !keep.contains(&n.as_str()))
-        .collect()
-}
-
-fn scratch() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("out.zip");
-    (dir, path)
-}
-
 fn original_names(bytes: &[u8]) -> Vec<String> {
     let archive = Archive::from_bytes(bytes.to_vec()).unwrap();
     let mut names: Vec<_> = archive
@@ -82,7 +68,7 @@ fn the_empty_archive_is_waited_out_then_written_atomically() {
     with_files(&server, S);
     server.ready_after_ms(S, 800);
     let client = client_for(&server);
-    let (dir, path) = scratch();
+    let (dir, path) = support::scratch();
     let started = Instant::now();
     let report = client
         .wait_for_downloads(KEY, S, &path, &wait(10_000))
@@ -100,7 +86,10 @@ fn the_empty_archive_is_waited_out_then_written_atomically() {
     let bytes = std::fs::read(&path).unwrap();
     assert_eq!(report.size, bytes.len() as u64);
     assert_eq!(original_names(&bytes), ["data.csv", "report.pdf"]);
-    assert_eq!(leftovers(dir.path(), &["out.zip"]), Vec::<String>::new());
+    assert_eq!(
+        support::leftovers(dir.path(), &["out.zip"]),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -108,7 +97,7 @@ fn a_session_that_stays_empty_times_out_on_schedule_with_a_message() {
     let server = server();
     server.set_empty(S);
     let client = client_for(&server);
-    let (dir, path) = scratch();
+    let (dir, path) = support::scratch();
     std::fs::write(&path, b"old").unwrap();
     let started = Instant::now();
     let e = client
@@ -129,7 +118,10 @@ fn a_session_that_stays_empty_times_out_on_schedule_with_a_message() {
         "{elapsed:?}"
     );
     assert_eq!(std::fs::read(&path).unwrap(), b"old");
-    assert_eq!(leftovers(dir.path(), &["out.zip"]), Vec::<String>::new());
+    assert_eq!(
+        support::leftovers(dir.path(), &["out.zip"]),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -137,7 +129,7 @@ fn a_zero_timeout_polls_once() {
     let server = server();
     server.set_empty(S);
     let client = client_for(&server);
-    let (_dir, path) = scratch();
+    let (_dir, path) = support::scratch();
     let e = client
         .wait_for_downloads(KEY, S, &path, &wait(0))
         .unwrap_err();
@@ -198,7 +190,7 @@ fn permanent_errors_end_the_wait_at_once() {
     let server = server();
     with_files(&server, S);
     let client = client_for(&server);
-    let (dir, path) = scratch();
+    let (dir, path) = support::scratch();
     let cases: Vec<(Option<&str>, &str, Option<&str>, ErrorKind)> = vec![
         (KEY, "no-such-session", None, ErrorKind::NotFound),
         (Some("wrong_key_1234"), S, None, ErrorKind::Authentication),
@@ -221,14 +213,14 @@ fn permanent_errors_end_the_wait_at_once() {
         assert!(!e.message().contains("wrong_key_1234"), "{e}");
     }
     assert!(!path.exists());
-    assert_eq!(leftovers(dir.path(), &[]), Vec::<String>::new());
+    assert_eq!(support::leftovers(dir.path(), &[]), Vec::<String>::new());
 }
 
 #[test]
 fn bad_arguments_send_nothing() {
     let server = server();
     let client = client_for(&server);
-    let (dir, path) = scratch();
+    let (dir, path) = support::scratch();
     let e = client
         .wait_for_downloads(KEY, "", &path, &wait(1_000))
         .unwrap_err();
@@ -252,7 +244,7 @@ fn bad_arguments_send_nothing() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     assert_eq!(server.request_count(), 0);
-    assert_eq!(leftovers(dir.path(), &[]), Vec::<String>::new());
+    assert_eq!(support::leftovers(dir.path(), &[]), Vec::<String>::new());
 }
 
 #[test]
@@ -320,7 +312,7 @@ fn stable_times_out_while_files_keep_arriving() {
                 std::thread::sleep(Duration::from_millis(60));
             }
         });
-        let (_dir, path) = scratch();
+        let (_dir, path) = support::scratch();
         let result = client.wait_for_downloads(KEY, S, &path, &wait(1_000).stable(true));
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         assert!(!path.exists());
@@ -348,7 +340,7 @@ fn extract_downloads_waits_then_extracts_leaving_only_the_files() {
         std::fs::read(dir.join("report.pdf")).unwrap(),
         b"%PDF-1.4 a report"
     );
-    let mut names = leftovers(&dir, &[]);
+    let mut names = support::leftovers(&dir, &[]);
     names.sort();
     assert_eq!(names, ["data.csv", "report.pdf"]);
 
@@ -360,7 +352,10 @@ fn extract_downloads_waits_then_extracts_leaving_only_the_files() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotReady);
     assert!(!dir.exists());
-    assert_eq!(leftovers(root.path(), &["session"]), Vec::<String>::new());
+    assert_eq!(
+        support::leftovers(root.path(), &["session"]),
+        Vec::<String>::new()
+    );
 
     // A hostile archive from the service is refused like any other.
     server.set_archive("hostile", &hostile_zip());

@@ -469,3 +469,44 @@ pub fn is_stamped_name(name: &str, stem: &str, ext: &str) -> bool {
         .and_then(|rest| rest.strip_suffix(ext))
         .is_some_and(|digits| digits.len() == 13 && digits.bytes().all(|b| b.is_ascii_digit()))
 }
+
+/// Names in `dir` that are not in `keep` (left-over temporary files).
+pub fn leftovers(dir: &std::path::Path, keep: &[&str]) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !keep.contains(&n.as_str()))
+        .collect()
+}
+
+/// A fresh directory and the path `out.zip` inside it.
+pub fn scratch() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.zip");
+    (dir, path)
+}
+
+/// A listener whose accept queue is full: a new connection's SYN is dropped,
+/// so connecting hangs until the connect timeout.
+pub struct Unanswering {
+    listener: std::net::TcpListener,
+    _filler: std::net::TcpStream,
+}
+
+impl Unanswering {
+    pub fn new() -> Unanswering {
+        use std::os::fd::AsRawFd;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        // Backlog 0: one connection fills the queue, the next SYN is dropped.
+        assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+        let filler = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        Unanswering {
+            listener,
+            _filler: filler,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().unwrap().port()
+    }
+}
