@@ -10,18 +10,18 @@
 # reads), under
 #
 #     valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
-#              --suppressions=tests/c/valgrind.supp --num-callers=50
+#              --num-callers=50
 #
 # so any memory error, and any block definitely lost at exit, fails it. Blocks
 # "possibly lost" or "still reachable" are not errors: the process-wide
-# client's network thread is alive on purpose until the process ends (see
-# tests/c/valgrind.supp for the one suppression and why).
+# client is kept on purpose until the process ends. No suppressions.
 #
 # A program named test_fork runs with --leak-check=no: in a forked child the
-# parent's other threads (the library's network thread, the program's own
-# downloading threads) do not exist, so what only their stacks pointed to
-# is unreachable there by the nature of fork(), not through a leak. Memory
-# errors still fail it, in the parent and in every child.
+# parent's other threads (the program's downloading threads, each holding a
+# transport of the library for its call in flight) do not exist, so what only
+# their stacks pointed to is unreachable there by the nature of fork(), not
+# through a leak. Memory errors still fail it, in the parent and in every
+# child.
 #
 # Prints one line per program, "valgrind: NAME ok (S s)" or "valgrind: NAME
 # FAILED (exit N, S s)" followed by the program's output; exits 1 if any
@@ -38,7 +38,6 @@ if ! command -v valgrind >/dev/null 2>&1; then
 fi
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-suppressions=$root/tests/c/valgrind.supp
 failed=0
 for program in "$@"; do
     name=$(basename "$program")
@@ -50,7 +49,7 @@ for program in "$@"; do
     start=$EPOCHREALTIME
     valgrind --quiet --error-exitcode=99 --leak-check=$leak_check \
         --errors-for-leak-kinds=definite --show-leak-kinds=definite \
-        --num-callers=50 --suppressions="$suppressions" \
+        --num-callers=50 \
         "$program" >"$log" 2>&1
     status=$?
     took=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')

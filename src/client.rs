@@ -1,24 +1,22 @@
 //! The client and the one download loop every sink goes through.
 
-use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicPtr, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderValue, ACCEPT, LOCATION};
 use reqwest::{StatusCode, Url};
 
 use crate::archive;
-use crate::config::{check_transport, is_loopback, ClientConfig, Progress};
+use crate::config::{check_transport, ClientConfig, Progress};
 use crate::error::{Error, ErrorKind, Result};
 use crate::log::{bb_log, Level};
 use crate::request::{check_session_id, downloads_url, ApiKey};
 use crate::retry;
 use crate::sink::{BufferSink, CallbackSink, FileSink, Sink};
+use crate::transport::{Transport, Transports};
 
-/// Read size of the body loop: large reads keep per-chunk overhead low.
-const CHUNK_SIZE: usize = 256 * 1024;
 /// Redirect hops followed before giving up.
 const MAX_REDIRECTS: usize = 10;
 /// An error body is read up to this size for its message.
@@ -27,12 +25,8 @@ const MAX_ERROR_BODY: u64 = 64 * 1024;
 /// A connection pool plus settings. Cheap to share between threads: every
 /// method takes `&self`.
 pub struct Client {
-    /// Built in process `pid`. A forked child cannot use it: the runtime
-    /// thread behind it did not survive the fork (see [`Client::http`]).
-    http: reqwest::blocking::Client,
-    pid: u32,
-    /// The child's own HTTP client, built on first use after a fork.
-    forked: Mutex<Option<(u32, reqwest::blocking::Client)>>,
+    /// The HTTP stacks the calls run on (see `transport.rs`).
+    transports: Transports,
     config: ClientConfig,
 }
 
@@ -44,96 +38,19 @@ impl std::fmt::Debug for Client {
     }
 }
 
-impl Drop for Client {
-    fn drop(&mut self) {
-        // Dropping the last handle of an HTTP client joins its background
-        // thread. In a forked child that thread does not exist and the join
-        // would never return, so the parent's client (and a grandchild's
-        // inherited one) is kept alive instead: leaked, on purpose.
-        let pid = std::process::id();
-        if pid != self.pid {
-            std::mem::forget(self.http.clone());
-        }
-        let slot = self.forked.get_mut().unwrap_or_else(|p| p.into_inner());
-        if let Some((owner, http)) = slot.as_ref() {
-            if *owner != pid {
-                std::mem::forget(http.clone());
-            }
-        }
-    }
-}
-
 impl Client {
-    /// Builds a client. This starts the HTTP stack's background thread.
+    /// Builds a client. It starts no thread: each call runs on the thread
+    /// that makes it.
     pub fn new(config: ClientConfig) -> Result<Client> {
         Ok(Client {
-            http: Client::build_http(&config)?,
-            pid: std::process::id(),
-            forked: Mutex::new(None),
+            transports: Transports::new(&config)?,
             config,
         })
-    }
-
-    /// The HTTP client for this process: the one built with the client, or
-    /// in a forked child its own, built on first use there (the parent's
-    /// background thread does not exist in the child, so its client would
-    /// never answer).
-    fn http(&self) -> Result<reqwest::blocking::Client> {
-        let pid = std::process::id();
-        if pid == self.pid {
-            return Ok(self.http.clone());
-        }
-        let lock = || self.forked.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((owner, http)) = lock().as_ref() {
-            if *owner == pid {
-                return Ok(http.clone());
-            }
-        }
-        // Built outside the lock, as the default client is.
-        let built = Client::build_http(&self.config)?;
-        let mut slot = lock();
-        match slot.as_ref() {
-            Some((owner, http)) if *owner == pid => Ok(http.clone()),
-            _ => {
-                if let Some((_, inherited)) = slot.replace((pid, built.clone())) {
-                    // A grandchild's inheritance: see `Drop`.
-                    std::mem::forget(inherited);
-                }
-                Ok(built)
-            }
-        }
     }
 
     /// A client configured from the `BROWSERBASE_*` environment variables.
     pub fn from_env() -> Result<Client> {
         Client::new(ClientConfig::from_env()?)
-    }
-
-    /// The HTTP stack for `config`. This starts its background thread.
-    fn build_http(config: &ClientConfig) -> Result<reqwest::blocking::Client> {
-        let mut builder = reqwest::blocking::Client::builder()
-            .user_agent(config.user_agent())
-            .connect_timeout(config.connect_timeout)
-            // Per operation in the blocking client: waiting for the response,
-            // then each read of the body. The whole-call deadline is ours.
-            .timeout(config.timeout)
-            // Redirects are followed by hand, so the key stays on its origin.
-            .redirect(reqwest::redirect::Policy::none())
-            .tcp_nodelay(true);
-        for cert in &config.extra_roots {
-            builder = builder.add_root_certificate(cert.clone());
-        }
-        if let Some(proxy) = &config.proxy {
-            let proxy = reqwest::Proxy::all(proxy.as_str())
-                .map_err(|e| Error::invalid_argument(format!("proxy is unusable: {e}")))?;
-            builder = builder.proxy(proxy);
-        } else if is_loopback(&config.base_url) {
-            // A system proxy never reaches this machine's loopback.
-            builder = builder.no_proxy();
-        }
-        builder
-            .build()
-            .map_err(|e| Error::internal(format!("cannot set up the HTTP client: {}", chain(&e))))
     }
 
     pub fn config(&self) -> &ClientConfig {
@@ -289,12 +206,13 @@ impl Client {
         sink: &mut dyn Sink,
         deadline: Option<Instant>,
     ) -> Result<(u16, u64), Failure> {
-        let mut response = self.send(key, url, deadline)?;
+        let transport = self.transports.lease().map_err(Failure::fatal)?;
+        let mut response = self.send(&transport, key, url, deadline)?;
         let status = response.status();
         if !status.is_success() {
             let retryable = retry::status_is_retryable(status.as_u16(), response.headers());
             let server_delay = retry::server_delay(response.headers());
-            let error = http_error(&mut response, key);
+            let error = self.http_error(&transport, &mut response, key, deadline);
             return Err(Failure {
                 error,
                 retryable,
@@ -304,7 +222,14 @@ impl Client {
         let content_length = response.content_length();
         sink.begin(content_length).map_err(Failure::fatal)?;
         let progress = self.config.progress.as_ref();
-        let total = stream_body(&mut response, sink, content_length, deadline, progress)?;
+        let total = self.stream_body(
+            &transport,
+            &mut response,
+            sink,
+            content_length,
+            deadline,
+            progress,
+        )?;
         sink.finish().map_err(Failure::fatal)?;
         Ok((status.as_u16(), total))
     }
@@ -314,16 +239,16 @@ impl Client {
     /// non-loopback host.
     fn send(
         &self,
+        transport: &Transport,
         key: &ApiKey,
         url: &Url,
         deadline: Option<Instant>,
-    ) -> Result<reqwest::blocking::Response, Failure> {
+    ) -> Result<reqwest::Response, Failure> {
         let origin = self.config.base_url.origin();
         let mut url = url.clone();
         for _ in 0..=MAX_REDIRECTS {
-            let mut request = self
+            let mut request = transport
                 .http()
-                .map_err(Failure::fatal)?
                 .get(url.clone())
                 .header(ACCEPT, "application/zip");
             if url.origin() == origin {
@@ -335,26 +260,17 @@ impl Client {
                 value.set_sensitive(true);
                 request = request.header("X-BB-API-Key", value);
             }
-            if let Some(at) = deadline {
-                let left = at.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(Failure::fatal(deadline_error(&self.config)));
+            let limit = self
+                .wait_limit(deadline)
+                .ok_or_else(|| deadline_error(&self.config));
+            let response = match transport.send(limit.map_err(Failure::fatal)?, request) {
+                Some(Ok(response)) => response,
+                _ if deadline_passed(deadline) => {
+                    return Err(Failure::fatal(deadline_error(&self.config)))
                 }
-                // A request's own timeout bounds the whole response, body
-                // included, so it is set only when the deadline is nearer
-                // than the timeout: otherwise the timeout (a limit on
-                // silence) would cut off a body that is slow but steady.
-                if left < self.config.timeout {
-                    request = request.timeout(left);
-                }
-            }
-            let response = request.send().map_err(|e| {
-                if deadline.is_some_and(|at| Instant::now() >= at) {
-                    Failure::fatal(deadline_error(&self.config))
-                } else {
-                    Failure::transport(&e, &url, &self.config)
-                }
-            })?;
+                Some(Err(e)) => return Err(Failure::transport(Some(&e), &url, &self.config)),
+                None => return Err(Failure::transport(None, &url, &self.config)),
+            };
             if !response.status().is_redirection() || response.status() == StatusCode::NOT_MODIFIED
             {
                 return Ok(response);
@@ -403,88 +319,133 @@ impl Client {
     }
 }
 
-/// Reads the body into the sink. Nothing reaches the sink before the first
-/// bytes are known to start a ZIP archive.
-fn stream_body(
-    response: &mut reqwest::blocking::Response,
-    sink: &mut dyn Sink,
-    content_length: Option<u64>,
-    deadline: Option<Instant>,
-    progress: Option<&Progress>,
-) -> Result<u64, Failure> {
-    // Progress first hears of the attempt before any byte: (0, total).
-    let report = |done: u64| -> Result<(), Failure> {
-        match progress {
-            Some(p) if !(p.0)(done, content_length) => Err(Failure::fatal(Error::new(
-                ErrorKind::Cancelled,
-                "the progress callback cancelled the download",
-            ))),
-            _ => Ok(()),
-        }
-    };
-    report(0)?;
-    let mut buf = vec![0u8; CHUNK_SIZE];
-    let mut total: u64 = 0;
-    let mut head = 0usize; // bytes held back until the signature is checked
-    let mut checked = false;
-    loop {
-        if let Some(at) = deadline {
-            if Instant::now() >= at {
-                return Err(Failure::fatal(Error::new(
-                    ErrorKind::Timeout,
-                    format!("the deadline passed after {total} bytes of the body"),
-                )));
+impl Client {
+    /// How long the next wait for the server may last: the silence limit,
+    /// cut to what is left of the deadline; `None` once the deadline passed.
+    fn wait_limit(&self, deadline: Option<Instant>) -> Option<Duration> {
+        match deadline {
+            None => Some(self.config.timeout),
+            Some(at) => {
+                let left = at.saturating_duration_since(Instant::now());
+                (!left.is_zero()).then(|| left.min(self.config.timeout))
             }
         }
-        let n = match response.read(&mut buf[head..]) {
-            Ok(n) => n,
-            Err(_) if deadline.is_some_and(|at| Instant::now() >= at) => {
-                return Err(Failure::fatal(Error::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "the deadline passed after {} bytes of the body",
-                        total + head as u64
-                    ),
-                )));
+    }
+
+    /// Reads the body into the sink, each chunk as the connection delivers
+    /// it (no copy in between). Nothing reaches the sink before the first
+    /// bytes are known to start a ZIP archive.
+    fn stream_body(
+        &self,
+        transport: &Transport,
+        response: &mut reqwest::Response,
+        sink: &mut dyn Sink,
+        content_length: Option<u64>,
+        deadline: Option<Instant>,
+        progress: Option<&Progress>,
+    ) -> Result<u64, Failure> {
+        // Progress first hears of the attempt before any byte: (0, total).
+        let report = |done: u64| -> Result<(), Failure> {
+            match progress {
+                Some(p) if !(p.0)(done, content_length) => Err(Failure::fatal(Error::new(
+                    ErrorKind::Cancelled,
+                    "the progress callback cancelled the download",
+                ))),
+                _ => Ok(()),
             }
-            Err(e) => return Err(Failure::body(&e, total + head as u64, content_length)),
         };
-        if !checked {
-            head += n;
-            if head < archive::SIGNATURE_LEN && n > 0 {
-                continue;
-            }
-            archive::check_leading_signature(&buf[..head]).map_err(Failure::fatal)?;
-            checked = true;
-            sink.write(&buf[..head]).map_err(Failure::fatal)?;
-            total += head as u64;
+        report(0)?;
+        let mut total: u64 = 0;
+        // The first bytes, held back until the signature can be checked
+        // (only when the first chunk is shorter than the signature).
+        let mut head: Vec<u8> = Vec::new();
+        let mut checked = false;
+        loop {
+            let got = total + head.len() as u64;
+            let body_deadline = || {
+                Failure::fatal(Error::new(
+                    ErrorKind::Timeout,
+                    format!("the deadline passed after {got} bytes of the body"),
+                ))
+            };
+            let limit = self.wait_limit(deadline).ok_or_else(body_deadline)?;
+            let chunk = match transport.run(limit, response.chunk()) {
+                Some(Ok(chunk)) => chunk,
+                _ if deadline_passed(deadline) => return Err(body_deadline()),
+                Some(Err(e)) => return Err(Failure::body(Some(&e), got, content_length)),
+                None => return Err(Failure::body(None, got, content_length)),
+            };
+            let chunk = match chunk {
+                Some(chunk) if checked => chunk,
+                Some(chunk) if head.is_empty() && chunk.len() >= archive::SIGNATURE_LEN => {
+                    archive::check_leading_signature(&chunk).map_err(Failure::fatal)?;
+                    checked = true;
+                    chunk
+                }
+                Some(chunk) => {
+                    head.extend_from_slice(&chunk);
+                    if head.len() < archive::SIGNATURE_LEN {
+                        continue;
+                    }
+                    archive::check_leading_signature(&head).map_err(Failure::fatal)?;
+                    checked = true;
+                    std::mem::take(&mut head).into()
+                }
+                None if checked => break,
+                None => {
+                    // The body ended before a whole signature: an empty or
+                    // too short body is not an archive.
+                    let refused = archive::check_leading_signature(&head).err();
+                    return Err(Failure::fatal(refused.unwrap_or_else(|| {
+                        Error::invalid_archive("the response ended inside its first bytes")
+                    })));
+                }
+            };
+            sink.write(&chunk).map_err(Failure::fatal)?;
+            total += chunk.len() as u64;
             report(total)?;
-            head = 0;
-            if n == 0 {
-                break;
+        }
+        if let Some(expected) = content_length {
+            if total != expected {
+                return Err(Failure {
+                    error: Error::new(
+                        ErrorKind::Connection,
+                        format!("the body ended after {total} of {expected} bytes"),
+                    ),
+                    retryable: true,
+                    server_delay: None,
+                });
             }
-            continue;
         }
-        if n == 0 {
-            break;
-        }
-        sink.write(&buf[..n]).map_err(Failure::fatal)?;
-        total += n as u64;
-        report(total)?;
+        Ok(total)
     }
-    if let Some(expected) = content_length {
-        if total != expected {
-            return Err(Failure {
-                error: Error::new(
-                    ErrorKind::Connection,
-                    format!("the body ended after {total} of {expected} bytes"),
-                ),
-                retryable: true,
-                server_delay: None,
-            });
+
+    /// The error for a non-2xx response: the status and the server's
+    /// message. The server's text is the only foreign text in any message,
+    /// so this is where the key is scrubbed (once).
+    fn http_error(
+        &self,
+        transport: &Transport,
+        response: &mut reqwest::Response,
+        key: &ApiKey,
+        deadline: Option<Instant>,
+    ) -> Error {
+        let status = response.status();
+        let mut body = Vec::new();
+        // Up to MAX_ERROR_BODY bytes; a body that does not come leaves the
+        // message with the status alone.
+        while (body.len() as u64) < MAX_ERROR_BODY {
+            let Some(limit) = self.wait_limit(deadline) else {
+                break;
+            };
+            match transport.run(limit, response.chunk()) {
+                Some(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
+                _ => break,
+            }
         }
+        body.truncate(MAX_ERROR_BODY as usize);
+        error_from_body(status, &body, key)
     }
-    Ok(total)
 }
 
 /// Why one attempt failed and whether another may help.
@@ -503,8 +464,9 @@ impl Failure {
         }
     }
 
-    /// The request could not be sent or no response came.
-    fn transport(e: &reqwest::Error, url: &Url, config: &ClientConfig) -> Failure {
+    /// The request could not be sent (`e`) or no response came within the
+    /// silence limit (`None`).
+    fn transport(e: Option<&reqwest::Error>, url: &Url, config: &ClientConfig) -> Failure {
         let host_of = |u: &Url| {
             u.host_str()
                 .map(|h| match u.port_or_known_default() {
@@ -519,24 +481,37 @@ impl Failure {
             Some(proxy) => format!("{} through the proxy {}", host_of(url), host_of(proxy)),
             None => host_of(url),
         };
-        let error = if e.is_timeout() {
-            Error::new(
+        let error = match e {
+            // The connect timeout is reqwest's, the silence limit ours.
+            Some(e) if e.is_connect() && e.is_timeout() => Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "cannot connect to {host} within {} ms",
+                    config.connect_timeout.as_millis()
+                ),
+            ),
+            Some(e) if e.is_timeout() => Error::new(
                 ErrorKind::Timeout,
                 format!(
                     "no response from {host} within {} ms",
                     config.timeout.as_millis()
                 ),
-            )
-        } else if e.is_connect() {
-            Error::new(
+            ),
+            None => Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "no response from {host} within {} ms",
+                    config.timeout.as_millis()
+                ),
+            ),
+            Some(e) if e.is_connect() => Error::new(
                 ErrorKind::Connection,
                 format!("cannot connect to {host}: {}", chain(e)),
-            )
-        } else {
-            Error::new(
+            ),
+            Some(e) => Error::new(
                 ErrorKind::Connection,
                 format!("request to {host} failed: {}", chain(e)),
-            )
+            ),
         };
         Failure {
             error,
@@ -545,26 +520,22 @@ impl Failure {
         }
     }
 
-    /// Reading the body failed part-way.
-    fn body(e: &std::io::Error, got: u64, expected: Option<u64>) -> Failure {
+    /// Reading the body failed part-way (`e`), or the server went silent
+    /// for longer than the silence limit (`None`).
+    fn body(e: Option<&reqwest::Error>, got: u64, expected: Option<u64>) -> Failure {
         let of = expected.map(|n| format!(" of {n}")).unwrap_or_default();
-        let timed_out = e.kind() == std::io::ErrorKind::TimedOut
-            || e.get_ref()
-                .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
-                .is_some_and(reqwest::Error::is_timeout);
-        let error = if timed_out {
-            Error::new(
-                ErrorKind::Timeout,
-                format!("the server went silent after {got}{of} bytes of the body"),
-            )
-        } else {
-            Error::new(
+        let error = match e {
+            Some(e) if !e.is_timeout() => Error::new(
                 ErrorKind::Connection,
                 format!(
                     "the connection failed after {got}{of} bytes of the body: {}",
                     chain(e)
                 ),
-            )
+            ),
+            _ => Error::new(
+                ErrorKind::Timeout,
+                format!("the server went silent after {got}{of} bytes of the body"),
+            ),
         };
         Failure {
             error,
@@ -580,6 +551,10 @@ impl From<Failure> for Error {
     }
 }
 
+fn deadline_passed(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|at| Instant::now() >= at)
+}
+
 fn deadline_error(config: &ClientConfig) -> Error {
     let ms = config.deadline.map(|d| d.as_millis()).unwrap_or_default();
     Error::new(
@@ -588,18 +563,10 @@ fn deadline_error(config: &ClientConfig) -> Error {
     )
 }
 
-/// The error for a non-2xx response: the status and the server's message.
-/// The server's text is the only foreign text in any message, so this is
-/// where the key is scrubbed (once).
-fn http_error(response: &mut reqwest::blocking::Response, key: &ApiKey) -> Error {
-    let status = response.status();
-    let mut body = Vec::new();
-    let _ = response
-        .by_ref()
-        .take(MAX_ERROR_BODY)
-        .read_to_end(&mut body);
+/// The error for a non-2xx response with (the start of) this body.
+fn error_from_body(status: StatusCode, body: &[u8], key: &ApiKey) -> Error {
     let reason = status.canonical_reason().unwrap_or("");
-    let server_message = serde_json::from_slice::<serde_json::Value>(&body)
+    let server_message = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
         .filter(|m| !m.trim().is_empty());
@@ -630,7 +597,7 @@ fn summarize(mut failures: Vec<Error>, why_stopped: &str) -> Error {
 }
 
 /// An error's message followed by its sources', without repeats.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Url;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
 
 use crate::error::{Error, Result};
 use crate::request::ApiKey;
@@ -58,7 +60,7 @@ pub struct ClientConfig {
     pub(crate) deadline: Option<Duration>,
     pub(crate) max_retries: u32,
     pub(crate) user_agent_suffix: Option<String>,
-    pub(crate) extra_roots: Vec<reqwest::Certificate>,
+    pub(crate) extra_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
     pub(crate) proxy: Option<Url>,
     pub(crate) fsync: bool,
     pub(crate) progress: Option<Progress>,
@@ -212,14 +214,28 @@ impl ClientConfig {
     /// Trusts the CA certificates in a PEM file, beside the built-in roots.
     pub fn add_ca_file(&mut self, path: &Path) -> Result<()> {
         let pem = read_ca_file(path)?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-            Error::invalid_argument(format!("CA file {} is not valid PEM: {e}", path.display()))
-        })?;
+        let certs = CertificateDer::pem_slice_iter(&pem)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| {
+                Error::invalid_argument(format!("CA file {} is not valid PEM: {e}", path.display()))
+            })?;
         if certs.is_empty() {
             return Err(Error::invalid_argument(format!(
                 "CA file {} holds no certificate",
                 path.display()
             )));
+        }
+        // The roots are loaded on the first https handshake (src/tls.rs):
+        // a certificate that cannot be a trust anchor is refused now.
+        let mut check = rustls::RootCertStore::empty();
+        for (i, cert) in certs.iter().enumerate() {
+            check.add(cert.clone()).map_err(|e| {
+                Error::invalid_argument(format!(
+                    "CA file {}: certificate {} is unusable: {e}",
+                    path.display(),
+                    i + 1
+                ))
+            })?;
         }
         self.extra_roots.extend(certs);
         Ok(())

@@ -17,6 +17,8 @@ pub mod log;
 mod request;
 mod retry;
 mod sink;
+mod tls;
+mod transport;
 mod wait;
 
 pub use archive::{

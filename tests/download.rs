@@ -109,6 +109,28 @@ fn connections_are_kept_alive_between_calls() {
 }
 
 #[test]
+fn idle_connection_closed_by_the_server_is_replaced() {
+    // Between calls no thread of the library watches the kept-alive
+    // connection; the server closes it after 100 ms of silence. The next
+    // call must notice and connect again: no failed attempt, so no retry
+    // (retries are off here) and no retry delay.
+    let server = StandInServer::start_with(&["--demo", "--idle-timeout-ms", "100"]);
+    let client = client_no_retry(&server);
+    let first = client.download_to_vec(KEY, DEMO).unwrap();
+    for round in 0..3 {
+        std::thread::sleep(Duration::from_millis(400));
+        let again = client.download_to_vec(KEY, DEMO);
+        assert_eq!(
+            again.as_deref().ok(),
+            Some(&first[..]),
+            "round {round}: {again:?}"
+        );
+    }
+    // Every request reached the server once, each on a new connection.
+    assert_eq!(server.request_count(), 4);
+}
+
+#[test]
 fn empty_session_is_the_22_byte_archive() {
     let server = demo_server();
     let client = client_for(&server);

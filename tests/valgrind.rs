@@ -1,8 +1,8 @@
 //! The C tests under valgrind memcheck: `tests/c/test_api.c` (every function
 //! of the C API), `tests/c/test_dlopen.c` and `tests/c/test_fork.c`, each
 //! against a stand-in server of its own, through
-//! `scripts/valgrind-c-tests.sh` (flags and the one documented suppression:
-//! see that script and tests/c/valgrind.supp). Zero memory errors and
+//! `scripts/valgrind-c-tests.sh` (flags, and why there are no suppressions:
+//! see that script). Zero memory errors and
 //! nothing definitely lost, or the test fails with valgrind's report.
 //!
 //! Without valgrind on PATH the test prints a loud notice and passes, except

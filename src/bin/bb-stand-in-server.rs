@@ -6,8 +6,12 @@
 //!
 //! ```text
 //! bb-stand-in-server [--listen ADDR] [--api-key KEY] [--sessions DIR] [--demo]
-//!                    [--sync-polls N] [--exit-on-stdin-eof]
+//!                    [--sync-polls N] [--idle-timeout-ms MS] [--exit-on-stdin-eof]
 //! ```
+//!
+//! `--idle-timeout-ms MS` closes a connection that sends nothing for MS
+//! milliseconds (default 120000): kept-alive connections the server closes
+//! while the client has them idle, as real servers and load balancers do.
 //!
 //! `--sync-polls N` makes every session answer the 22-byte empty archive for its
 //! first N downloads requests (with a valid key, to an existing session), as the
@@ -62,7 +66,7 @@ const DEMO_EMPTY_SESSION: &str = "1c6f4b8d-ae30-4d72-9f5b-6a4c3b2d0e91";
 const DEMO_PDF_MS: u64 = 1_719_265_797_164;
 const DEMO_CSV_MS: u64 = 1_719_265_797_171;
 
-const USAGE: &str = "usage: bb-stand-in-server [--listen ADDR] [--api-key KEY] [--sessions DIR] [--demo] [--sync-polls N] [--exit-on-stdin-eof]";
+const USAGE: &str = "usage: bb-stand-in-server [--listen ADDR] [--api-key KEY] [--sessions DIR] [--demo] [--sync-polls N] [--idle-timeout-ms MS] [--exit-on-stdin-eof]";
 
 // ---------------------------------------------------------------------------
 // Configuration and state
@@ -75,6 +79,9 @@ struct Config {
     demo: bool,
     /// Every session answers the empty archive to its first this many requests.
     sync_polls: u64,
+    /// How long a read of a request may wait (between requests: how long an
+    /// idle kept-alive connection stays open).
+    read_timeout: Duration,
     exit_on_stdin_eof: bool,
 }
 
@@ -1674,7 +1681,7 @@ before accessing the Internet.</p></body></html>\n",
 
 fn handle_connection(server: Arc<Server>, stream: TcpStream) {
     let _ = stream.set_nodelay(true);
-    let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
+    let _ = stream.set_read_timeout(Some(server.config.read_timeout));
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
     let mut conn = Conn {
         stream,
@@ -1704,6 +1711,7 @@ fn parse_args() -> Result<Config, String> {
         sessions_dir: None,
         demo: false,
         sync_polls: 0,
+        read_timeout: READ_TIMEOUT,
         exit_on_stdin_eof: false,
     };
     let mut args = std::env::args().skip(1);
@@ -1730,6 +1738,19 @@ fn parse_args() -> Result<Config, String> {
                 config.sync_polls = v.parse().map_err(|_| {
                     format!("--sync-polls needs a whole number of requests, not {v:?}")
                 })?;
+            }
+            "--idle-timeout-ms" => {
+                let v = value()?;
+                config.read_timeout = v
+                    .parse()
+                    .ok()
+                    .filter(|&ms| ms > 0)
+                    .map(Duration::from_millis)
+                    .ok_or_else(|| {
+                        format!(
+                            "--idle-timeout-ms needs a positive number of milliseconds, not {v:?}"
+                        )
+                    })?;
             }
             "--exit-on-stdin-eof" => config.exit_on_stdin_eof = true,
             "-h" | "--help" => {

@@ -1,0 +1,278 @@
+//! The HTTP stack under a [`Client`](crate::Client): reqwest's async client,
+//! driven on the thread that makes the call.
+//!
+//! Why not reqwest's blocking client: it runs every request on a background
+//! thread and hands the response and then each chunk of the body across
+//! threads, and those wake-ups (futex, eventfd, epoll) were about 30 % of a
+//! small download's time (BENCHMARKS.md). Here a call leases a [`Transport`]
+//! (a current-thread tokio runtime and an HTTP client whose connections
+//! live on that runtime), runs its request inside `block_on` on its own
+//! thread, and gives the transport back. A transport serves one thread at a
+//! time: threads that call at once get transports (and connections) of their
+//! own; a finished call puts its transport on a small lock-free shelf, so
+//! calls one after another reuse one kept-alive connection.
+//!
+//! Between calls no thread watches the idle connections, so a connection the
+//! server closed meanwhile still looks open. [`Transport::send`] first lets
+//! the runtime take in what happened while nobody drove it, so such a
+//! connection is seen closed and the request goes on a new one: no error, no
+//! retry delay (`tests/download.rs`,
+//! `idle_connection_closed_by_the_server_is_replaced`, fails without it).
+//!
+//! Fork: a child inherits the parent's transports, whose epoll instances it
+//! shares with the parent. It never uses them and never drops them (removing
+//! a socket from a shared epoll instance would remove it for the parent too):
+//! they are kept aside for the life of the child ([`keep_inherited`]), and
+//! the child builds transports of its own.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::time::Duration;
+
+use crate::config::{is_loopback, ClientConfig};
+use crate::error::{Error, Result};
+
+/// Idle transports kept per client: enough for the threads of a typical
+/// pool. A call that finds the shelf full drops its transport (and its
+/// connection) instead of keeping it.
+const SHELF_SIZE: usize = 16;
+
+/// One calling thread's HTTP stack for the length of a call.
+pub(crate) struct Transport {
+    // Dropped before the runtime its connections live on.
+    http: reqwest::Client,
+    runtime: tokio::runtime::Runtime,
+    /// The process that built it: only that process may use or drop it.
+    pid: u32,
+}
+
+impl Transport {
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Runs `future` on this thread until it is done (`Some`) or `limit`
+    /// passes (`None`; the future is dropped, which cancels it).
+    pub(crate) fn run<F: Future>(&self, limit: Duration, future: F) -> Option<F::Output> {
+        self.runtime
+            .block_on(async { tokio::time::timeout(limit, future).await.ok() })
+    }
+
+    /// Sends `request` and waits up to `limit` for its response, as `run`,
+    /// after bringing the idle connections up to date.
+    ///
+    /// Why the yield: while no thread drove this runtime, the server may
+    /// have closed an idle connection. The close sits unread in the kernel
+    /// and tokio, not having polled the sockets since, believes the
+    /// connection has nothing to read, so hyper would write the request on
+    /// the dead connection and then fail it (too late to resend). Yielding
+    /// once makes the runtime poll the sockets without blocking (one
+    /// `epoll_wait` with a zero timeout); hyper then reads the close before it
+    /// writes, gives the request back, and hyper-util sends it on a new
+    /// connection.
+    pub(crate) fn send(
+        &self,
+        limit: Duration,
+        request: reqwest::RequestBuilder,
+    ) -> Option<reqwest::Result<reqwest::Response>> {
+        self.runtime.block_on(async {
+            tokio::task::yield_now().await;
+            tokio::time::timeout(limit, request.send()).await.ok()
+        })
+    }
+}
+
+/// A client's transports: the settings to build one, and the shelf of idle
+/// ones. No lock anywhere: a lock held by another thread at the moment of a
+/// fork would stay locked forever in the child.
+pub(crate) struct Transports {
+    tls: rustls::ClientConfig,
+    user_agent: String,
+    connect_timeout: Duration,
+    proxy: Option<reqwest::Proxy>,
+    no_proxy: bool,
+    shelf: [AtomicPtr<Transport>; SHELF_SIZE],
+}
+
+impl Transports {
+    /// Checks that `config` yields a working HTTP stack by building the first
+    /// transport now (an unusable proxy fails here, not at the first call).
+    pub(crate) fn new(config: &ClientConfig) -> Result<Transports> {
+        let proxy = match &config.proxy {
+            Some(url) => Some(
+                reqwest::Proxy::all(url.as_str())
+                    .map_err(|e| Error::invalid_argument(format!("proxy is unusable: {e}")))?,
+            ),
+            None => None,
+        };
+        let transports = Transports {
+            tls: crate::tls::client_config(&config.extra_roots)?,
+            user_agent: config.user_agent(),
+            connect_timeout: config.connect_timeout,
+            proxy,
+            // A system proxy never reaches this machine's loopback.
+            no_proxy: config.proxy.is_none() && is_loopback(&config.base_url),
+            shelf: Default::default(),
+        };
+        let first = transports.build()?;
+        transports.put_back(first);
+        Ok(transports)
+    }
+
+    /// An idle transport of this process, or a new one.
+    pub(crate) fn lease(&self) -> Result<Lease<'_>> {
+        let pid = std::process::id();
+        for slot in &self.shelf {
+            if slot.load(Ordering::Relaxed).is_null() {
+                continue;
+            }
+            let taken = slot.swap(std::ptr::null_mut(), Ordering::Acquire);
+            if taken.is_null() {
+                continue;
+            }
+            // SAFETY: non-null slot values come only from `Box::into_raw` in
+            // `put_back`, and the swap made this thread their only owner.
+            let transport = unsafe { Box::from_raw(taken) };
+            if transport.pid == pid {
+                return Ok(Lease {
+                    owner: self,
+                    transport: Some(transport),
+                });
+            }
+            keep_inherited(transport);
+        }
+        Ok(Lease {
+            owner: self,
+            transport: Some(self.build()?),
+        })
+    }
+
+    fn build(&self) -> Result<Box<Transport>> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::internal(format!("cannot set up the HTTP client: {e}")))?;
+        let mut builder = reqwest::Client::builder()
+            .use_preconfigured_tls(self.tls.clone())
+            .user_agent(self.user_agent.as_str())
+            .connect_timeout(self.connect_timeout)
+            // Redirects are followed by hand, so the key stays on its origin.
+            .redirect(reqwest::redirect::Policy::none())
+            .tcp_nodelay(true);
+        // The limits on silence and the deadline are applied to each wait by
+        // the caller (`Transport::run`), not as reqwest timeouts.
+        if let Some(proxy) = &self.proxy {
+            builder = builder.proxy(proxy.clone());
+        } else if self.no_proxy {
+            builder = builder.no_proxy();
+        }
+        // reqwest's connector looks for the runtime it runs on when built.
+        let http = {
+            let _inside = runtime.enter();
+            builder.build()
+        }
+        .map_err(|e| {
+            Error::internal(format!(
+                "cannot set up the HTTP client: {}",
+                crate::client::chain(&e)
+            ))
+        })?;
+        Ok(Box::new(Transport {
+            http,
+            runtime,
+            pid: std::process::id(),
+        }))
+    }
+
+    fn put_back(&self, transport: Box<Transport>) {
+        if transport.pid != std::process::id() {
+            // Leased before a fork by the thread that forked.
+            keep_inherited(transport);
+            return;
+        }
+        let raw = Box::into_raw(transport);
+        for slot in &self.shelf {
+            if slot
+                .compare_exchange(
+                    std::ptr::null_mut(),
+                    raw,
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+            {
+                return;
+            }
+        }
+        // The shelf is full: this one goes.
+        // SAFETY: `raw` was not published.
+        drop(unsafe { Box::from_raw(raw) });
+    }
+}
+
+impl Drop for Transports {
+    fn drop(&mut self) {
+        let pid = std::process::id();
+        for slot in &mut self.shelf {
+            let raw = std::mem::replace(slot.get_mut(), std::ptr::null_mut());
+            if raw.is_null() {
+                continue;
+            }
+            // SAFETY: as in `lease`; `&mut self` means no other user.
+            let transport = unsafe { Box::from_raw(raw) };
+            if transport.pid == pid {
+                drop(transport);
+            } else {
+                keep_inherited(transport);
+            }
+        }
+    }
+}
+
+/// A transport leased for one call; dropping the lease gives it back.
+pub(crate) struct Lease<'a> {
+    owner: &'a Transports,
+    transport: Option<Box<Transport>>,
+}
+
+impl std::ops::Deref for Lease<'_> {
+    type Target = Transport;
+
+    fn deref(&self) -> &Transport {
+        self.transport.as_ref().expect("lease holds its transport")
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(transport) = self.transport.take() {
+            self.owner.put_back(transport);
+        }
+    }
+}
+
+/// Transports a forked child inherited: kept, never used or dropped (see the
+/// module's doc). A list rather than a bare leak, so that leak checkers see
+/// them as still reachable. Push-only, hence no lock and no ABA problem.
+static INHERITED: AtomicPtr<Inherited> = AtomicPtr::new(std::ptr::null_mut());
+
+struct Inherited {
+    _transport: Box<Transport>,
+    next: *mut Inherited,
+}
+
+fn keep_inherited(transport: Box<Transport>) {
+    let node = Box::into_raw(Box::new(Inherited {
+        _transport: transport,
+        next: std::ptr::null_mut(),
+    }));
+    let mut head = INHERITED.load(Ordering::Relaxed);
+    loop {
+        // SAFETY: `node` is not yet published; this thread owns it.
+        unsafe { (*node).next = head };
+        match INHERITED.compare_exchange_weak(head, node, Ordering::Release, Ordering::Relaxed) {
+            Ok(_) => return,
+            Err(current) => head = current,
+        }
+    }
+}
