@@ -42,7 +42,14 @@ pub struct FileSink {
     /// (anything since it was created or last emptied): only then does
     /// `begin` need to empty and rewind it.
     dirty: bool,
+    /// A copy of the body while it is at most [`CHECK_IN_MEMORY_MAX`] bytes:
+    /// `finish` checks the archive from it instead of reading the file back
+    /// (ten `lseek`/`read` calls saved per small download).
+    copy: Option<Vec<u8>>,
 }
+
+/// Bodies up to this size are checked from a copy in memory.
+const CHECK_IN_MEMORY_MAX: usize = 1 << 20;
 
 impl FileSink {
     /// Checks the destination and creates the temporary file, so a bad
@@ -64,11 +71,11 @@ impl FileSink {
         }
         // A symlink is written through, as `curl -o link` does: the file it
         // points to is replaced and the link stays a link.
-        let path = follow_symlinks(path)?;
+        let (path, metadata) = follow_symlinks(path)?;
         let name = path.file_name().ok_or_else(|| {
             Error::invalid_argument(format!("path {} does not name a file", path.display()))
         })?;
-        let existing = match std::fs::metadata(&path) {
+        let existing = match metadata {
             Ok(m) => Some(m),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => {
@@ -132,6 +139,7 @@ impl FileSink {
             temp: Some(temp),
             fsync,
             dirty: false,
+            copy: None,
         })
     }
 
@@ -172,19 +180,35 @@ impl Sink for FileSink {
         if let Some(len) = content_length.filter(|&n| n >= PREALLOCATE_MIN) {
             preallocate(self.file(), len);
         }
+        self.copy = match content_length {
+            Some(len) if len > CHECK_IN_MEMORY_MAX as u64 => None,
+            Some(len) => Some(Vec::with_capacity(len as usize)),
+            None => Some(Vec::new()),
+        };
         Ok(())
     }
 
     fn write(&mut self, chunk: &[u8]) -> Result<()> {
         self.dirty = true;
         let res = self.file().write_all(chunk);
-        res.map_err(|e| self.write_error(&e))
+        res.map_err(|e| self.write_error(&e))?;
+        if let Some(copy) = &mut self.copy {
+            if copy.len() + chunk.len() <= CHECK_IN_MEMORY_MAX {
+                copy.extend_from_slice(chunk);
+            } else {
+                self.copy = None;
+            }
+        }
+        Ok(())
     }
 
     fn finish(&mut self) -> Result<()> {
         let fsync = self.fsync;
+        match self.copy.take() {
+            Some(copy) => archive::check_archive(std::io::Cursor::new(copy))?,
+            None => archive::check_archive(&mut *self.file())?,
+        };
         let file = self.file();
-        archive::check_archive(&mut *file)?;
         if fsync {
             let res = file.sync_all();
             res.map_err(|e| self.write_error(&e))?;
@@ -284,8 +308,10 @@ impl Sink for BufferSink {
 }
 
 /// The final target of a chain of symlinks (relative targets are relative
-/// to the link's directory). A dangling link resolves to the missing target.
-fn follow_symlinks(path: &Path) -> Result<PathBuf> {
+/// to the link's directory), with what `lstat` said of it (which, for a
+/// target that is not a link, is what `stat` says). A dangling link resolves
+/// to the missing target.
+fn follow_symlinks(path: &Path) -> Result<(PathBuf, std::io::Result<std::fs::Metadata>)> {
     let mut current = path.to_path_buf();
     for _ in 0..40 {
         match std::fs::symlink_metadata(&current) {
@@ -298,7 +324,7 @@ fn follow_symlinks(path: &Path) -> Result<PathBuf> {
                     None => target,
                 };
             }
-            _ => return Ok(current),
+            found => return Ok((current, found)),
         }
     }
     Err(Error::new(

@@ -293,6 +293,44 @@ fn a_page_that_is_not_zip_is_an_invalid_archive_not_a_file() {
 }
 
 #[test]
+fn the_file_sink_checks_small_and_large_archives_alike() {
+    // Up to 1 MiB the file sink checks the archive from a copy in memory,
+    // past it from the file: both must accept a good archive and refuse a
+    // fake one, leaving the old file alone.
+    let server = demo_server();
+    let client = client_no_retry(&server);
+    let (dir, path) = support::scratch();
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let noise: Vec<u8> = (0..(3 << 20))
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect();
+    for size in [1000, (1 << 20) - 200, (1 << 20) + 200, 3 << 20] {
+        server.add_file("good", "noise.bin", &noise[..size]);
+        let n = client.download_to_file(KEY, "good", &path).unwrap();
+        let written = std::fs::read(&path).unwrap();
+        assert_eq!(written.len() as u64, n);
+        assert_eq!(support::zip_entry_names(&written).len(), 1);
+
+        let mut fake = b"PK\x03\x04".to_vec();
+        fake.extend_from_slice(&noise[..size]);
+        server.set_archive("fake", &fake);
+        std::fs::write(&path, b"old").unwrap();
+        let e = client.download_to_file(KEY, "fake", &path).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArchive, "size {size}: {e}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        assert_eq!(
+            support::leftovers(dir.path(), &["out.zip"]),
+            Vec::<String>::new()
+        );
+    }
+}
+
+#[test]
 fn a_body_cut_short_leaves_nothing_behind() {
     let server = demo_server();
     let client = client_no_retry(&server);
