@@ -572,3 +572,66 @@ fn progress_is_reported_and_can_cancel() {
     assert!(e.message().contains("progress"), "{e}");
     assert_eq!(support::leftovers(dir.path(), &[]), Vec::<String>::new());
 }
+
+#[test]
+fn a_new_file_is_staged_without_a_name_and_a_replacement_beside_it() {
+    // While the body arrives, a new destination has no temporary name at
+    // all (O_TMPFILE, linked at the end: cheapest, and a killed process
+    // leaves nothing); replacing an existing file needs the named
+    // `.out.zip.XXXXXX.bbpart` to rename over it.
+    let server = demo_server();
+    let (dir, path) = support::scratch();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut config = config_for(&server);
+    let (watched, record) = (dir.path().to_owned(), seen.clone());
+    config.set_progress(Some(browserbase::Progress::new(move |done, _| {
+        if done > 0 {
+            record
+                .lock()
+                .unwrap()
+                .push(support::leftovers(&watched, &["out.zip"]));
+        }
+        true
+    })));
+    let client = Client::new(config).unwrap();
+
+    client.download_to_file(KEY, DEMO, &path).unwrap();
+    let during_new = std::mem::take(&mut *seen.lock().unwrap());
+    assert!(!during_new.is_empty());
+    assert!(
+        during_new.iter().all(Vec::is_empty),
+        "a new file was staged under a name: {during_new:?}"
+    );
+
+    client.download_to_file(KEY, DEMO, &path).unwrap();
+    let during_replace = std::mem::take(&mut *seen.lock().unwrap());
+    assert!(
+        during_replace.iter().all(|names| names.len() == 1
+            && names[0].starts_with(".out.zip.")
+            && names[0].ends_with(".bbpart")),
+        "{during_replace:?}"
+    );
+    assert_eq!(
+        support::leftovers(dir.path(), &["out.zip"]),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_file_that_appears_at_the_destination_meanwhile_is_replaced_whole() {
+    // Staged without a name (nothing was there), but by the end something
+    // is: linkat never replaces, so the archive is named beside it and
+    // renamed over it, still atomically.
+    use browserbase::{FileSink, Sink};
+    let (dir, path) = support::scratch();
+    let mut sink = FileSink::create(&path, false).unwrap();
+    std::fs::write(&path, b"appeared meanwhile").unwrap();
+    sink.begin(Some(EMPTY_ARCHIVE.len() as u64)).unwrap();
+    sink.write(&EMPTY_ARCHIVE).unwrap();
+    sink.finish().unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), EMPTY_ARCHIVE);
+    assert_eq!(
+        support::leftovers(dir.path(), &["out.zip"]),
+        Vec::<String>::new()
+    );
+}

@@ -997,22 +997,11 @@ fn child_process_entry() {
 /// Runs [`child_process_entry`] in a child of this test binary, prepared by
 /// `prepare`; returns its result line (after "CHILD-RESULT ").
 fn child(base: &str, session: &str, path: &Path, prepare: impl FnOnce(&mut Command)) -> String {
-    let exe = std::env::current_exe().unwrap();
-    let spec = format!("{base}\n{session}\n{}", path.display());
-    let mut command = Command::new(&exe);
-    command
-        .args([
-            "--exact",
-            "child_process_entry",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("BB_FAULTS_CHILD", spec)
-        .current_dir("/");
+    let mut command = child_command(base, session, path);
     prepare(&mut command);
     let out = command
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()));
+        .unwrap_or_else(|e| panic!("cannot run the test binary: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     stdout
         .lines()
@@ -1025,6 +1014,67 @@ fn child(base: &str, session: &str, path: &Path, prepare: impl FnOnce(&mut Comma
                 String::from_utf8_lossy(&out.stderr)
             )
         })
+}
+
+/// The command that runs [`child_process_entry`] in a child of this test
+/// binary, downloading `session` to `path`.
+fn child_command(base: &str, session: &str, path: &Path) -> Command {
+    let spec = format!("{base}\n{session}\n{}", path.display());
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args([
+            "--exact",
+            "child_process_entry",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("BB_FAULTS_CHILD", spec)
+        .current_dir("/");
+    command
+}
+
+#[test]
+fn a_process_killed_mid_download_leaves_nothing_at_a_new_destination() {
+    // A new destination is staged in a file without a name (O_TMPFILE): when
+    // the process dies mid-body, the kernel frees it; no `.bbpart` is left.
+    let _g = shared();
+    let fx = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.zip");
+    fx.server.script(BIG, &["stall-body 100000 30000"]);
+    let mut process = child_command(&fx.server.base_url(), BIG, &path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Until the child holds its staged file in `dir` (an unnamed file shows
+    // in /proc as `<dir>/#<inode> (deleted)`) and has written to it.
+    let fds = format!("/proc/{}/fd", process.id());
+    let staged_in_dir = || {
+        std::fs::read_dir(&fds)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|fd| {
+                let Ok(target) = std::fs::read_link(fd.path()) else {
+                    return false;
+                };
+                target.starts_with(dir.path())
+                    && std::fs::metadata(fd.path()).is_ok_and(|m| m.len() > 0)
+            })
+    };
+    let started = Instant::now();
+    while !staged_in_dir() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the child never staged a file in {}",
+            dir.path().display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    process.kill().unwrap();
+    process.wait().unwrap();
+    assert_eq!(support::leftovers(dir.path(), &[]), Vec::<String>::new());
 }
 
 fn is_root() -> bool {
