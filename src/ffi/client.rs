@@ -19,9 +19,11 @@ pub struct bb_client_builder {
     config: Mutex<ClientConfig>,
 }
 
-/// A client: a pool of kept-alive connections plus settings. Create with
+/// A client: kept-alive connections plus settings. Create with
 /// `bb_client_new`, free with `bb_client_free`. Safe to use from many
-/// threads at once; it must outlive every call that uses it. After fork(),
+/// threads at once (threads calling at the same time use connections of
+/// their own; calls one after another reuse one); it must outlive every call
+/// that uses it. After fork(),
 /// the child may keep using (and free) a client made before the fork: it
 /// gets its own network stack there on first use, with the same settings.
 pub struct bb_client {
@@ -289,8 +291,8 @@ pub extern "C" fn bb_client_builder_set_progress(
 
 /// Creates a client from `builder`'s settings, or, when `builder` is NULL,
 /// from the built-in defaults and the `BROWSERBASE_*` environment variables
-/// (the settings of the free functions). This starts the client's
-/// background network thread.
+/// (the settings of the free functions). It starts no thread: every call
+/// through the client does its network work on the calling thread.
 ///
 /// Ownership: `builder` is borrowed (it may be freed or reused afterwards).
 /// On success `*out` receives a client the caller owns and frees with

@@ -1,6 +1,6 @@
 /*
  * test_dlopen: loads libbrowserbase with dlopen(), uses it (the process-wide
- * default client, which starts a background thread, and a client of its
+ * default client, kept for the life of the process, and a client of its
  * own), dlclose()s it, and does it all again, several times in one process.
  * Run by tests/process.rs (and under valgrind by tests/valgrind.rs).
  *
@@ -11,9 +11,10 @@
  * does. Output: one "ok N - what" / "not ok N - what: details"
  * line per check, last "N passed, M failed"; exit status 1 if a check failed.
  *
- * The library is linked with -z nodelete: dlclose() leaves it mapped, so the
- * background thread of its default client never runs code that was unmapped
- * under it. Without that, this program crashes after the first dlclose().
+ * The library is linked with -z nodelete: dlclose() leaves it mapped, so
+ * nothing of it that may still run afterwards (a host name lookup's helper
+ * thread, thread-local destructors, the default client kept for the life of
+ * the process) runs code that was unmapped under it.
  */
 
 #define _POSIX_C_SOURCE 200809L
@@ -145,7 +146,7 @@ int main(int argc, char **argv) {
     check(closes == CYCLES, "dlclose returns 0 in every cycle", "%d of %d", closes, CYCLES);
     check(stays == CYCLES, "the library stays mapped after dlclose (-z nodelete)", "%d of %d",
           stays, CYCLES);
-    /* Still alive here: the background thread survived every dlclose(). */
+    /* Still alive here, with the default client kept across every dlclose(). */
     check(1, "the process is alive after 5 dlopen/use/dlclose cycles", "");
     return tap_summary();
 }

@@ -135,8 +135,8 @@ static int child_work(bb_client *inherited, const char *file_name) {
     bb_client *mine = new_client();
     if (!download_matches(mine, why, sizeof why)) failed |= CHILD_NEW;
     bb_client_free(mine);
-    /* The parent's background thread does not exist here: freeing must
-     * return instead of waiting for it forever. */
+    /* Freeing a client inherited from the parent must return, without
+     * touching the connections it shares with the parent. */
     if (inherited) bb_client_free(inherited);
     return failed;
 }

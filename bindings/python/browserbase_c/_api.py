@@ -603,8 +603,9 @@ _env_client: Optional[Client] = None
 
 
 def _forget_env_client() -> None:
-    # In a forked child the parent's client has no network thread: leak it
-    # (freeing it could wait for that thread) and make a new one on demand.
+    # In a forked child, make a new client on demand (from the child's own
+    # environment) and leave the parent's alone: a thread of the parent that
+    # does not exist here may have been using it.
     global _env_client
     _env_client = None
 
