@@ -466,16 +466,22 @@ def main():
             raw["file"] = {k: [r.to_json() for r in v] for k, v in res.items()}
             w = {k: [r.wall for r in v] for k, v in res.items()}
             lib, crl, dd = w["libbrowserbase"], w["curl"], w["dd bs=1M"]
+            d256 = w["dd bs=256K"]
             r_curl = paired_ratio(lib, crl)
-            r_dd = paired_ratio(lib, dd)
+            # The dd verdict is against the faster of the two dd runs of each
+            # round: this VM's page cache sometimes slows one block size 5-10x
+            # for a while (BENCHMARKS.md), and a floor that was slowed is no
+            # floor. Never easier than against bs=1M alone.
+            floor = [min(a, b) for a, b in zip(dd, d256)]
+            r_dd = paired_ratio(lib, floor)
             table.row(case, "libbrowserbase (`bb_client_download`)", fmt_s(med(lib)), fmt_range(lib),
                       ratio_text(r_curl, "curl"), "≤ 0.50× curl", verdict(r_curl[0] <= 0.5))
-            table.row(case, "″", "", "", ratio_text(r_dd, "dd"), "≤ 1.30× dd", verdict(r_dd[0] <= 1.3))
+            table.row(case, "″", "", "", ratio_text(r_dd, "dd") + ", against the faster dd (bs=1M or 256K) of each round",
+                      "≤ 1.30× dd", verdict(r_dd[0] <= 1.3))
             table.row(case, "`curl -s -o FILE URL` (reference)", fmt_s(med(crl)), fmt_range(crl), "1", "", "")
             table.row(case, "`dd bs=1M conv=notrunc` file to file, no network (the floor)", fmt_s(med(dd)), fmt_range(dd),
                       ratio_text(paired_ratio(dd, crl), "curl"), "", "")
-            d256 = w["dd bs=256K"]
-            table.row(case, "diagnostic: `dd bs=256K conv=notrunc` (the library's write size)", fmt_s(med(d256)),
+            table.row(case, "`dd bs=256K conv=notrunc`, the same copy in smaller writes", fmt_s(med(d256)),
                       fmt_range(d256), "libbrowserbase: " + ratio_text(paired_ratio(lib, d256), "this"), "", "")
             nl, nc = w["libbrowserbase, to a callback that drops the bytes"], w["curl -o /dev/null"]
             table.row(case, "diagnostic: libbrowserbase to a callback that drops the bytes", fmt_s(med(nl)),
