@@ -558,6 +558,32 @@ fn the_deadline_bounds_the_whole_call() {
         },
     );
     assert!(started.elapsed() < Duration::from_secs(3));
+
+    // A deadline a little past the timeout, and a body that is never silent
+    // for a whole timeout (64 bytes every 900 ms, timeout 1 s, deadline
+    // 1.2 s): the wait that starts at 0.9 s is cut to what is left of the
+    // deadline and the call ends at 1.2 s, not when that read returns (1.8 s).
+    let mut config = fx.config(0);
+    config.set_timeout(Duration::from_secs(1)).unwrap();
+    config.set_deadline(Some(Duration::from_millis(1200)));
+    let started = Instant::now();
+    failing_row(
+        &fx,
+        "deadline past the timeout, slow body",
+        config,
+        &["trickle 64 900"],
+        Want {
+            kind: ErrorKind::Timeout,
+            status: None,
+            requests: 1,
+            says: &["deadline passed"],
+        },
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(1200) && took < Duration::from_millis(1600),
+        "took {took:?}"
+    );
 }
 
 #[test]
