@@ -262,8 +262,8 @@ impl Client {
             }
             let limit = self
                 .wait_limit(deadline)
-                .ok_or_else(|| deadline_error(&self.config));
-            let response = match transport.send(limit.map_err(Failure::fatal)?, request) {
+                .ok_or_else(|| Failure::fatal(deadline_error(&self.config)))?;
+            let response = match transport.send(limit, request) {
                 Some(Ok(response)) => response,
                 _ if deadline_passed(deadline) => {
                     return Err(Failure::fatal(deadline_error(&self.config)))
