@@ -635,3 +635,29 @@ fn a_file_that_appears_at_the_destination_meanwhile_is_replaced_whole() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn a_configured_proxy_carries_the_request() {
+    // Nothing listens at the base URL's port; the stand-in server, which
+    // accepts absolute-form targets as RFC 9112 asks of servers, plays the
+    // proxy. The request reaches it in proxy form, key included (the proxy
+    // is the caller's choice, as with curl -x).
+    let server = demo_server();
+    let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://127.0.0.1:{}", unused.local_addr().unwrap().port());
+    drop(unused);
+    let mut config = ClientConfig::default();
+    config.set_base_url(&origin).unwrap();
+    config.set_proxy(&server.base_url()).unwrap();
+    config.set_max_retries(0).unwrap();
+    let client = Client::new(config).unwrap();
+    let data = client.download_to_vec(KEY, DEMO).unwrap();
+    assert_eq!(support::zip_entry_names(&data).len(), 2);
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(
+        reqs[0].target,
+        format!("{origin}/v1/sessions/{DEMO}/downloads")
+    );
+    assert_eq!(reqs[0].header("x-bb-api-key"), KEY);
+}
