@@ -136,8 +136,12 @@ impl FileSink {
                             &e,
                         )
                     })?;
-                // Replacing a file keeps its permission bits: a 0600 file stays private.
+                // Replacing a file keeps its owner where this process may
+                // give it (root; or the group, for a member), then its
+                // permission bits (after: a change of owner clears setuid):
+                // a 0600 file stays private.
                 if let Some(m) = &existing {
+                    keep_owner(temp.as_file(), m);
                     temp.as_file()
                         .set_permissions(std::fs::Permissions::from_mode(
                             m.permissions().mode() & 0o7777,
@@ -377,6 +381,22 @@ fn link(from: &Path, to: &Path) -> std::io::Result<()> {
         Ok(())
     } else {
         Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Gives `file` the owner and group of `like`, as far as this process may:
+/// both as root, the group alone when it is one of the caller's (the
+/// new file's owner is the caller otherwise). Not an error when it cannot:
+/// the replacement is still the caller's to make, as with `mv`.
+fn keep_owner(file: &File, like: &std::fs::Metadata) {
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::io::AsRawFd;
+    let fd = file.as_raw_fd();
+    // SAFETY: the descriptor is open for the duration of the calls.
+    unsafe {
+        if libc::fchown(fd, like.uid(), like.gid()) != 0 {
+            let _ = libc::fchown(fd, libc::uid_t::MAX, like.gid());
+        }
     }
 }
 

@@ -502,6 +502,29 @@ fn replacing_a_file_keeps_its_permissions() {
 }
 
 #[test]
+fn replacing_a_file_keeps_its_owner_where_allowed() {
+    // Only root may give a file to someone else: a root process replacing a
+    // user's file keeps it the user's (and its mode), as writing in place
+    // (curl -o) would. Another caller's replacement is its own, as with mv.
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("NOTICE: skipped: changing a file's owner needs root");
+        return;
+    }
+    let server = demo_server();
+    let client = client_for(&server);
+    let (_dir, path) = support::scratch();
+    std::fs::write(&path, b"theirs").unwrap();
+    std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    client.download_to_file(KEY, DEMO, &path).unwrap();
+    let m = std::fs::metadata(&path).unwrap();
+    assert_eq!((m.uid(), m.gid()), (65534, 65534));
+    assert_eq!(m.permissions().mode() & 0o7777, 0o640);
+    assert!(std::fs::read(&path).unwrap().starts_with(b"PK"));
+}
+
+#[test]
 fn a_symlink_is_written_through() {
     let server = demo_server();
     let client = client_for(&server);
