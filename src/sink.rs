@@ -124,31 +124,16 @@ impl FileSink {
                 temp_prefix: prefix,
             },
             None => {
-                let temp = tempfile::Builder::new()
-                    .prefix(&prefix)
-                    .suffix(".bbpart")
-                    // Like any new file (curl's too): 0666 less the umask, not 0600.
-                    .permissions(std::fs::Permissions::from_mode(0o666))
-                    .tempfile_in(dir)
-                    .map_err(|e| {
-                        Error::io(
-                            format_args!("cannot create a file in {}", dir.display()),
-                            &e,
-                        )
-                    })?;
-                // Replacing a file keeps its owner where this process may
-                // give it (root; or the group, for a member), then its
-                // permission bits (after: a change of owner clears setuid):
-                // a 0600 file stays private.
+                let temp = named_temp(dir, &prefix).map_err(|e| {
+                    Error::io(
+                        format_args!("cannot create a file in {}", dir.display()),
+                        &e,
+                    )
+                })?;
                 if let Some(m) = &existing {
-                    keep_owner(temp.as_file(), m);
-                    temp.as_file()
-                        .set_permissions(std::fs::Permissions::from_mode(
-                            m.permissions().mode() & 0o7777,
-                        ))
-                        .map_err(|e| {
-                            Error::io(format_args!("cannot write {}", path.display()), &e)
-                        })?;
+                    adopt(temp.as_file(), m).map_err(|e| {
+                        Error::io(format_args!("cannot write {}", path.display()), &e)
+                    })?;
                 }
                 Staging::Named(temp)
             }
@@ -234,8 +219,11 @@ impl Sink for FileSink {
         }
         let staging = self.staging.take().expect("file sink finished twice");
         let placed = match staging {
-            Staging::Unnamed { file, temp_prefix } => {
-                give_name(&file, &self.path, &temp_prefix)
+            Staging::Unnamed {
+                mut file,
+                temp_prefix,
+            } => {
+                give_name(&mut file, &self.path, &temp_prefix, fsync)
                 // The unnamed file goes with `file` on failure.
             }
             // On failure `e.file` drops, removing the temporary file.
@@ -320,43 +308,60 @@ fn proc_fd_usable() -> bool {
     }
 }
 
-/// Gives the complete unnamed `file` the name `path`. If something appeared
-/// at `path` since the download began (`linkat` never replaces), the file
-/// is named `<temp_prefix>XXXXXX.bbpart` beside it and renamed over it, as
-/// a named temporary file would have been.
-fn give_name(file: &File, path: &Path, temp_prefix: &OsStr) -> std::io::Result<()> {
+/// Gives the complete unnamed `file` the name `path` with `linkat`. Where
+/// that cannot be done (something appeared at `path` since the download
+/// began, and `linkat` never replaces; or `/proc` refuses, as in some
+/// sandboxes), its bytes are copied into a named temporary file beside
+/// `path` that is renamed over it, as if the download had been staged that
+/// way from the start (keeping the owner and mode of a file found there).
+fn give_name(
+    file: &mut File,
+    path: &Path,
+    temp_prefix: &OsStr,
+    fsync: bool,
+) -> std::io::Result<()> {
     use std::os::unix::io::AsRawFd;
     let from = format!("/proc/self/fd/{}", file.as_raw_fd());
-    match link(Path::new(&from), path) {
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        done => return done,
+    if link(Path::new(&from), path).is_ok() {
+        return Ok(());
     }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    for _ in 0..16 {
-        let mut name = temp_prefix.to_owned();
-        name.push(
-            std::iter::repeat_with(fastrand::alphanumeric)
-                .take(6)
-                .collect::<String>(),
-        );
-        name.push(".bbpart");
-        let temp = dir.join(name);
-        match link(Path::new(&from), &temp) {
-            Ok(()) => {
-                return std::fs::rename(&temp, path).inspect_err(|_| {
-                    let _ = std::fs::remove_file(&temp);
-                })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
+    let mut named = named_temp(dir, temp_prefix)?;
+    file.seek(SeekFrom::Start(0))?;
+    std::io::copy(file, named.as_file_mut())?;
+    if let Ok(m) = std::fs::metadata(path) {
+        if m.is_file() {
+            adopt(named.as_file(), &m)?;
         }
     }
-    Err(std::io::Error::new(
-        std::io::ErrorKind::AlreadyExists,
-        "no free temporary name",
+    if fsync {
+        named.as_file().sync_all()?;
+    }
+    // On failure the named file is removed as it drops.
+    named.persist(path).map(drop).map_err(|e| e.error)
+}
+
+/// A new temporary file `<prefix>XXXXXX.bbpart` in `dir`, mode 0666 less the
+/// umask like any new file (curl's too), not tempfile's 0600.
+fn named_temp(dir: &Path, prefix: &OsStr) -> std::io::Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .suffix(".bbpart")
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)
+}
+
+/// Makes `file`, about to replace a file described by `old`, keep its owner
+/// where this process may give it (root; or the group, for a member) and
+/// then its permission bits (after: a change of owner clears setuid): a
+/// 0600 file stays private.
+fn adopt(file: &File, old: &std::fs::Metadata) -> std::io::Result<()> {
+    keep_owner(file, old);
+    file.set_permissions(std::fs::Permissions::from_mode(
+        old.permissions().mode() & 0o7777,
     ))
 }
 

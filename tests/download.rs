@@ -645,14 +645,20 @@ fn a_file_that_appears_at_the_destination_meanwhile_is_replaced_whole() {
     // Staged without a name (nothing was there), but by the end something
     // is: linkat never replaces, so the archive is named beside it and
     // renamed over it, still atomically.
+    // (The same fallback serves a /proc that refuses linkat, as in some
+    // sandboxes.) The file found there keeps its mode, as any replaced file.
     use browserbase::{FileSink, Sink};
+    use std::os::unix::fs::PermissionsExt;
     let (dir, path) = support::scratch();
     let mut sink = FileSink::create(&path, false).unwrap();
     std::fs::write(&path, b"appeared meanwhile").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
     sink.begin(Some(EMPTY_ARCHIVE.len() as u64)).unwrap();
     sink.write(&EMPTY_ARCHIVE).unwrap();
     sink.finish().unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), EMPTY_ARCHIVE);
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o640);
     assert_eq!(
         support::leftovers(dir.path(), &["out.zip"]),
         Vec::<String>::new()
