@@ -526,7 +526,9 @@ enum bb_code bb_client_builder_set_progress(struct bb_client_builder *builder,
  * Creates a client from `builder`'s settings, or, when `builder` is NULL,
  * from the built-in defaults and the `BROWSERBASE_*` environment variables
  * (the settings of the free functions). It starts no thread: every call
- * through the client does its network work on the calling thread.
+ * through the client does its network work on the calling thread (a host
+ * name lookup runs on a helper thread, which exits after 10 s unused;
+ * neither a call past its deadline nor `bb_client_free` waits for it).
  *
  * Ownership: `builder` is borrowed (it may be freed or reused afterwards).
  * On success `*out` receives a client the caller owns and frees with

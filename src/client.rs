@@ -40,7 +40,7 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     /// Builds a client. It starts no thread: each call runs on the thread
-    /// that makes it.
+    /// that makes it (but for host name lookups: see `transport.rs`).
     pub fn new(config: ClientConfig) -> Result<Client> {
         Ok(Client {
             transports: Transports::new(&config)?,
@@ -116,7 +116,11 @@ impl Client {
 
     /// The retry loop around single attempts.
     fn fetch(&self, key: &ApiKey, url: &Url, sink: &mut dyn Sink) -> Result<u64> {
-        let deadline = self.config.deadline.map(|d| Instant::now() + d);
+        // A deadline too far to represent is no deadline.
+        let deadline = self
+            .config
+            .deadline
+            .and_then(|d| Instant::now().checked_add(d));
         let mut failures: Vec<Error> = Vec::new();
         let attempts = self.config.max_retries + 1;
         loop {
@@ -263,12 +267,16 @@ impl Client {
             let limit = self
                 .wait_limit(deadline)
                 .ok_or_else(|| Failure::fatal(deadline_error(&self.config)))?;
-            let response = match transport.send(limit, request) {
+            let response = match transport.send(limit, request).map_err(Failure::fatal)? {
                 Some(Ok(response)) => response,
                 _ if deadline_passed(deadline) => {
                     return Err(Failure::fatal(deadline_error(&self.config)))
                 }
-                Some(Err(e)) => return Err(Failure::transport(Some(&e), &url, &self.config)),
+                // Without the URL: after a redirect it may be a presigned one.
+                Some(Err(e)) => {
+                    let e = e.without_url();
+                    return Err(Failure::transport(Some(&e), &url, &self.config));
+                }
                 None => return Err(Failure::transport(None, &url, &self.config)),
             };
             if !response.status().is_redirection() || response.status() == StatusCode::NOT_MODIFIED
@@ -369,10 +377,14 @@ impl Client {
                 ))
             };
             let limit = self.wait_limit(deadline).ok_or_else(body_deadline)?;
-            let chunk = match transport.run(limit, response.chunk()) {
+            let waited = transport.run(limit, response.chunk());
+            let chunk = match waited.map_err(Failure::fatal)? {
                 Some(Ok(chunk)) => chunk,
                 _ if deadline_passed(deadline) => return Err(body_deadline()),
-                Some(Err(e)) => return Err(Failure::body(Some(&e), got, content_length)),
+                Some(Err(e)) => {
+                    let e = e.without_url();
+                    return Err(Failure::body(Some(&e), got, content_length));
+                }
                 None => return Err(Failure::body(None, got, content_length)),
             };
             let chunk = match chunk {
@@ -439,7 +451,7 @@ impl Client {
                 break;
             };
             match transport.run(limit, response.chunk()) {
-                Some(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
+                Ok(Some(Ok(Some(chunk)))) => body.extend_from_slice(&chunk),
                 _ => break,
             }
         }

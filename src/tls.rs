@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use once_cell::sync::OnceCell;
+use once_cell::race::OnceBox;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
@@ -28,7 +28,7 @@ pub(crate) fn client_config(
     let verifier = Arc::new(LazyRoots {
         provider: provider.clone(),
         extra_roots: extra_roots.to_vec(),
-        verifier: OnceCell::new(),
+        verifier: OnceBox::new(),
     });
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -45,16 +45,28 @@ pub(crate) fn client_config(
 /// rustls's WebPKI server verifier over the roots, built on the first
 /// handshake that needs it and kept (a failure to build it is kept too, and
 /// fails every handshake with the same message).
-#[derive(Debug)]
+///
+/// Built without a lock: threads that race to build it each build one and
+/// the first stored wins. A lock held while the roots load (reading files)
+/// would leave a process forked meanwhile unable to make any https call.
 struct LazyRoots {
     provider: Arc<CryptoProvider>,
     extra_roots: Vec<CertificateDer<'static>>,
-    verifier: OnceCell<std::result::Result<Arc<WebPkiServerVerifier>, rustls::Error>>,
+    verifier: OnceBox<std::result::Result<Arc<WebPkiServerVerifier>, rustls::Error>>,
+}
+
+impl std::fmt::Debug for LazyRoots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyRoots")
+            .field("extra_roots", &self.extra_roots.len())
+            .field("loaded", &self.verifier.get().is_some())
+            .finish()
+    }
 }
 
 impl LazyRoots {
     fn verifier(&self) -> std::result::Result<&WebPkiServerVerifier, rustls::Error> {
-        match self.verifier.get_or_init(|| self.build()) {
+        match self.verifier.get_or_init(|| Box::new(self.build())) {
             Ok(v) => Ok(v),
             Err(e) => Err(e.clone()),
         }

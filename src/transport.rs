@@ -23,10 +23,20 @@
 //! shares with the parent. It never uses them and never drops them (removing
 //! a socket from a shared epoll instance would remove it for the parent too):
 //! they are kept aside for the life of the child ([`keep_inherited`]), and
-//! the child builds transports of its own.
+//! the child builds transports of its own, with a TLS configuration of its
+//! own (the parent's holds locks, such as rustls's session cache, that
+//! another thread of the parent may have held at the fork). A call that
+//! forks from inside a callback and goes on in the child gets an error
+//! instead of reading the parent's connection.
+//!
+//! Threads: none of the library's own, but a host name lookup runs
+//! `getaddrinfo` on the runtime's helper thread (it cannot be interrupted);
+//! that thread exits after 10 s unused, and dropping a transport does not
+//! wait for it.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::mem::ManuallyDrop;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::config::{is_loopback, ClientConfig};
@@ -37,13 +47,60 @@ use crate::error::{Error, Result};
 /// connection) instead of keeping it.
 const SHELF_SIZE: usize = 16;
 
+/// Which process the memory we are in belongs to: the process id, and how
+/// many forks this memory has been through (a `pthread_atfork` handler
+/// counts them in the child). Either alone can mislead: a pid seen again in
+/// a new pid namespace, a fork by a raw `clone` that runs no handler.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Owner {
+    pid: u32,
+    forks: u64,
+}
+
+static FORKS: AtomicU64 = AtomicU64::new(0);
+static COUNTING_FORKS: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn count_fork_in_child() {
+    FORKS.fetch_add(1, Ordering::Relaxed);
+}
+
+impl Owner {
+    fn current() -> Owner {
+        Owner {
+            pid: std::process::id(),
+            forks: FORKS.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Starts counting forks (once per process; no lock, see `Transports`).
+    fn count_forks() {
+        if !COUNTING_FORKS.swap(true, Ordering::AcqRel) {
+            // SAFETY: registers a handler that only bumps an atomic; the
+            // library is never unmapped (-z nodelete), so it stays valid.
+            unsafe { libc::pthread_atfork(None, None, Some(count_fork_in_child)) };
+        }
+    }
+}
+
 /// One calling thread's HTTP stack for the length of a call.
 pub(crate) struct Transport {
-    // Dropped before the runtime its connections live on.
-    http: reqwest::Client,
-    runtime: tokio::runtime::Runtime,
+    http: ManuallyDrop<reqwest::Client>,
+    runtime: ManuallyDrop<tokio::runtime::Runtime>,
     /// The process that built it: only that process may use or drop it.
-    pid: u32,
+    owner: Owner,
+}
+
+impl Drop for Transport {
+    fn drop(&mut self) {
+        // The client first: its connections live on the runtime.
+        // SAFETY: both are dropped once, here, and never used again.
+        unsafe { ManuallyDrop::drop(&mut self.http) };
+        let runtime = unsafe { ManuallyDrop::take(&mut self.runtime) };
+        // Without waiting for the helper thread: a host name lookup in
+        // progress would hold up the call that drops this (or
+        // `bb_client_free`) for as long as the lookup takes.
+        runtime.shutdown_background();
+    }
 }
 
 impl Transport {
@@ -51,11 +108,24 @@ impl Transport {
         &self.http
     }
 
-    /// Runs `future` on this thread until it is done (`Some`) or `limit`
-    /// passes (`None`; the future is dropped, which cancels it).
-    pub(crate) fn run<F: Future>(&self, limit: Duration, future: F) -> Option<F::Output> {
-        self.runtime
-            .block_on(async { tokio::time::timeout(limit, future).await.ok() })
+    /// Runs `future` on this thread until it is done (`Ok(Some)`) or `limit`
+    /// passes (`Ok(None)`; the future is dropped, which cancels it).
+    pub(crate) fn run<F: Future>(&self, limit: Duration, future: F) -> Result<Option<F::Output>> {
+        self.check_owner()?;
+        Ok(self
+            .runtime
+            .block_on(async { tokio::time::timeout(limit, future).await.ok() }))
+    }
+
+    /// A call that forked (from one of the caller's callbacks) and goes on
+    /// in the child must not read the parent's connection.
+    fn check_owner(&self) -> Result<()> {
+        if self.owner == Owner::current() {
+            return Ok(());
+        }
+        Err(Error::internal(
+            "the download was carried across fork() into the child process; start it again there",
+        ))
     }
 
     /// Sends `request` and waits up to `limit` for its response, as `run`,
@@ -74,11 +144,12 @@ impl Transport {
         &self,
         limit: Duration,
         request: reqwest::RequestBuilder,
-    ) -> Option<reqwest::Result<reqwest::Response>> {
-        self.runtime.block_on(async {
+    ) -> Result<Option<reqwest::Result<reqwest::Response>>> {
+        self.check_owner()?;
+        Ok(self.runtime.block_on(async {
             tokio::task::yield_now().await;
             tokio::time::timeout(limit, request.send()).await.ok()
-        })
+        }))
     }
 }
 
@@ -86,7 +157,11 @@ impl Transport {
 /// ones. No lock anywhere: a lock held by another thread at the moment of a
 /// fork would stay locked forever in the child.
 pub(crate) struct Transports {
+    /// The TLS configuration of the process that built this (see the
+    /// module's doc for a forked child's), and what it is made from.
     tls: rustls::ClientConfig,
+    extra_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
+    owner: Owner,
     user_agent: String,
     connect_timeout: Duration,
     proxy: Option<reqwest::Proxy>,
@@ -105,8 +180,11 @@ impl Transports {
             ),
             None => None,
         };
+        Owner::count_forks();
         let transports = Transports {
             tls: crate::tls::client_config(&config.extra_roots)?,
+            extra_roots: config.extra_roots.clone(),
+            owner: Owner::current(),
             user_agent: config.user_agent(),
             connect_timeout: config.connect_timeout,
             proxy,
@@ -121,7 +199,7 @@ impl Transports {
 
     /// An idle transport of this process, or a new one.
     pub(crate) fn lease(&self) -> Result<Lease<'_>> {
-        let pid = std::process::id();
+        let owner = Owner::current();
         for slot in &self.shelf {
             if slot.load(Ordering::Relaxed).is_null() {
                 continue;
@@ -133,7 +211,7 @@ impl Transports {
             // SAFETY: non-null slot values come only from `Box::into_raw` in
             // `put_back`, and the swap made this thread their only owner.
             let transport = unsafe { Box::from_raw(taken) };
-            if transport.pid == pid {
+            if transport.owner == owner {
                 return Ok(Lease {
                     owner: self,
                     transport: Some(transport),
@@ -152,8 +230,14 @@ impl Transports {
             .enable_all()
             .build()
             .map_err(|e| Error::internal(format!("cannot set up the HTTP client: {e}")))?;
+        let owner = Owner::current();
+        let tls = if owner == self.owner {
+            self.tls.clone()
+        } else {
+            crate::tls::client_config(&self.extra_roots)?
+        };
         let mut builder = reqwest::Client::builder()
-            .use_preconfigured_tls(self.tls.clone())
+            .use_preconfigured_tls(tls)
             .user_agent(self.user_agent.as_str())
             .connect_timeout(self.connect_timeout)
             // Redirects are followed by hand, so the key stays on its origin.
@@ -178,14 +262,14 @@ impl Transports {
             ))
         })?;
         Ok(Box::new(Transport {
-            http,
-            runtime,
-            pid: std::process::id(),
+            http: ManuallyDrop::new(http),
+            runtime: ManuallyDrop::new(runtime),
+            owner,
         }))
     }
 
     fn put_back(&self, transport: Box<Transport>) {
-        if transport.pid != std::process::id() {
+        if transport.owner != Owner::current() {
             // Leased before a fork by the thread that forked.
             keep_inherited(transport);
             return;
@@ -212,7 +296,7 @@ impl Transports {
 
 impl Drop for Transports {
     fn drop(&mut self) {
-        let pid = std::process::id();
+        let owner = Owner::current();
         for slot in &mut self.shelf {
             let raw = std::mem::replace(slot.get_mut(), std::ptr::null_mut());
             if raw.is_null() {
@@ -220,7 +304,7 @@ impl Drop for Transports {
             }
             // SAFETY: as in `lease`; `&mut self` means no other user.
             let transport = unsafe { Box::from_raw(raw) };
-            if transport.pid == pid {
+            if transport.owner == owner {
                 drop(transport);
             } else {
                 keep_inherited(transport);

@@ -42,6 +42,41 @@ fn fork_then_download_in_the_child_and_the_parent() {
 }
 
 #[test]
+fn a_host_name_lookup_that_hangs_holds_up_neither_the_call_nor_the_free() {
+    // getaddrinfo cannot be interrupted, so it runs on a helper thread; the
+    // call stops waiting at its deadline and freeing the client must not
+    // join that thread (tests/c/test_slow_dns.c, with an LD_PRELOAD shim
+    // whose getaddrinfo takes 5 s for "slowdns*").
+    let dir = out_dir("test_slow_dns");
+    let shim = dir.join("slow_getaddrinfo.so");
+    compile_with(
+        false,
+        &["-shared", "-fPIC", "-O2", "-Wall", "-Werror"],
+        "tests/c/slow_getaddrinfo.c",
+        &shim,
+        Link::Without,
+        &["-ldl"],
+    );
+    let binary = dir.join("test_slow_dns");
+    compile(
+        false,
+        CFLAGS,
+        "tests/c/test_slow_dns.c",
+        &binary,
+        Link::Shared,
+    );
+    let mut command = program(&binary);
+    command.env("LD_PRELOAD", &shim);
+    let run = run(&mut command);
+    assert_all_checks_passed(&run, 5);
+    assert!(
+        run.elapsed < Duration::from_secs(4),
+        "the program waited for the lookup: {}",
+        run.describe()
+    );
+}
+
+#[test]
 fn dlopen_use_dlclose_and_again() {
     let server = StandInServer::start_with(&["--demo"]);
     let dir = out_dir("test_dlopen");

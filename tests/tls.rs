@@ -10,106 +10,28 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-
 use browserbase::{Client, ClientConfig, ErrorKind, EMPTY_ARCHIVE};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use support::tls_server::{data, TlsServer};
 
 const KEY: &str = "bb_tls_test_key";
 
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/tls")
-        .join(name)
-}
-
-/// A one-thread https server that answers every request with the empty
-/// archive and records each request's head (only requests that arrive over
-/// a completed handshake are recorded).
-struct TlsServer {
-    port: u16,
-    heads: Arc<Mutex<Vec<String>>>,
-}
-
-impl TlsServer {
-    fn start() -> TlsServer {
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(data("server.pem"))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        let key = PrivateKeyDer::from_pem_file(data("server.key")).unwrap();
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
+fn client(server: &TlsServer, host: &str, trust_test_ca: bool) -> Client {
+    let mut config = ClientConfig::default();
+    config
+        .set_base_url(&format!("https://{host}:{}", server.port))
         .unwrap();
-        let config = Arc::new(config);
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let heads = Arc::new(Mutex::new(Vec::new()));
-        let recorded = heads.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let conn = rustls::ServerConnection::new(config.clone()).unwrap();
-                let mut tls = BufReader::new(rustls::StreamOwned::new(conn, stream));
-                let mut head = String::new();
-                loop {
-                    let mut line = String::new();
-                    match tls.read_line(&mut line) {
-                        Ok(0) | Err(_) => break,
-                        Ok(_) if line == "\r\n" => {
-                            recorded.lock().unwrap().push(head.clone());
-                            let mut reply = format!(
-                                "HTTP/1.1 200 OK\r\nContent-Type: application/zip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                                EMPTY_ARCHIVE.len()
-                            )
-                            .into_bytes();
-                            reply.extend_from_slice(&EMPTY_ARCHIVE);
-                            let tls = tls.get_mut();
-                            let _ = tls.write_all(&reply);
-                            let _ = tls.flush();
-                            tls.conn.send_close_notify();
-                            let _ = tls.flush();
-                            break;
-                        }
-                        Ok(_) => head.push_str(&line),
-                    }
-                }
-            }
-        });
-        TlsServer { port, heads }
+    config.set_max_retries(0).unwrap();
+    if trust_test_ca {
+        config.add_ca_file(&data("ca.pem")).unwrap();
     }
-
-    fn client(&self, host: &str, trust_test_ca: bool) -> Client {
-        let mut config = ClientConfig::default();
-        config
-            .set_base_url(&format!("https://{host}:{}", self.port))
-            .unwrap();
-        config.set_max_retries(0).unwrap();
-        if trust_test_ca {
-            config.add_ca_file(&data("ca.pem")).unwrap();
-        }
-        Client::new(config).unwrap()
-    }
-
-    fn heads(&self) -> Vec<String> {
-        self.heads.lock().unwrap().clone()
-    }
+    Client::new(config).unwrap()
 }
 
 #[test]
 fn a_server_signed_by_an_added_ca_is_trusted() {
     let server = TlsServer::start();
     for host in ["127.0.0.1", "localhost"] {
-        let client = server.client(host, true);
+        let client = client(&server, host, true);
         let (dir, path) = support::scratch();
         let n = client
             .download_to_file(Some(KEY), "tls-session", &path)
@@ -137,7 +59,7 @@ fn a_server_signed_by_an_added_ca_is_trusted() {
 #[test]
 fn a_server_the_roots_do_not_vouch_for_is_refused() {
     let server = TlsServer::start();
-    let client = server.client("127.0.0.1", false);
+    let client = client(&server, "127.0.0.1", false);
     let (dir, path) = support::scratch();
     std::fs::write(&path, b"keep me").unwrap();
     let err = client

@@ -1,13 +1,14 @@
 //! Test support: runs `bb-stand-in-server` (this crate's stand-in Browserbase server)
 //! as a child process and drives its `/_control/` API.
 //!
-//! Std only (plus the `zip` crate for [`zip_entry_names`]): it must not depend on the
-//! library under test. Include it from an integration test with `mod support;`.
+//! Std only (plus the `zip` crate for [`zip_entry_names`], and rustls for
+//! [`tls_server`]): it must not depend on the library under test. Include it from an integration test with `mod support;`.
 //! Every helper panics with a clear message on failure. [`cbuild`] builds and runs C
 //! programs against the freshly built shared and static libraries.
 #![allow(dead_code)]
 
 pub mod cbuild;
+pub mod tls_server;
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};

@@ -1,0 +1,121 @@
+//! fork() cases that want a test process of their own (tests/process.rs
+//! and the C programs cover forking between calls):
+//!
+//! - a process forked while another of its threads is loading the trusted
+//!   roots (on a client's first https handshake) can still make https calls
+//!   in the child: the child builds a TLS configuration of its own instead
+//!   of waiting on state the parent's thread was in the middle of. This test
+//!   points SSL_CERT_FILE (read by the system-roots loader) at a FIFO to
+//!   hold the parent's loading open, which would stall other binaries' tests;
+//! - a download whose callback forks goes on in the parent, and fails at
+//!   once in the child instead of reading the parent's connection.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use browserbase::{Client, ClientConfig, ErrorKind};
+use support::tls_server::{data, TlsServer, EMPTY_ZIP};
+use support::StandInServer;
+
+#[test]
+fn a_child_forked_during_root_loading_makes_https_calls() {
+    let server = TlsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("roots.pem");
+    let c_fifo = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c_fifo.as_ptr(), 0o600) }, 0);
+    std::env::set_var("SSL_CERT_FILE", &fifo);
+
+    let mut config = ClientConfig::default();
+    config
+        .set_base_url(&format!("https://127.0.0.1:{}", server.port))
+        .unwrap();
+    config.set_max_retries(0).unwrap();
+    config.set_deadline(Some(Duration::from_secs(2)));
+    config.add_ca_file(&data("ca.pem")).unwrap();
+    let client = Arc::new(Client::new(config).unwrap());
+
+    // This thread's first handshake loads the roots and blocks opening the
+    // FIFO, which has no writer yet.
+    let loading = client.clone();
+    let parent_call = std::thread::spawn(move || loading.download_to_vec(Some("k"), "s"));
+    std::thread::sleep(Duration::from_millis(300));
+
+    // SAFETY: the child only calls the library and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // The child's roots must not come from the FIFO (nobody would
+        // write it for the child): the system's defaults.
+        std::env::remove_var("SSL_CERT_FILE");
+        let ok = matches!(client.download_to_vec(Some("k"), "s"), Ok(v) if v == EMPTY_ZIP);
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+    }
+    let started = Instant::now();
+    let mut status = 0;
+    let outcome = loop {
+        if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
+            break Some(libc::WEXITSTATUS(status));
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Let the parent's loading finish (an empty system store: the test CA
+    // alone) and its call succeed.
+    drop(std::fs::OpenOptions::new().write(true).open(&fifo).unwrap());
+    let parent = parent_call.join().unwrap();
+    assert_eq!(
+        outcome,
+        Some(0),
+        "the child (None: still blocked after 10 s and killed)"
+    );
+    assert_eq!(parent.map(|v| v.len()).map_err(|e| e.to_string()), Ok(22));
+}
+
+#[test]
+fn a_download_whose_callback_forks_fails_in_the_child_and_goes_on_in_the_parent() {
+    let server = StandInServer::start_with(&["--demo"]);
+    let mut config = ClientConfig::default();
+    config.set_base_url(&server.base_url()).unwrap();
+    config.set_max_retries(0).unwrap();
+    let client = Client::new(config).unwrap();
+    let child = std::sync::atomic::AtomicI32::new(-1);
+    let result = client.download_with(
+        Some(StandInServer::KEY),
+        StandInServer::DEMO_SESSION,
+        |_| {
+            if child.load(std::sync::atomic::Ordering::Relaxed) == -1 {
+                // SAFETY: the child only returns into the library and then
+                // leaves with _exit (below).
+                child.store(
+                    unsafe { libc::fork() },
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+            }
+            true
+        },
+    );
+    let pid = child.load(std::sync::atomic::Ordering::Relaxed);
+    if pid == 0 {
+        let ok = matches!(&result, Err(e) if e.kind() == ErrorKind::Internal
+            && e.message().contains("fork"));
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+    }
+    assert!(pid > 0, "the callback never ran");
+    let mut status = 0;
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert_eq!(
+        libc::WEXITSTATUS(status),
+        0,
+        "the child did not fail as it should"
+    );
+    let n = result.unwrap();
+    assert!(n > 22, "{n}");
+}
