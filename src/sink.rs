@@ -314,6 +314,9 @@ fn proc_fd_usable() -> bool {
 /// sandboxes), its bytes are copied into a named temporary file beside
 /// `path` that is renamed over it, as if the download had been staged that
 /// way from the start (keeping the owner and mode of a file found there).
+/// What appeared is another writer racing us for the same path: if it is a
+/// symlink, it is replaced, not written through (the link was not there to
+/// follow when the download began).
 fn give_name(
     file: &mut File,
     path: &Path,
