@@ -68,8 +68,15 @@ fn a_child_forked_during_root_loading_makes_https_calls() {
         std::thread::sleep(Duration::from_millis(20));
     };
     // Let the parent's loading finish (an empty system store: the test CA
-    // alone) and its call succeed.
-    drop(std::fs::OpenOptions::new().write(true).open(&fifo).unwrap());
+    // alone) and its call succeed. Non-blocking: should the loader not be
+    // waiting on the FIFO, opening it for writing fails instead of hanging.
+    use std::os::unix::fs::OpenOptionsExt;
+    drop(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo),
+    );
     let parent = parent_call.join().unwrap();
     assert_eq!(
         outcome,
