@@ -493,6 +493,15 @@ impl Failure {
             Some(proxy) => format!("{} through the proxy {}", host_of(url), host_of(proxy)),
             None => host_of(url),
         };
+        let no_response = || {
+            Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "no response from {host} within {} ms",
+                    config.timeout.as_millis()
+                ),
+            )
+        };
         let error = match e {
             // The connect timeout is reqwest's, the silence limit ours.
             Some(e) if e.is_connect() && e.is_timeout() => Error::new(
@@ -502,20 +511,8 @@ impl Failure {
                     config.connect_timeout.as_millis()
                 ),
             ),
-            Some(e) if e.is_timeout() => Error::new(
-                ErrorKind::Timeout,
-                format!(
-                    "no response from {host} within {} ms",
-                    config.timeout.as_millis()
-                ),
-            ),
-            None => Error::new(
-                ErrorKind::Timeout,
-                format!(
-                    "no response from {host} within {} ms",
-                    config.timeout.as_millis()
-                ),
-            ),
+            Some(e) if e.is_timeout() => no_response(),
+            None => no_response(),
             Some(e) if e.is_connect() => Error::new(
                 ErrorKind::Connection,
                 format!("cannot connect to {host}: {}", chain(e)),
