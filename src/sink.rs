@@ -104,10 +104,7 @@ impl FileSink {
                 ));
             }
         }
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
+        let dir = parent_dir(&path);
         // ".<name>.XXXXXX.bbpart", with the name cut so the whole stays
         // within NAME_MAX (255) for any valid destination name.
         let mut prefix = std::ffi::OsString::from(".");
@@ -232,11 +229,7 @@ impl Sink for FileSink {
         placed.map_err(|e| self.write_error(&e))?;
         if fsync {
             // The rename is durable only once the directory is synced.
-            // A bare file name lives in the current directory.
-            let dir = match self.path.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p,
-                _ => Path::new("."),
-            };
+            let dir = parent_dir(&self.path);
             File::open(dir)
                 .and_then(|d| d.sync_all())
                 .map_err(|e| Error::io(format_args!("cannot sync {}", dir.display()), &e))?;
@@ -328,10 +321,7 @@ fn give_name(
     if link(Path::new(&from), path).is_ok() {
         return Ok(());
     }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let dir = parent_dir(path);
     let mut named = named_temp(dir, temp_prefix)?;
     file.seek(SeekFrom::Start(0))?;
     std::io::copy(file, named.as_file_mut())?;
@@ -345,6 +335,14 @@ fn give_name(
     }
     // On failure the named file is removed as it drops.
     named.persist(path).map(drop).map_err(|e| e.error)
+}
+
+/// The directory `path` is in; a bare file name lives in the current one.
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
 }
 
 /// A new temporary file `<prefix>XXXXXX.bbpart` in `dir`, mode 0666 less the
