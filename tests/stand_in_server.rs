@@ -248,13 +248,32 @@ fn keep_alive_answers_several_requests_on_one_connection() {
 
 #[test]
 fn ready_after_ms_flips_from_empty_to_full() {
+    // The session's clock starts at its first request: that one always sees
+    // the empty archive, and no answer before READY has passed sees the files.
+    // The flip is awaited by polling (bounded generously against a hang),
+    // never assumed after a sleep.
+    const READY: Duration = Duration::from_millis(300);
     let server = StandInServer::start();
     server.add_file("sync", "late.txt", b"finally");
-    server.ready_after_ms("sync", 300);
+    server.ready_after_ms("sync", READY.as_millis() as u64);
+    let before_first = std::time::Instant::now();
     assert_eq!(server.download("sync", Some(KEY)).body, EMPTY_ZIP);
-    assert_eq!(server.download("sync", Some(KEY)).body, EMPTY_ZIP);
-    std::thread::sleep(Duration::from_millis(350));
-    let resp = server.download("sync", Some(KEY));
+    let resp = loop {
+        let resp = server.download("sync", Some(KEY));
+        if resp.body != EMPTY_ZIP {
+            break resp;
+        }
+        assert!(
+            before_first.elapsed() < Duration::from_secs(30),
+            "still empty after 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        before_first.elapsed() >= READY,
+        "files served {:?} after the first request, before {READY:?}",
+        before_first.elapsed()
+    );
     let names = zip_entry_names(&resp.body);
     assert_eq!(names.len(), 1);
     assert!(is_stamped_name(&names[0], "late", ".txt"), "{names:?}");

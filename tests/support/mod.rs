@@ -12,12 +12,38 @@ pub mod tls_server;
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 /// Timeout of the helpers' own HTTP exchanges, so that a broken server fails a test
 /// instead of hanging it.
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The stand-in server's executable: `BB_STAND_IN_SERVER` when set, else the
+/// one beside this test's profile directory (`target/debug/bb-stand-in-server`).
+/// The server is a crate of its own in the workspace; `cargo test` at the
+/// workspace root (what `make test` runs) builds it fresh, because its own
+/// integration tests need it.
+pub fn stand_in_exe() -> PathBuf {
+    if let Some(exe) = std::env::var_os("BB_STAND_IN_SERVER") {
+        return PathBuf::from(exe);
+    }
+    // target/<profile>/deps/<test binary>
+    let test_exe = std::env::current_exe().expect("the test's own path");
+    let profile_dir = test_exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("tests run from target/<profile>/deps");
+    let exe = profile_dir.join("bb-stand-in-server");
+    assert!(
+        exe.exists(),
+        "{} is missing: run the tests from the workspace root (`make test` or `cargo test`), \
+         which builds the stand-in server, or set BB_STAND_IN_SERVER",
+        exe.display()
+    );
+    exe
+}
 
 /// A running stand-in server; killed (and reaped) on drop.
 pub struct StandInServer {
@@ -86,8 +112,8 @@ impl StandInServer {
     /// Starts a server with extra arguments (`--demo`, `--api-key K`, `--sessions DIR`,
     /// even `--listen ADDR`, which then replaces the default `127.0.0.1:0`).
     pub fn start_with(args: &[&str]) -> Self {
-        let exe = env!("CARGO_BIN_EXE_bb-stand-in-server");
-        let mut command = Command::new(exe);
+        let exe = stand_in_exe();
+        let mut command = Command::new(&exe);
         if !args
             .iter()
             .any(|a| *a == "--listen" || a.starts_with("--listen="))
@@ -102,7 +128,7 @@ impl StandInServer {
             .stderr(Stdio::inherit());
         let mut child = command
             .spawn()
-            .unwrap_or_else(|e| panic!("stand-in server: cannot spawn {exe}: {e}"));
+            .unwrap_or_else(|e| panic!("stand-in server: cannot spawn {}: {e}", exe.display()));
         let stdin = child.stdin.take();
         let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         let mut line = String::new();
@@ -116,8 +142,9 @@ impl StandInServer {
             let _ = child.kill();
             let status = child.wait();
             panic!(
-                "stand-in server {exe} {args:?} did not start: first stdout line {line:?}, \
-                 exit status {status:?}"
+                "stand-in server {} {args:?} did not start: first stdout line {line:?}, \
+                 exit status {status:?}",
+                exe.display()
             );
         };
         // A wildcard listen address is reachable through the loopback interface.
