@@ -569,7 +569,8 @@ fn ca_files_that_are_not_files() {
             matches!(rc, bb_code::BB_ERR_IO | bb_code::BB_ERR_INVALID_ARGUMENT),
             "{path:?}: {message}"
         );
-        assert!(started.elapsed().as_secs() < 2, "{path:?} took too long");
+        // At once, not blocked on a FIFO or reading /dev/zero forever.
+        assert!(started.elapsed().as_secs() < 10, "{path:?} took too long");
     }
     bb_client_builder_free(b);
 }

@@ -41,7 +41,17 @@ fn a_child_forked_during_root_loading_makes_https_calls() {
     // FIFO, which has no writer yet.
     let loading = client.clone();
     let parent_call = std::thread::spawn(move || loading.download_to_vec(Some("k"), "s"));
-    std::thread::sleep(Duration::from_millis(300));
+    // Fork only once that thread is blocked opening the FIFO (the kernel
+    // shows a FIFO open waiting for a writer as `wait_for_partner`): a
+    // fork before it would not test the case at all.
+    let blocked = Instant::now();
+    while !a_thread_waits_in("wait_for_partner") {
+        assert!(
+            blocked.elapsed() < Duration::from_secs(10),
+            "the loading thread never blocked on the FIFO"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 
     // SAFETY: the child only calls the library and leaves with _exit.
     let pid = unsafe { libc::fork() };
@@ -84,6 +94,14 @@ fn a_child_forked_during_root_loading_makes_https_calls() {
         "the child (None: still blocked after 10 s and killed)"
     );
     assert_eq!(parent.map(|v| v.len()).map_err(|e| e.to_string()), Ok(22));
+}
+
+/// Whether a thread of this process sleeps in the kernel function `wchan`.
+fn a_thread_waits_in(wchan: &str) -> bool {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .flatten()
+        .any(|task| std::fs::read_to_string(task.path().join("wchan")).is_ok_and(|w| w == wchan))
 }
 
 #[test]

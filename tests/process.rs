@@ -213,7 +213,7 @@ fn unusable_environment_values_are_invalid_arguments_at_first_use() {
                 r.line
             );
             assert!(
-                r.took < Duration::from_secs(5),
+                r.took < Duration::from_secs(15),
                 "{mode} {name}: {:?}",
                 r.took
             );
@@ -283,7 +283,7 @@ fn environment_values_tune_retries_and_timeouts() {
         assert!(r.success && r.line.starts_with("BB_OK "), "{}", r.line);
 
         // The longest silence.
-        server.script(DEMO, &["stall-headers 5000"]);
+        server.script(DEMO, &["stall-headers 60000"]);
         let r = env_download(
             &binary,
             mode,
@@ -295,10 +295,11 @@ fn environment_values_tune_retries_and_timeouts() {
             &path,
         );
         assert!(r.line.starts_with("BB_ERR_TIMEOUT 0 "), "{}", r.line);
-        assert!(r.took < Duration::from_secs(3), "{:?}", r.took);
+        // Bounded generously: only a hang (60 s) must fail it.
+        assert!(r.took < Duration::from_secs(15), "{:?}", r.took);
 
         // The whole-call deadline, shorter than the timeout.
-        server.script(DEMO, &["stall-body 100 5000"]);
+        server.script(DEMO, &["stall-body 100 60000"]);
         let r = env_download(
             &binary,
             mode,
@@ -310,7 +311,8 @@ fn environment_values_tune_retries_and_timeouts() {
             &path,
         );
         assert!(r.line.starts_with("BB_ERR_TIMEOUT 0 "), "{}", r.line);
-        assert!(r.took < Duration::from_secs(3), "{:?}", r.took);
+        // Bounded generously: only a hang (60 s) must fail it.
+        assert!(r.took < Duration::from_secs(15), "{:?}", r.took);
 
         // The connect timeout, against a port whose accept queue is full.
         let hole = support::Unanswering::new();
@@ -325,6 +327,7 @@ fn environment_values_tune_retries_and_timeouts() {
             &path,
         );
         assert!(r.line.starts_with("BB_ERR_TIMEOUT 0 "), "{}", r.line);
-        assert!(r.took < Duration::from_secs(3), "{:?}", r.took);
+        // Bounded generously: only a hang (60 s) must fail it.
+        assert!(r.took < Duration::from_secs(15), "{:?}", r.took);
     }
 }

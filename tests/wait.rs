@@ -75,11 +75,14 @@ fn the_empty_archive_is_waited_out_then_written_atomically() {
         .unwrap();
     let elapsed = started.elapsed();
     // Polls at about 0, 0.25, 0.62 s see the empty archive; the next one,
-    // at about 1.1 s, sees the files: ready, seen well within a second.
-    assert!((3..=4).contains(&report.polls), "{report:?}");
+    // at about 1.1 s, sees the files. How soon the files are seen is measured
+    // by `make bench` (a loaded machine stretches every poll); here: at least
+    // one poll saw the empty archive, none ran past the schedule's count, and
+    // the files were not taken before they were there.
+    assert!((2..=4).contains(&report.polls), "{report:?}");
     assert_eq!(report.polls as usize, server.request_count());
     assert!(
-        elapsed >= Duration::from_millis(800) && elapsed < Duration::from_millis(1_700),
+        elapsed >= Duration::from_millis(800) && elapsed < Duration::from_secs(10),
         "{elapsed:?}"
     );
     assert_eq!(report.files, 2);
@@ -107,14 +110,21 @@ fn a_session_that_stays_empty_times_out_on_schedule_with_a_message() {
     assert_eq!((e.kind(), e.http_status()), (ErrorKind::NotReady, None));
     // Polls at 0, 0.25, 0.62, 1.19, 2.03, 3.30 s (less jitter), and the last
     // one right at the deadline: 7 in 4 s, never more than one per 2 s late.
+    // Slow polls on a loaded machine can only make fewer of them, so the
+    // schedule's count is an upper bound; the last poll at the deadline makes
+    // at least 3 (0, 0.25 s, and the one at 4 s).
     let polls = server.request_count();
-    assert_eq!(polls, 7, "{e}");
-    let expected = format!(
-        "session {S} not ready after 7 polls in 4.0 s: the last poll saw an empty archive (0 files)"
-    );
-    assert_eq!(e.message(), expected);
+    assert!((3..=7).contains(&polls), "{polls} polls: {e}");
+    // The time in the message is the measured one (4.0 s, or more on a
+    // loaded machine).
+    let seconds = e
+        .message()
+        .strip_prefix(&format!("session {S} not ready after {polls} polls in "))
+        .and_then(|rest| rest.strip_suffix(" s: the last poll saw an empty archive (0 files)"))
+        .and_then(|s| s.parse::<f64>().ok());
+    assert!(seconds.is_some_and(|s| s >= 4.0), "{e}");
     assert!(
-        elapsed >= Duration::from_millis(4_000) && elapsed < Duration::from_millis(4_500),
+        elapsed >= Duration::from_millis(4_000) && elapsed < Duration::from_secs(15),
         "{elapsed:?}"
     );
     assert_eq!(std::fs::read(&path).unwrap(), b"old");
@@ -156,9 +166,10 @@ fn transient_errors_are_retried_honouring_retry_after() {
     let elapsed = started.elapsed();
     assert_eq!(report.polls, 4);
     assert_eq!(server.request_count(), 4);
-    // 1 s asked by the 503, then 0.375 and 0.56 s of schedule.
+    // 1 s asked by the 503, then 0.375 and 0.56 s of schedule (the upper
+    // bound only guards against a hang: far below the 10 s wait).
     assert!(
-        elapsed >= Duration::from_millis(1_000) && elapsed < Duration::from_millis(3_000),
+        elapsed >= Duration::from_millis(1_000) && elapsed < Duration::from_secs(8),
         "{elapsed:?}"
     );
     assert_eq!(original_names(&bytes), ["data.csv", "report.pdf"]);
@@ -174,7 +185,9 @@ fn retry_after_is_capped_at_the_time_left_and_the_last_error_is_reported() {
     let e = client
         .wait_for_downloads_to_vec(KEY, S, &wait(1_000))
         .unwrap_err();
-    assert!(started.elapsed() < Duration::from_millis(1_500));
+    // Not the 30 s the server asked for (the bound is generous: a loaded
+    // machine is slow, not 20 s slow).
+    assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(e.kind(), ErrorKind::NotReady);
     assert_eq!(server.request_count(), 2);
     assert!(
@@ -208,8 +221,9 @@ fn permanent_errors_end_the_wait_at_once() {
             .wait_for_downloads(key, session, &path, &wait(10_000))
             .unwrap_err();
         assert_eq!(e.kind(), kind, "{e}");
-        assert!(started.elapsed() < Duration::from_millis(500), "{e}");
+        // One poll and no waiting: far from the 10 s a retried poll would take.
         assert_eq!(server.request_count(), 1, "{e}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{e}");
         assert!(!e.message().contains("wrong_key_1234"), "{e}");
     }
     assert!(!path.exists());
@@ -260,8 +274,10 @@ fn the_clients_deadline_bounds_the_whole_wait() {
         .wait_for_downloads_to_vec(KEY, S, &wait(30_000))
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotReady, "{e}");
+    // The deadline (1 s), not the wait (30 s), ended it; generous for a
+    // loaded machine.
     assert!(
-        started.elapsed() < Duration::from_millis(1_100),
+        started.elapsed() < Duration::from_secs(10),
         "{:?}",
         started.elapsed()
     );

@@ -655,7 +655,7 @@ class ClientTest(TempDirTestCase):
 
     def test_shared_between_threads_and_closed_during_a_call(self):
         slow = new_session("slow", {"a.txt": b"a"})
-        script(slow, "stall-headers 700")
+        script(slow, "stall-headers 3000")
         client = quick_client(timeout=5)
         results, errors = [], []
 
@@ -671,7 +671,12 @@ class ClientTest(TempDirTestCase):
         ]
         for t in threads:
             t.start()
-        time.sleep(0.3)
+        # Close once the slow call's request reached the server (it then
+        # stalls for 3 s): an event, not a guess at how long starting takes.
+        started = time.monotonic()
+        while not requests_for(slow):
+            self.assertLess(time.monotonic() - started, 30, "the slow call never started")
+            time.sleep(0.01)
         client.close()  # the slow call is still running: freed when it ends
         self.assertTrue(client.closed)
         for t in threads:
