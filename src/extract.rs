@@ -2,8 +2,9 @@
 //!
 //! The rules, all checked before anything is written:
 //! - Every entry name must be a plain relative path: no `..` component, no
-//!   leading `/`, no drive letter (`C:`), no backslash, no control character,
-//!   no component longer than 255 bytes. `.` and empty components (`a//b`,
+//!   leading `/`, no drive letter (`C:`), no backslash, no control character
+//!   (C0, DEL or C1: U+0000-U+001F, U+007F-U+009F), no component longer
+//!   than 255 bytes. `.` and empty components (`a//b`,
 //!   `./a`) are dropped. One unsafe name refuses the whole archive.
 //! - Symbolic-link entries, encrypted entries and compression methods other
 //!   than stored and deflate refuse the whole archive.
@@ -390,7 +391,8 @@ pub(crate) fn safe_components(name: &str) -> std::result::Result<Vec<String>, St
     if name.is_empty() {
         return Err("has an empty name".into());
     }
-    if name.bytes().any(|b| b < 0x20 || b == 0x7f) {
+    // C0, DEL and C1 (U+0080-U+009F: U+0085 is a line break, U+009B a CSI).
+    if name.chars().any(char::is_control) {
         return Err("has a control character in its name".into());
     }
     if name.contains('\\') {
@@ -605,6 +607,9 @@ mod tests {
             ("a\\b", "backslash"),
             ("a\nb", "control"),
             ("a\0b", "control"),
+            ("a\u{7f}b", "control"),
+            ("a\u{85}b", "control"),
+            ("a\u{9f}b", "control"),
             (".", "no file"),
             ("./", "no file"),
         ] {

@@ -707,6 +707,23 @@ fn encrypted_and_unsupported_entries_are_refused() {
     assert_refused(&bytes, &ExtractLimits::default(), "not supported");
 }
 
+#[test]
+fn c1_control_characters_are_refused() {
+    // U+0085 (NEL) is a line break to many terminals and log readers; U+009B
+    // is the one-byte CSI. Both are control characters, like the C0 ones.
+    for name in ["evil\u{85}.txt", "dir\u{9b}31m/evil.txt", "\u{80}.txt"] {
+        let bytes = zip_of(&[("fine.txt", b"fine"), (name, b"x")]);
+        assert_refused(&bytes, &ExtractLimits::default(), "control character");
+    }
+    // Other non-ASCII names are fine.
+    let scratch = Scratch::new();
+    Archive::from_bytes(zip_of(&[("résumé ©.txt", b"ok")]))
+        .unwrap()
+        .extract_to(&scratch.out(), &ExtractLimits::default())
+        .unwrap();
+    assert!(scratch.out().join("résumé ©.txt").is_file());
+}
+
 // ---------------------------------------------------------------------------
 // The C functions, called in process
 // ---------------------------------------------------------------------------

@@ -233,8 +233,8 @@ pub extern "C" fn bb_archive_set_limits(
 ///
 /// - Every entry lands inside `dir`. An archive with an unsafe name (a `..`
 ///   component, an absolute path, a drive letter such as `C:`, a backslash,
-///   a control character), a symbolic link, an encrypted entry or an
-///   unsupported compression method is refused whole:
+///   a control character: C0, DEL or C1), a symbolic link, an encrypted
+///   entry or an unsupported compression method is refused whole:
 ///   `BB_ERR_INVALID_ARCHIVE`, nothing written. `.` and empty components
 ///   (`./a`, `a//b`) are dropped; subdirectories are created.
 /// - Files get their original names (`report.pdf`). When several entries
