@@ -725,6 +725,50 @@ fn c1_control_characters_are_refused() {
 }
 
 // ---------------------------------------------------------------------------
+// The archive's own path
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_fifo_or_device_at_the_archive_path_is_refused_without_blocking() {
+    let scratch = Scratch::new();
+    let fifo = scratch.root().join("downloads.zip");
+    let c_fifo = CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c_fifo.as_ptr(), 0o644) }, 0);
+    let before = tree(&scratch.out());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = scratch.out();
+    std::thread::spawn(move || {
+        let mut results = Vec::new();
+        for path in [fifo.as_path(), Path::new("/dev/null")] {
+            let rust = match Archive::open_file(path) {
+                Ok(_) => "ok".to_owned(),
+                Err(e) => format!("{:?}: {}", e.kind(), e.message()),
+            };
+            let c_path = CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+            let mut archive = std::ptr::null_mut();
+            let c_open =
+                ffi::bb_archive_open_file(c_path.as_ptr(), &mut archive, std::ptr::null_mut());
+            ffi::bb_archive_free(archive);
+            results.push((rust, c_open, c_extract(path, &out)));
+        }
+        let _ = tx.send(results);
+    });
+    // A call blocked in open(2) never returns: the watchdog fails the test.
+    let results = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("opening a FIFO as an archive blocked (no answer within 10 s)");
+    for (rust, c_open, c_extract) in results {
+        assert!(
+            rust.starts_with("Io: ") && rust.contains("not a regular file"),
+            "{rust}"
+        );
+        assert_eq!(c_open, bb_code::BB_ERR_IO, "{rust}");
+        assert_eq!(c_extract, bb_code::BB_ERR_IO, "{rust}");
+    }
+    assert_eq!(tree(&scratch.out()), before);
+}
+
+// ---------------------------------------------------------------------------
 // The C functions, called in process
 // ---------------------------------------------------------------------------
 

@@ -85,7 +85,9 @@ unsafe fn give_archive(archive: Archive, out: *mut *mut bb_archive) -> Result<()
 /// list. The file is read as needed, never loaded whole, and kept open until
 /// `bb_archive_free`.
 ///
-/// Fails with `BB_ERR_IO` when the file cannot be read and
+/// Fails with `BB_ERR_IO` when the file cannot be read or is not a regular
+/// file (a FIFO, a device or a directory is refused at once, without
+/// waiting for a writer) and
 /// `BB_ERR_INVALID_ARCHIVE` when it is not a ZIP archive, holds two entries
 /// with one name, or a name with a NUL byte. Hostile names, symbolic links
 /// and zip bombs can be listed; `bb_archive_extract_to` refuses them.
