@@ -328,7 +328,9 @@ enum bb_code bb_archive_set_limits(struct bb_archive *archive,
  *   temporary directory). Only if a rename itself fails (`dir` changed
  *   meanwhile) do the files renamed before it stay, each complete. `dir` is
  *   created if missing (its parent must exist); a `dir` the call created is
- *   removed again, if empty, when it fails.
+ *   removed again, if empty, when it fails. `dir` may be a symbolic link,
+ *   except, in a sticky, world-writable directory such as /tmp, one owned
+ *   by neither the caller nor the directory's owner (`BB_ERR_IO`).
  * - Each file's modification time is the entry's.
  *
  * Ownership: `archive` and `dir` are borrowed for the call.
@@ -559,7 +561,10 @@ void bb_client_free(struct bb_client *client);
  *   goes to a temporary file in the same directory, is checked to be a ZIP
  *   archive, and is renamed over `path` only then. On any failure no
  *   temporary file remains and a file already at `path` is untouched.
- *   Non-UTF-8 paths are fine.
+ *   Non-UTF-8 paths are fine. A symbolic link at `path` is written through,
+ *   except, in a sticky, world-writable directory such as /tmp, a link
+ *   owned by neither the caller nor the directory's owner: `BB_ERR_IO`
+ *   before any request (the kernel's fs.protected_symlinks rule).
  * - The base URL and other settings come from the `BROWSERBASE_*`
  *   environment variables, read once when the default client is first used.
  *

@@ -519,6 +519,10 @@ impl DirGuard {
                 created: Some(dir.to_owned()),
             }),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                // Every later call resolves `dir` as a directory inside a
+                // path, where the kernel's fs.protected_symlinks never
+                // applies: its rule is applied to links at `dir` here.
+                let _target = crate::sink::follow_symlinks(dir)?;
                 if dir.is_dir() {
                     Ok(DirGuard { created: None })
                 } else {

@@ -769,6 +769,52 @@ fn a_fifo_or_device_at_the_archive_path_is_refused_without_blocking() {
 }
 
 // ---------------------------------------------------------------------------
+// Links planted in shared directories
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_destination_link_planted_in_a_sticky_directory_is_not_followed() {
+    // Root extracting into /tmp/out, where another user made out -> /etc:
+    // the link is followed only when the caller or the directory's owner
+    // owns it (the rule of the kernel's fs.protected_symlinks).
+    use std::os::unix::fs::PermissionsExt;
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("NOTICE: skipped: planting another user's link needs root");
+        return;
+    }
+    let scratch = Scratch::new();
+    let shared = scratch.root().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let link = shared.join("out");
+    std::os::unix::fs::symlink(scratch.out(), &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).unwrap();
+    let bytes = zip_of(&[("keep.txt", b"replaced"), ("new.txt", b"new")]);
+    let zip_path = scratch.root().join("a.zip");
+    std::fs::write(&zip_path, &bytes).unwrap();
+    let before = tree(scratch.root());
+    let e = Archive::from_bytes(bytes.clone())
+        .unwrap()
+        .extract_to(&link, &ExtractLimits::default())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+    assert!(e.message().contains("sticky"), "{e}");
+    assert_eq!(c_extract(&zip_path, &link), bb_code::BB_ERR_IO);
+    assert_eq!(tree(scratch.root()), before, "written through the link");
+
+    // The caller's own link is followed.
+    std::os::unix::fs::lchown(&link, Some(0), Some(0)).unwrap();
+    Archive::from_bytes(bytes)
+        .unwrap()
+        .extract_to(&link, &ExtractLimits::default())
+        .unwrap();
+    assert_eq!(
+        std::fs::read(scratch.out().join("keep.txt")).unwrap(),
+        b"replaced"
+    );
+}
+
+// ---------------------------------------------------------------------------
 // The C functions, called in process
 // ---------------------------------------------------------------------------
 

@@ -253,7 +253,9 @@ pub extern "C" fn bb_archive_set_limits(
 ///   temporary directory). Only if a rename itself fails (`dir` changed
 ///   meanwhile) do the files renamed before it stay, each complete. `dir` is
 ///   created if missing (its parent must exist); a `dir` the call created is
-///   removed again, if empty, when it fails.
+///   removed again, if empty, when it fails. `dir` may be a symbolic link,
+///   except, in a sticky, world-writable directory such as /tmp, one owned
+///   by neither the caller nor the directory's owner (`BB_ERR_IO`).
 /// - Each file's modification time is the entry's.
 ///
 /// Ownership: `archive` and `dir` are borrowed for the call.
