@@ -322,11 +322,16 @@ enum bb_code bb_archive_set_limits(struct bb_archive *archive,
  *   subdirectory is needed, is `BB_ERR_IO`, nothing written.
  * - Zip bombs: see `bb_archive_set_limits`. A CRC-32 mismatch or a size
  *   that differs from the header is `BB_ERR_INVALID_ARCHIVE`.
- * - No half-written file, ever: everything is decompressed into a hidden
- *   temporary directory inside `dir` first, then renamed into place, so a
+ * - All or nothing: every path (shorter than PATH_MAX, names within
+ *   NAME_MAX) and every directory written in (writable by the caller, on
+ *   the file system of `dir`) is checked before anything is written
+ *   (`BB_ERR_IO`, nothing written). Everything is then decompressed into a
+ *   hidden temporary directory inside `dir`, then renamed into place, so a
  *   bad entry, a limit or a full disk leaves `dir` as it was (and no
- *   temporary directory). Only if a rename itself fails (`dir` changed
- *   meanwhile) do the files renamed before it stay, each complete. `dir` is
+ *   temporary directory). Should a rename still fail (`dir` changed
+ *   meanwhile), what was done is undone: replaced files are put back, new
+ *   files and directories removed; only if that fails too does the
+ *   message say what stayed. No file is ever half-written. `dir` is
  *   created if missing (its parent must exist); a `dir` the call created is
  *   removed again, if empty, when it fails. `dir` may be a symbolic link,
  *   except, in a sticky, world-writable directory such as /tmp, one owned

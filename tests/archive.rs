@@ -813,6 +813,186 @@ fn a_destination_link_planted_in_a_sticky_directory_is_not_followed() {
         b"replaced"
     );
 }
+// ---------------------------------------------------------------------------
+// All or nothing: failures the names cannot show
+// ---------------------------------------------------------------------------
+
+/// Names under `dir` (recursively) that start with `.bb-extract-`.
+fn temp_dirs_left(dir: &Path) -> Vec<String> {
+    tree(dir)
+        .into_keys()
+        .filter(|k| k.split('/').any(|c| c.starts_with(".bb-extract-")))
+        .collect()
+}
+
+#[test]
+fn a_path_longer_than_path_max_refuses_everything() {
+    // Every component is a valid name (255 bytes), but 17 of them joined
+    // are longer than PATH_MAX (4096): the kernel refuses the path itself.
+    let long: Vec<String> = (0..17)
+        .map(|i| format!("{i:02}{}", "p".repeat(253)))
+        .collect();
+    let long = long.join("/");
+    let bytes = zip_of(&[
+        ("keep.txt", b"replaced"),
+        ("new.txt", b"new"),
+        ("sub/new.txt", b"new in a new directory"),
+        (long.as_str(), b"deep"),
+    ]);
+    let scratch = Scratch::new();
+    let before = tree(scratch.root());
+    let e = Archive::from_bytes(bytes.clone())
+        .unwrap()
+        .extract_to(&scratch.out(), &ExtractLimits::default())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+    assert!(e.message().contains("too long"), "{e}");
+    assert!(e.message().len() < 1000, "{e}");
+    assert_eq!(tree(scratch.root()), before, "the destination changed");
+    assert_eq!(temp_dirs_left(scratch.root()), Vec::<String>::new());
+
+    let zip_path = scratch.root().join("long.zip");
+    std::fs::write(&zip_path, &bytes).unwrap();
+    let before = tree(scratch.root());
+    assert_eq!(c_extract(&zip_path, &scratch.out()), bb_code::BB_ERR_IO);
+    assert_eq!(tree(scratch.root()), before, "the C call changed it");
+}
+
+/// Runs `f` as uid and gid 65534 (nobody) in a forked child when this
+/// process is root (root ignores permissions), else in this process; returns
+/// what `f` returned. A child that does not answer within 10 s is killed and
+/// fails the test.
+fn as_nobody(f: impl FnOnce() -> String) -> String {
+    if unsafe { libc::geteuid() } != 0 {
+        return f();
+    }
+    let mut fds = [0; 2];
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let (rd, wr) = (fds[0], fds[1]);
+    // SAFETY: the child only runs `f` (library calls) and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        unsafe { libc::close(rd) };
+        let ok = unsafe {
+            libc::setgroups(0, std::ptr::null()) == 0
+                && libc::setgid(65534) == 0
+                && libc::setuid(65534) == 0
+        };
+        let out = if !ok {
+            "cannot become nobody".to_owned()
+        } else {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+                .unwrap_or_else(|_| "the child panicked".to_owned())
+        };
+        let mut at = 0;
+        while at < out.len() {
+            let n = unsafe { libc::write(wr, out[at..].as_ptr().cast(), out.len() - at) };
+            if n <= 0 {
+                break;
+            }
+            at += n as usize;
+        }
+        unsafe { libc::_exit(0) };
+    }
+    unsafe { libc::close(wr) };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut out = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let mut pfd = libc::pollfd {
+            fd: rd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ready = unsafe { libc::poll(&mut pfd, 1, left.as_millis() as i32) };
+        if ready <= 0 {
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+                libc::close(rd);
+            }
+            panic!("the child did not finish within 10 s");
+        }
+        let mut buf = [0u8; 4096];
+        let n = unsafe { libc::read(rd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n as usize]);
+    }
+    unsafe {
+        libc::close(rd);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Gives everything under `root` to nobody (65534), when root.
+fn give_to_nobody(root: &Path) {
+    if unsafe { libc::geteuid() } != 0 {
+        return;
+    }
+    std::os::unix::fs::lchown(root, Some(65534), Some(65534)).unwrap();
+    for e in std::fs::read_dir(root).unwrap() {
+        let path = e.unwrap().path();
+        if std::fs::symlink_metadata(&path).unwrap().is_dir() {
+            give_to_nobody(&path);
+        } else {
+            std::os::unix::fs::lchown(&path, Some(65534), Some(65534)).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_read_only_subdirectory_refuses_everything() {
+    // The archive replaces a file, adds one, creates a directory, and last
+    // writes into an existing subdirectory the user may not write: refused
+    // before the first change, whatever the order.
+    use std::os::unix::fs::PermissionsExt;
+    let bytes = zip_of(&[
+        ("keep.txt", b"replaced"),
+        ("new.txt", b"new"),
+        ("newdir/x.txt", b"x"),
+        ("ro/y.txt", b"y"),
+    ]);
+    let scratch = Scratch::new();
+    std::fs::create_dir(scratch.out().join("ro")).unwrap();
+    std::fs::write(scratch.out().join("ro/old.txt"), b"old").unwrap();
+    let zip_path = scratch.root().join("ro.zip");
+    std::fs::write(&zip_path, &bytes).unwrap();
+    give_to_nobody(scratch.root());
+    std::fs::set_permissions(
+        scratch.out().join("ro"),
+        std::fs::Permissions::from_mode(0o555),
+    )
+    .unwrap();
+    let before = tree(scratch.root());
+    let out = scratch.out();
+    let result = as_nobody(|| {
+        let rust = match Archive::open_file(&zip_path)
+            .and_then(|a| a.extract_to(&out, &ExtractLimits::default()))
+        {
+            Ok(_) => "ok".to_owned(),
+            Err(e) => format!("{:?}: {}", e.kind(), e.message()),
+        };
+        let c = c_extract(&zip_path, &out);
+        format!("{c:?}\n{rust}")
+    });
+    std::fs::set_permissions(
+        scratch.out().join("ro"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let (c, rust) = result.split_once('\n').unwrap_or((&result, ""));
+    assert!(
+        rust.starts_with("Io: ") && rust.contains("Permission denied"),
+        "{result}"
+    );
+    assert_eq!(c, "BB_ERR_IO", "{result}");
+    assert_eq!(tree(scratch.root()), before, "the destination changed");
+    assert_eq!(temp_dirs_left(scratch.root()), Vec::<String>::new());
+}
 
 // ---------------------------------------------------------------------------
 // The C functions, called in process
