@@ -994,6 +994,51 @@ fn a_read_only_subdirectory_refuses_everything() {
     assert_eq!(temp_dirs_left(scratch.root()), Vec::<String>::new());
 }
 
+#[test]
+fn another_users_file_in_a_sticky_subdirectory_refuses_everything() {
+    // In a sticky directory only a file's owner (or the directory's) may
+    // replace it: the archive's last entry would replace root's file there,
+    // after a replaced file and a new one. Found before the first change.
+    use std::os::unix::fs::PermissionsExt;
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("NOTICE: skipped: another user's file needs root");
+        return;
+    }
+    let bytes = zip_of(&[
+        ("keep.txt", b"replaced"),
+        ("new.txt", b"new"),
+        ("shared/roots.txt", b"mine now"),
+    ]);
+    let scratch = Scratch::new();
+    let zip_path = scratch.root().join("sticky.zip");
+    std::fs::write(&zip_path, &bytes).unwrap();
+    give_to_nobody(scratch.root());
+    let shared = scratch.out().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    std::fs::write(shared.join("roots.txt"), b"root's").unwrap();
+    let before = tree(scratch.root());
+    let out = scratch.out();
+    let result = as_nobody(|| {
+        let rust = match Archive::open_file(&zip_path)
+            .and_then(|a| a.extract_to(&out, &ExtractLimits::default()))
+        {
+            Ok(_) => "ok".to_owned(),
+            Err(e) => format!("{:?}: {}", e.kind(), e.message()),
+        };
+        let c = c_extract(&zip_path, &out);
+        format!("{c:?}\n{rust}")
+    });
+    let (c, rust) = result.split_once('\n').unwrap_or((&result, ""));
+    assert!(
+        rust.starts_with("Io: ") && rust.contains("nothing was extracted"),
+        "{result}"
+    );
+    assert_eq!(c, "BB_ERR_IO", "{result}");
+    assert_eq!(tree(scratch.root()), before, "the destination changed");
+    assert_eq!(temp_dirs_left(scratch.root()), Vec::<String>::new());
+}
+
 // ---------------------------------------------------------------------------
 // The C functions, called in process
 // ---------------------------------------------------------------------------
