@@ -236,7 +236,9 @@ extern "C" {
  * list. The file is read as needed, never loaded whole, and kept open until
  * `bb_archive_free`.
  *
- * Fails with `BB_ERR_IO` when the file cannot be read and
+ * Fails with `BB_ERR_IO` when the file cannot be read or is not a regular
+ * file (a FIFO, a device or a directory is refused at once, without
+ * waiting for a writer) and
  * `BB_ERR_INVALID_ARCHIVE` when it is not a ZIP archive, holds two entries
  * with one name, or a name with a NUL byte. Hostile names, symbolic links
  * and zip bombs can be listed; `bb_archive_extract_to` refuses them.
@@ -308,8 +310,8 @@ enum bb_code bb_archive_set_limits(struct bb_archive *archive,
  *
  * - Every entry lands inside `dir`. An archive with an unsafe name (a `..`
  *   component, an absolute path, a drive letter such as `C:`, a backslash,
- *   a control character), a symbolic link, an encrypted entry or an
- *   unsupported compression method is refused whole:
+ *   a control character: C0, DEL or C1), a symbolic link, an encrypted
+ *   entry or an unsupported compression method is refused whole:
  *   `BB_ERR_INVALID_ARCHIVE`, nothing written. `.` and empty components
  *   (`./a`, `a//b`) are dropped; subdirectories are created.
  * - Files get their original names (`report.pdf`). When several entries
@@ -320,13 +322,20 @@ enum bb_code bb_archive_set_limits(struct bb_archive *archive,
  *   subdirectory is needed, is `BB_ERR_IO`, nothing written.
  * - Zip bombs: see `bb_archive_set_limits`. A CRC-32 mismatch or a size
  *   that differs from the header is `BB_ERR_INVALID_ARCHIVE`.
- * - No half-written file, ever: everything is decompressed into a hidden
- *   temporary directory inside `dir` first, then renamed into place, so a
+ * - All or nothing: every path (shorter than PATH_MAX, names within
+ *   NAME_MAX) and every directory written in (writable by the caller, on
+ *   the file system of `dir`) is checked before anything is written
+ *   (`BB_ERR_IO`, nothing written). Everything is then decompressed into a
+ *   hidden temporary directory inside `dir`, then renamed into place, so a
  *   bad entry, a limit or a full disk leaves `dir` as it was (and no
- *   temporary directory). Only if a rename itself fails (`dir` changed
- *   meanwhile) do the files renamed before it stay, each complete. `dir` is
+ *   temporary directory). Should a rename still fail (`dir` changed
+ *   meanwhile), what was done is undone: replaced files are put back, new
+ *   files and directories removed; only if that fails too does the
+ *   message say what stayed. No file is ever half-written. `dir` is
  *   created if missing (its parent must exist); a `dir` the call created is
- *   removed again, if empty, when it fails.
+ *   removed again, if empty, when it fails. `dir` may be a symbolic link,
+ *   except, in a sticky, world-writable directory such as /tmp, one owned
+ *   by neither the caller nor the directory's owner (`BB_ERR_IO`).
  * - Each file's modification time is the entry's.
  *
  * Ownership: `archive` and `dir` are borrowed for the call.
@@ -557,7 +566,10 @@ void bb_client_free(struct bb_client *client);
  *   goes to a temporary file in the same directory, is checked to be a ZIP
  *   archive, and is renamed over `path` only then. On any failure no
  *   temporary file remains and a file already at `path` is untouched.
- *   Non-UTF-8 paths are fine.
+ *   Non-UTF-8 paths are fine. A symbolic link at `path` is written through,
+ *   except, in a sticky, world-writable directory such as /tmp, a link
+ *   owned by neither the caller nor the directory's owner: `BB_ERR_IO`
+ *   before any request (the kernel's fs.protected_symlinks rule).
  * - The base URL and other settings come from the `BROWSERBASE_*`
  *   environment variables, read once when the default client is first used.
  *

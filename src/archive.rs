@@ -188,15 +188,45 @@ impl std::fmt::Debug for Archive {
 }
 
 impl Archive {
-    /// Opens the archive in the file at `path`.
+    /// Opens the archive in the file at `path`, which must be a regular
+    /// file: a FIFO, device or socket is refused (`Io`) without blocking.
     pub fn open_file(path: &Path) -> Result<Archive> {
-        let file = File::open(path)
-            .map_err(|e| Error::io(format_args!("cannot open archive {}", path.display()), &e))?;
-        if file.metadata().is_ok_and(|m| m.is_dir()) {
+        use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+        use std::os::unix::io::AsRawFd;
+        let cannot = |e: &std::io::Error| {
+            Error::io(format_args!("cannot open archive {}", path.display()), e)
+        };
+        // Without O_NONBLOCK, opening a FIFO waits for a writer, forever.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map_err(|e| cannot(&e))?;
+        let ft = file.metadata().map_err(|e| cannot(&e))?.file_type();
+        if !ft.is_file() {
+            let what = if ft.is_dir() {
+                "Is a directory"
+            } else if ft.is_fifo() {
+                "not a regular file (a FIFO)"
+            } else if ft.is_char_device() || ft.is_block_device() {
+                "not a regular file (a device)"
+            } else {
+                "not a regular file"
+            };
             return Err(Error::new(
                 ErrorKind::Io,
-                format!("cannot open archive {}: Is a directory", path.display()),
+                format!("cannot open archive {}: {what}", path.display()),
             ));
+        }
+        // Reads of a regular file never block; clear the flag anyway.
+        let fd = file.as_raw_fd();
+        // SAFETY: the descriptor is open for the duration of the calls.
+        let cleared = unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            flags >= 0 && libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) == 0
+        };
+        if !cleared {
+            return Err(cannot(&std::io::Error::last_os_error()));
         }
         Archive::new(Source::File(file), format!("archive {}", path.display()))
     }

@@ -2,8 +2,9 @@
 //!
 //! The rules, all checked before anything is written:
 //! - Every entry name must be a plain relative path: no `..` component, no
-//!   leading `/`, no drive letter (`C:`), no backslash, no control character,
-//!   no component longer than 255 bytes. `.` and empty components (`a//b`,
+//!   leading `/`, no drive letter (`C:`), no backslash, no control character
+//!   (C0, DEL or C1: U+0000-U+001F, U+007F-U+009F), no component longer
+//!   than 255 bytes. `.` and empty components (`a//b`,
 //!   `./a`) are dropped. One unsafe name refuses the whole archive.
 //! - Symbolic-link entries, encrypted entries and compression methods other
 //!   than stored and deflate refuse the whole archive.
@@ -21,14 +22,23 @@
 //!   Overlapping entries and local headers that disagree with the central
 //!   directory are refused. A CRC-32 mismatch is an error.
 //!
-//! Atomicity: entries are decompressed into a temporary directory inside the
-//! destination (same file system), then each file is renamed into place. A
+//! All or nothing: before anything is written, every path is checked (no
+//! path as long as PATH_MAX, no name longer than the file system's
+//! NAME_MAX, nothing in the way) and so is every directory something is
+//! created or replaced in (writable by the caller, on the destination's
+//! file system, no other user's file to replace in a sticky directory).
+//! Entries are then decompressed into a temporary directory inside the
+//! destination (same file system), and each file is renamed into place. A
 //! failure before the renames (a bad entry, a cap, a full disk) leaves the
-//! destination exactly as it was; the temporary directory is removed. The
-//! renames are checked beforehand (nothing in the way); should one still
-//! fail (the directory changed meanwhile, a disk error), the files already
-//! renamed stay, each complete, and the error names the one that failed.
-//! No file is ever half-written at its final path.
+//! destination exactly as it was; the temporary directory is removed.
+//! Should a step of the renames still fail (the directory changed
+//! meanwhile, a disk error), what was done is undone: files replaced are
+//! put back (each replacement is a `RENAME_EXCHANGE`, so the old file waits
+//! in the temporary directory; where the file system cannot exchange, a
+//! hard link keeps it), new files and directories are removed. Only if
+//! undoing fails too does the error say what stayed (an old file that
+//! could not be put back stays in the temporary directory, which is then
+//! kept). No file is ever half-written at its final path.
 //!
 //! Not handled: another process changing the destination during the call
 //! (such as swapping a subdirectory for a link between the check and the
@@ -140,9 +150,12 @@ impl Archive {
             zip.validate_header_consistency()
                 .map_err(|e| self.unsafe_archive(&zip_error_text(e)))?;
         }
-        for item in &items {
-            check_destination(dir, item)?;
-        }
+        check_path_lengths(dir, &items)?;
+        let targets = items
+            .iter()
+            .map(|item| check_destination(dir, item))
+            .collect::<Result<Vec<_>>>()?;
+        check_writable(dir, &targets)?;
 
         let temp = tempfile::Builder::new()
             .prefix(".bb-extract-")
@@ -221,26 +234,24 @@ impl Archive {
         }
         drop(zip);
 
-        // Everything is complete: move it into place.
-        let mut done = Vec::new();
-        for item in &items {
-            let dest = dir.join(item.rel_path());
-            if item.is_dir {
-                create_dirs(dir, &item.rel)?;
-                continue;
+        // Everything is complete: move it into place, or undo what was done.
+        let mut changes = Vec::new();
+        match place(dir, &items, &staged, temp.path(), &mut changes) {
+            Ok(done) => {
+                temp.close().map_err(|e| {
+                    Error::io(format_args!("cannot clean up in {}", dir.display()), &e)
+                })?;
+                Ok(done)
             }
-            create_dirs(dir, &item.rel[..item.rel.len() - 1])?;
-            let from = &staged[&item.index];
-            fs::rename(from, &dest)
-                .map_err(|e| Error::io(format_args!("cannot write {}", dest.display()), &e))?;
-            done.push(Extracted {
-                index: item.index,
-                path: dest,
-            });
+            Err(e) => {
+                let (e, keep) = undo(changes, e);
+                if keep {
+                    // It holds an old file that could not be put back.
+                    let _ = temp.keep();
+                }
+                Err(e)
+            }
         }
-        temp.close()
-            .map_err(|e| Error::io(format_args!("cannot clean up in {}", dir.display()), &e))?;
-        Ok(done)
     }
 
     /// Checks every entry and decides where each one goes. Writes nothing.
@@ -390,7 +401,8 @@ pub(crate) fn safe_components(name: &str) -> std::result::Result<Vec<String>, St
     if name.is_empty() {
         return Err("has an empty name".into());
     }
-    if name.bytes().any(|b| b < 0x20 || b == 0x7f) {
+    // C0, DEL and C1 (U+0080-U+009F: U+0085 is a line break, U+009B a CSI).
+    if name.chars().any(char::is_control) {
         return Err("has a control character in its name".into());
     }
     if name.contains('\\') {
@@ -422,15 +434,79 @@ pub(crate) fn safe_components(name: &str) -> std::result::Result<Vec<String>, St
     Ok(parts)
 }
 
-/// Refuses a destination that is unusable before anything is written.
-fn check_destination(dir: &Path, item: &Item) -> Result<()> {
+/// What extracting one item changes, found before anything is written.
+struct Target {
+    /// The existing directory in which an entry is created or replaced;
+    /// `None` for a directory item that exists already (nothing to do).
+    writes_in: Option<PathBuf>,
+    /// The owner of the file (or link) at the item's path, which it replaces.
+    replaces: Option<u32>,
+}
+
+/// Refuses, before anything is written, a path the kernel would refuse as
+/// too long: each entry's path in `dir` must be shorter than PATH_MAX, and
+/// each of its names no longer than the file system takes (NAME_MAX).
+fn check_path_lengths(dir: &Path, items: &[Item]) -> Result<()> {
+    let path_max = libc::PATH_MAX as usize; // with the terminating NUL
+    let name_max = name_max(dir);
+    for item in items {
+        // dir + "/" + the components joined by "/".
+        let len = dir.as_os_str().len() + item.rel.iter().map(|p| p.len() + 1).sum::<usize>();
+        let too_long = |what: String| {
+            Error::new(
+                ErrorKind::Io,
+                format!(
+                    "cannot extract entry {} into {}: {what}: File name too long; nothing was extracted",
+                    item.index,
+                    dir.display()
+                ),
+            )
+        };
+        if len >= path_max {
+            return Err(too_long(format!(
+                "its path there would be {len} bytes, and the system takes fewer than {path_max}"
+            )));
+        }
+        if let Some(part) = item.rel.iter().find(|p| p.len() > name_max) {
+            return Err(too_long(format!(
+                "it has a name of {} bytes, and the file system takes at most {name_max}",
+                part.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The longest name the file system of `dir` takes (255 where unknown).
+fn name_max(dir: &Path) -> usize {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return MAX_COMPONENT;
+    };
+    // SAFETY: a NUL-terminated string that outlives the call.
+    let n = unsafe { libc::pathconf(c.as_ptr(), libc::_PC_NAME_MAX) };
+    usize::try_from(n)
+        .ok()
+        .filter(|&n| n > 0)
+        .unwrap_or(MAX_COMPONENT)
+}
+
+/// Refuses a destination that is unusable before anything is written, and
+/// says what extracting `item` will change.
+fn check_destination(dir: &Path, item: &Item) -> Result<Target> {
     let mut path = dir.to_path_buf();
     for (i, part) in item.rel.iter().enumerate() {
+        let parent = path.clone();
         path.push(part);
         let last = i + 1 == item.rel.len();
         let meta = match fs::symlink_metadata(&path) {
             Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Target {
+                    writes_in: Some(parent),
+                    replaces: None,
+                })
+            }
             Err(e) => {
                 return Err(Error::io(
                     format_args!("cannot check {}", path.display()),
@@ -468,17 +544,265 @@ fn check_destination(dir: &Path, item: &Item) -> Result<()> {
                 ),
             ));
         }
+        if last && !item.is_dir {
+            use std::os::unix::fs::MetadataExt;
+            return Ok(Target {
+                writes_in: Some(parent),
+                replaces: Some(meta.uid()),
+            });
+        }
+    }
+    Ok(Target {
+        writes_in: None,
+        replaces: None,
+    })
+}
+
+/// Refuses, before anything is written, a directory the extraction would
+/// fail to write in: one the caller may not write (a read-only
+/// subdirectory; root may write anywhere but on a read-only file system),
+/// one on another file system than `dir` (a mount point: nothing can be
+/// renamed into it), and one that is sticky where a file only its owner
+/// may replace would be replaced.
+fn check_writable(dir: &Path, targets: &[Target]) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::MetadataExt;
+    let dev = fs::metadata(dir)
+        .map_err(|e| Error::io(format_args!("cannot check {}", dir.display()), &e))?
+        .dev();
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    let refused = |what: &Path, why: String| {
+        Error::new(
+            ErrorKind::Io,
+            format!(
+                "cannot write in {}: {why}; nothing was extracted",
+                what.display()
+            ),
+        )
+    };
+    let mut checked: HashMap<&Path, fs::Metadata> = HashMap::new();
+    for t in targets {
+        let Some(w) = t.writes_in.as_deref() else {
+            continue;
+        };
+        if !checked.contains_key(w) {
+            let meta = fs::metadata(w).map_err(|e| refused(w, e.to_string()))?;
+            let c = std::ffi::CString::new(w.as_os_str().as_bytes())
+                .map_err(|_| refused(w, "a NUL byte in the path".to_owned()))?;
+            // SAFETY: a NUL-terminated string that outlives the call.
+            let rc = unsafe {
+                libc::faccessat(
+                    libc::AT_FDCWD,
+                    c.as_ptr(),
+                    libc::W_OK | libc::X_OK,
+                    libc::AT_EACCESS,
+                )
+            };
+            if rc != 0 {
+                return Err(refused(w, std::io::Error::last_os_error().to_string()));
+            }
+            if meta.dev() != dev {
+                return Err(refused(
+                    w,
+                    format!(
+                        "it is on another file system than {} (a mount point), where files \
+                         cannot be moved",
+                        dir.display()
+                    ),
+                ));
+            }
+            checked.insert(w, meta);
+        }
+        let meta = &checked[w];
+        if let Some(owner) = t.replaces {
+            let sticky = meta.mode() & 0o1000 != 0;
+            if sticky && euid != 0 && owner != euid && meta.uid() != euid {
+                let e = std::io::Error::from_raw_os_error(libc::EPERM);
+                return Err(refused(
+                    w,
+                    format!(
+                        "{e} (a sticky directory, and the file to replace belongs to uid {owner})"
+                    ),
+                ));
+            }
+        }
     }
     Ok(())
 }
 
-/// Creates `dir/parts...` one level at a time, never through a link.
-fn create_dirs(dir: &Path, parts: &[String]) -> Result<()> {
+/// One visible change made while moving the files into place, and what
+/// undoes it.
+enum Change {
+    /// A directory created.
+    Dir(PathBuf),
+    /// A file put where nothing was.
+    New(PathBuf),
+    /// A file put over another, which waits at `old` (in the temporary
+    /// directory) to be put back.
+    Replaced { dest: PathBuf, old: PathBuf },
+    /// A file put over another that could not be kept (a file system with
+    /// neither RENAME_EXCHANGE nor hard links).
+    Overwritten(PathBuf),
+}
+
+/// Moves every staged file (and directory) into place, in archive order,
+/// recording each change in `changes`.
+fn place(
+    dir: &Path,
+    items: &[Item],
+    staged: &HashMap<usize, PathBuf>,
+    temp: &Path,
+    changes: &mut Vec<Change>,
+) -> Result<Vec<Extracted>> {
+    let mut done = Vec::new();
+    for item in items {
+        if item.is_dir {
+            create_dirs(dir, &item.rel, changes)?;
+            continue;
+        }
+        create_dirs(dir, &item.rel[..item.rel.len() - 1], changes)?;
+        let dest = dir.join(item.rel_path());
+        let backup = temp.join(format!("old-{}", item.index));
+        let change = put(&staged[&item.index], &dest, &backup)
+            .map_err(|e| Error::io(format_args!("cannot write {}", dest.display()), &e))?;
+        changes.push(change);
+        done.push(Extracted {
+            index: item.index,
+            path: dest,
+        });
+    }
+    Ok(done)
+}
+
+/// Renames `from` to `dest`, keeping what was at `dest` so it can be put
+/// back: with RENAME_EXCHANGE the two swap atomically (the old file is
+/// then at `from`); where the file system cannot do that, the old file is
+/// hard-linked to `backup` first.
+fn put(from: &Path, dest: &Path, backup: &Path) -> std::io::Result<Change> {
+    match rename_exchange(from, dest) {
+        Ok(()) => {
+            return Ok(Change::Replaced {
+                dest: dest.to_owned(),
+                old: from.to_owned(),
+            })
+        }
+        // Nothing at `dest` (or `from` is gone, which the rename reports).
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+            fs::rename(from, dest)?;
+            return Ok(Change::New(dest.to_owned()));
+        }
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP)
+            ) => {}
+        Err(e) => return Err(e),
+    }
+    let kept = fs::hard_link(dest, backup).is_ok();
+    let existed = kept || fs::symlink_metadata(dest).is_ok();
+    fs::rename(from, dest)?;
+    Ok(match (kept, existed) {
+        (true, _) => Change::Replaced {
+            dest: dest.to_owned(),
+            old: backup.to_owned(),
+        },
+        (false, true) => Change::Overwritten(dest.to_owned()),
+        (false, false) => Change::New(dest.to_owned()),
+    })
+}
+
+/// `renameat2(from, to, RENAME_EXCHANGE)`: swaps two paths atomically.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn rename_exchange(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "NUL in path"))
+    };
+    let (from, to) = (c(from)?, c(to)?);
+    // SAFETY: both are NUL-terminated strings that outlive the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn rename_exchange(_from: &Path, _to: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
+}
+
+/// Undoes `changes`, last first, after the failure `e`: puts replaced
+/// files back, removes new files and created directories. Returns the
+/// error to report and whether the temporary directory must be kept (it
+/// holds an old file that could not be put back).
+fn undo(changes: Vec<Change>, e: Error) -> (Error, bool) {
+    let mut problems = Vec::new();
+    let mut keep = false;
+    for change in changes.into_iter().rev() {
+        let undone = match &change {
+            Change::Dir(d) => fs::remove_dir(d).map_err(|err| (d, err)),
+            Change::New(f) => fs::remove_file(f).map_err(|err| (f, err)),
+            Change::Replaced { dest, old } => fs::rename(old, dest).map_err(|err| {
+                keep = true;
+                problems.push(format!(
+                    "the old {} is kept as {}",
+                    dest.display(),
+                    old.display()
+                ));
+                (dest, err)
+            }),
+            Change::Overwritten(f) => {
+                problems.push(format!(
+                    "{} was replaced for good (this file system can neither exchange nor \
+                     link files)",
+                    f.display()
+                ));
+                Ok(())
+            }
+        };
+        if let Err((path, err)) = undone {
+            problems.push(format!(
+                "cannot undo the change to {}: {err}",
+                path.display()
+            ));
+        }
+    }
+    let message = if problems.is_empty() {
+        format!(
+            "{}; what was extracted before was undone, so nothing was extracted",
+            e.message()
+        )
+    } else {
+        format!(
+            "{}; undoing it failed: {}",
+            e.message(),
+            problems.join("; ")
+        )
+    };
+    (e.with_message(message), keep)
+}
+
+/// Creates `dir/parts...` one level at a time, never through a link,
+/// recording each directory it creates in `changes`.
+fn create_dirs(dir: &Path, parts: &[String], changes: &mut Vec<Change>) -> Result<()> {
     let mut path = dir.to_path_buf();
     for part in parts {
         path.push(part);
         match fs::create_dir(&path) {
-            Ok(()) => {}
+            Ok(()) => changes.push(Change::Dir(path.clone())),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let is_real_dir = fs::symlink_metadata(&path)
                     .map(|m| m.file_type().is_dir())
@@ -517,6 +841,10 @@ impl DirGuard {
                 created: Some(dir.to_owned()),
             }),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                // Every later call resolves `dir` as a directory inside a
+                // path, where the kernel's fs.protected_symlinks never
+                // applies: its rule is applied to links at `dir` here.
+                let _target = crate::sink::follow_symlinks(dir)?;
                 if dir.is_dir() {
                     Ok(DirGuard { created: None })
                 } else {
@@ -605,6 +933,9 @@ mod tests {
             ("a\\b", "backslash"),
             ("a\nb", "control"),
             ("a\0b", "control"),
+            ("a\u{7f}b", "control"),
+            ("a\u{85}b", "control"),
+            ("a\u{9f}b", "control"),
             (".", "no file"),
             ("./", "no file"),
         ] {
@@ -613,5 +944,56 @@ mod tests {
         }
         assert!(safe_components(&"x".repeat(256)).is_err());
         assert!(safe_components(&"x".repeat(255)).is_ok());
+    }
+
+    #[test]
+    fn a_move_that_fails_after_the_checks_undoes_the_moves_before_it() {
+        // A failure no check foresaw (here: a staged file gone, as when the
+        // directory changes meanwhile) comes after a file was replaced, a
+        // directory tree created and a new file put in it: all undone.
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("out");
+        fs::create_dir(&dir).unwrap();
+        fs::write(dir.join("a.txt"), b"old a").unwrap();
+        fs::create_dir(dir.join("keep")).unwrap();
+        fs::write(dir.join("keep/k.txt"), b"k").unwrap();
+        let temp = tempfile::tempdir_in(&dir).unwrap();
+        fs::write(temp.path().join("0"), b"new a").unwrap();
+        fs::write(temp.path().join("1"), b"new b").unwrap();
+        fs::write(temp.path().join("3"), b"new k").unwrap();
+        let item = |index: usize, rel: &[&str]| Item {
+            index,
+            rel: rel.iter().map(|s| s.to_string()).collect(),
+            is_dir: false,
+        };
+        let items = [
+            item(0, &["a.txt"]),
+            item(1, &["sub", "deeper", "b.txt"]),
+            item(3, &["keep", "new.txt"]),
+            item(2, &["c.txt"]),
+        ];
+        let staged: HashMap<usize, PathBuf> = (0..4)
+            .map(|i| (i, temp.path().join(i.to_string())))
+            .collect();
+        let mut changes = Vec::new();
+        let e = place(&dir, &items, &staged, temp.path(), &mut changes).unwrap_err();
+        assert_eq!(changes.len(), 5, "replaced, 2 directories, 2 new files");
+        let (e, keep) = undo(changes, e);
+        assert!(!keep);
+        assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+        assert!(e.message().contains("c.txt"), "{e}");
+        assert!(e.message().contains("nothing was extracted"), "{e}");
+        assert_eq!(fs::read(dir.join("a.txt")).unwrap(), b"old a");
+        assert_eq!(fs::read(dir.join("keep/k.txt")).unwrap(), b"k");
+        assert!(!dir.join("keep/new.txt").exists());
+        assert!(!dir.join("sub").exists());
+        assert!(!dir.join("c.txt").exists());
+        let mut names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| !n.starts_with(".tmp"))
+            .collect();
+        names.sort();
+        assert_eq!(names, ["a.txt", "keep"]);
     }
 }

@@ -480,12 +480,21 @@ impl Sink for BufferSink {
 /// The final target of a chain of symlinks (relative targets are relative
 /// to the link's directory), with what `lstat` said of it (which, for a
 /// target that is not a link, is what `stat` says). A dangling link resolves
-/// to the missing target.
-fn follow_symlinks(path: &Path) -> Result<(PathBuf, std::io::Result<std::fs::Metadata>)> {
+/// to the missing target. A link that [`refuse_to_follow`] refuses is an
+/// `Io` error.
+pub(crate) fn follow_symlinks(
+    path: &Path,
+) -> Result<(PathBuf, std::io::Result<std::fs::Metadata>)> {
     let mut current = path.to_path_buf();
     for _ in 0..40 {
         match std::fs::symlink_metadata(&current) {
             Ok(m) if m.file_type().is_symlink() => {
+                if let Some(why) = refuse_to_follow(&current, &m) {
+                    return Err(Error::new(
+                        ErrorKind::Io,
+                        format!("cannot write {}: {why}", path.display()),
+                    ));
+                }
                 let target = std::fs::read_link(&current).map_err(|e| {
                     Error::io(format_args!("cannot read link {}", current.display()), &e)
                 })?;
@@ -503,6 +512,41 @@ fn follow_symlinks(path: &Path) -> Result<(PathBuf, std::io::Result<std::fs::Met
             "cannot write {}: too many levels of symbolic links",
             path.display()
         ),
+    ))
+}
+
+/// Why the symlink `link` (described by `meta`, from `lstat`) must not be
+/// followed, or `None` when it may be. The kernel's `fs.protected_symlinks`
+/// rule, which `open(2)` applies but which never sees a link the library
+/// resolves itself: in a sticky, world-writable directory (such as /tmp) a
+/// link is followed only when its owner is the directory's owner or the
+/// caller (the effective uid). Otherwise another user could point it at a
+/// file of the caller's, which writing through the link would replace.
+fn refuse_to_follow(link: &Path, meta: &std::fs::Metadata) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = parent_dir(link);
+    let d = match std::fs::metadata(dir) {
+        Ok(d) => d,
+        Err(e) => {
+            return Some(format!(
+                "cannot check the directory of the symbolic link {}: {e}",
+                link.display()
+            ))
+        }
+    };
+    let shared = d.mode() & 0o1002 == 0o1002;
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    if !shared || meta.uid() == d.uid() || meta.uid() == euid {
+        return None;
+    }
+    Some(format!(
+        "refusing to follow the symbolic link {}: it is in the sticky, world-writable \
+         directory {} and belongs to uid {}, neither the directory's owner nor this \
+         process (the rule of fs.protected_symlinks)",
+        link.display(),
+        dir.display(),
+        meta.uid()
     ))
 }
 

@@ -707,6 +707,338 @@ fn encrypted_and_unsupported_entries_are_refused() {
     assert_refused(&bytes, &ExtractLimits::default(), "not supported");
 }
 
+#[test]
+fn c1_control_characters_are_refused() {
+    // U+0085 (NEL) is a line break to many terminals and log readers; U+009B
+    // is the one-byte CSI. Both are control characters, like the C0 ones.
+    for name in ["evil\u{85}.txt", "dir\u{9b}31m/evil.txt", "\u{80}.txt"] {
+        let bytes = zip_of(&[("fine.txt", b"fine"), (name, b"x")]);
+        assert_refused(&bytes, &ExtractLimits::default(), "control character");
+    }
+    // Other non-ASCII names are fine.
+    let scratch = Scratch::new();
+    Archive::from_bytes(zip_of(&[("résumé ©.txt", b"ok")]))
+        .unwrap()
+        .extract_to(&scratch.out(), &ExtractLimits::default())
+        .unwrap();
+    assert!(scratch.out().join("résumé ©.txt").is_file());
+}
+
+// ---------------------------------------------------------------------------
+// The archive's own path
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_fifo_or_device_at_the_archive_path_is_refused_without_blocking() {
+    let scratch = Scratch::new();
+    let fifo = scratch.root().join("downloads.zip");
+    let c_fifo = CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c_fifo.as_ptr(), 0o644) }, 0);
+    let before = tree(&scratch.out());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = scratch.out();
+    std::thread::spawn(move || {
+        let mut results = Vec::new();
+        for path in [fifo.as_path(), Path::new("/dev/null")] {
+            let rust = match Archive::open_file(path) {
+                Ok(_) => "ok".to_owned(),
+                Err(e) => format!("{:?}: {}", e.kind(), e.message()),
+            };
+            let c_path = CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+            let mut archive = std::ptr::null_mut();
+            let c_open =
+                ffi::bb_archive_open_file(c_path.as_ptr(), &mut archive, std::ptr::null_mut());
+            ffi::bb_archive_free(archive);
+            results.push((rust, c_open, c_extract(path, &out)));
+        }
+        let _ = tx.send(results);
+    });
+    // A call blocked in open(2) never returns: the watchdog fails the test.
+    let results = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("opening a FIFO as an archive blocked (no answer within 10 s)");
+    for (rust, c_open, c_extract) in results {
+        assert!(
+            rust.starts_with("Io: ") && rust.contains("not a regular file"),
+            "{rust}"
+        );
+        assert_eq!(c_open, bb_code::BB_ERR_IO, "{rust}");
+        assert_eq!(c_extract, bb_code::BB_ERR_IO, "{rust}");
+    }
+    assert_eq!(tree(&scratch.out()), before);
+}
+
+// ---------------------------------------------------------------------------
+// Links planted in shared directories
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_destination_link_planted_in_a_sticky_directory_is_not_followed() {
+    // Root extracting into /tmp/out, where another user made out -> /etc:
+    // the link is followed only when the caller or the directory's owner
+    // owns it (the rule of the kernel's fs.protected_symlinks).
+    use std::os::unix::fs::PermissionsExt;
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("NOTICE: skipped: planting another user's link needs root");
+        return;
+    }
+    let scratch = Scratch::new();
+    let shared = scratch.root().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let link = shared.join("out");
+    std::os::unix::fs::symlink(scratch.out(), &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).unwrap();
+    let bytes = zip_of(&[("keep.txt", b"replaced"), ("new.txt", b"new")]);
+    let zip_path = scratch.root().join("a.zip");
+    std::fs::write(&zip_path, &bytes).unwrap();
+    let before = tree(scratch.root());
+    let e = Archive::from_bytes(bytes.clone())
+        .unwrap()
+        .extract_to(&link, &ExtractLimits::default())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+    assert!(e.message().contains("sticky"), "{e}");
+    assert_eq!(c_extract(&zip_path, &link), bb_code::BB_ERR_IO);
+    assert_eq!(tree(scratch.root()), before, "written through the link");
+
+    // The caller's own link is followed.
+    std::os::unix::fs::lchown(&link, Some(0), Some(0)).unwrap();
+    Archive::from_bytes(bytes)
+        .unwrap()
+        .extract_to(&link, &ExtractLimits::default())
+        .unwrap();
+    assert_eq!(
+        std::fs::read(scratch.out().join("keep.txt")).unwrap(),
+        b"replaced"
+    );
+}
+// ---------------------------------------------------------------------------
+// All or nothing: failures the names cannot show
+// ---------------------------------------------------------------------------
+
+/// Names under `dir` (recursively) that start with `.bb-extract-`.
+fn temp_dirs_left(dir: &Path) -> Vec<String> {
+    tree(dir)
+        .into_keys()
+        .filter(|k| k.split('/').any(|c| c.starts_with(".bb-extract-")))
+        .collect()
+}
+
+#[test]
+fn a_path_longer_than_path_max_refuses_everything() {
+    // Every component is a valid name (255 bytes), but 17 of them joined
+    // are longer than PATH_MAX (4096): the kernel refuses the path itself.
+    let long: Vec<String> = (0..17)
+        .map(|i| format!("{i:02}{}", "p".repeat(253)))
+        .collect();
+    let long = long.join("/");
+    let bytes = zip_of(&[
+        ("keep.txt", b"replaced"),
+        ("new.txt", b"new"),
+        ("sub/new.txt", b"new in a new directory"),
+        (long.as_str(), b"deep"),
+    ]);
+    let scratch = Scratch::new();
+    let before = tree(scratch.root());
+    let e = Archive::from_bytes(bytes.clone())
+        .unwrap()
+        .extract_to(&scratch.out(), &ExtractLimits::default())
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+    assert!(e.message().contains("too long"), "{e}");
+    assert!(e.message().len() < 1000, "{e}");
+    assert_eq!(tree(scratch.root()), before, "the destination changed");
+    assert_eq!(temp_dirs_left(scratch.root()), Vec::<String>::new());
+
+    let zip_path = scratch.root().join("long.zip");
+    std::fs::write(&zip_path, &bytes).unwrap();
+    let before = tree(scratch.root());
+    assert_eq!(c_extract(&zip_path, &scratch.out()), bb_code::BB_ERR_IO);
+    assert_eq!(tree(scratch.root()), before, "the C call changed it");
+}
+
+/// Runs `f` as uid and gid 65534 (nobody) in a forked child when this
+/// process is root (root ignores permissions), else in this process; returns
+/// what `f` returned. A child that does not answer within 10 s is killed and
+/// fails the test.
+fn as_nobody(f: impl FnOnce() -> String) -> String {
+    if unsafe { libc::geteuid() } != 0 {
+        return f();
+    }
+    let mut fds = [0; 2];
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let (rd, wr) = (fds[0], fds[1]);
+    // SAFETY: the child only runs `f` (library calls) and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        unsafe { libc::close(rd) };
+        let ok = unsafe {
+            libc::setgroups(0, std::ptr::null()) == 0
+                && libc::setgid(65534) == 0
+                && libc::setuid(65534) == 0
+        };
+        let out = if !ok {
+            "cannot become nobody".to_owned()
+        } else {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+                .unwrap_or_else(|_| "the child panicked".to_owned())
+        };
+        let mut at = 0;
+        while at < out.len() {
+            let n = unsafe { libc::write(wr, out[at..].as_ptr().cast(), out.len() - at) };
+            if n <= 0 {
+                break;
+            }
+            at += n as usize;
+        }
+        unsafe { libc::_exit(0) };
+    }
+    unsafe { libc::close(wr) };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut out = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let mut pfd = libc::pollfd {
+            fd: rd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ready = unsafe { libc::poll(&mut pfd, 1, left.as_millis() as i32) };
+        if ready <= 0 {
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+                libc::close(rd);
+            }
+            panic!("the child did not finish within 10 s");
+        }
+        let mut buf = [0u8; 4096];
+        let n = unsafe { libc::read(rd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n as usize]);
+    }
+    unsafe {
+        libc::close(rd);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Gives everything under `root` to nobody (65534), when root.
+fn give_to_nobody(root: &Path) {
+    if unsafe { libc::geteuid() } != 0 {
+        return;
+    }
+    std::os::unix::fs::lchown(root, Some(65534), Some(65534)).unwrap();
+    for e in std::fs::read_dir(root).unwrap() {
+        let path = e.unwrap().path();
+        if std::fs::symlink_metadata(&path).unwrap().is_dir() {
+            give_to_nobody(&path);
+        } else {
+            std::os::unix::fs::lchown(&path, Some(65534), Some(65534)).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_read_only_subdirectory_refuses_everything() {
+    // The archive replaces a file, adds one, creates a directory, and last
+    // writes into an existing subdirectory the user may not write: refused
+    // before the first change, whatever the order.
+    use std::os::unix::fs::PermissionsExt;
+    let bytes = zip_of(&[
+        ("keep.txt", b"replaced"),
+        ("new.txt", b"new"),
+        ("newdir/x.txt", b"x"),
+        ("ro/y.txt", b"y"),
+    ]);
+    let scratch = Scratch::new();
+    std::fs::create_dir(scratch.out().join("ro")).unwrap();
+    std::fs::write(scratch.out().join("ro/old.txt"), b"old").unwrap();
+    let zip_path = scratch.root().join("ro.zip");
+    std::fs::write(&zip_path, &bytes).unwrap();
+    give_to_nobody(scratch.root());
+    std::fs::set_permissions(
+        scratch.out().join("ro"),
+        std::fs::Permissions::from_mode(0o555),
+    )
+    .unwrap();
+    let before = tree(scratch.root());
+    let out = scratch.out();
+    let result = as_nobody(|| {
+        let rust = match Archive::open_file(&zip_path)
+            .and_then(|a| a.extract_to(&out, &ExtractLimits::default()))
+        {
+            Ok(_) => "ok".to_owned(),
+            Err(e) => format!("{:?}: {}", e.kind(), e.message()),
+        };
+        let c = c_extract(&zip_path, &out);
+        format!("{c:?}\n{rust}")
+    });
+    std::fs::set_permissions(
+        scratch.out().join("ro"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let (c, rust) = result.split_once('\n').unwrap_or((&result, ""));
+    assert!(
+        rust.starts_with("Io: ") && rust.contains("Permission denied"),
+        "{result}"
+    );
+    assert_eq!(c, "BB_ERR_IO", "{result}");
+    assert_eq!(tree(scratch.root()), before, "the destination changed");
+    assert_eq!(temp_dirs_left(scratch.root()), Vec::<String>::new());
+}
+
+#[test]
+fn another_users_file_in_a_sticky_subdirectory_refuses_everything() {
+    // In a sticky directory only a file's owner (or the directory's) may
+    // replace it: the archive's last entry would replace root's file there,
+    // after a replaced file and a new one. Found before the first change.
+    use std::os::unix::fs::PermissionsExt;
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("NOTICE: skipped: another user's file needs root");
+        return;
+    }
+    let bytes = zip_of(&[
+        ("keep.txt", b"replaced"),
+        ("new.txt", b"new"),
+        ("shared/roots.txt", b"mine now"),
+    ]);
+    let scratch = Scratch::new();
+    let zip_path = scratch.root().join("sticky.zip");
+    std::fs::write(&zip_path, &bytes).unwrap();
+    give_to_nobody(scratch.root());
+    let shared = scratch.out().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    std::fs::write(shared.join("roots.txt"), b"root's").unwrap();
+    let before = tree(scratch.root());
+    let out = scratch.out();
+    let result = as_nobody(|| {
+        let rust = match Archive::open_file(&zip_path)
+            .and_then(|a| a.extract_to(&out, &ExtractLimits::default()))
+        {
+            Ok(_) => "ok".to_owned(),
+            Err(e) => format!("{:?}: {}", e.kind(), e.message()),
+        };
+        let c = c_extract(&zip_path, &out);
+        format!("{c:?}\n{rust}")
+    });
+    let (c, rust) = result.split_once('\n').unwrap_or((&result, ""));
+    assert!(
+        rust.starts_with("Io: ") && rust.contains("nothing was extracted"),
+        "{result}"
+    );
+    assert_eq!(c, "BB_ERR_IO", "{result}");
+    assert_eq!(tree(scratch.root()), before, "the destination changed");
+    assert_eq!(temp_dirs_left(scratch.root()), Vec::<String>::new());
+}
+
 // ---------------------------------------------------------------------------
 // The C functions, called in process
 // ---------------------------------------------------------------------------

@@ -548,6 +548,66 @@ fn a_symlink_is_written_through() {
 }
 
 #[test]
+fn a_symlink_planted_in_a_sticky_directory_is_not_followed() {
+    // Root downloading to /tmp/out.zip, where another user made
+    // out.zip -> /etc/something: in a sticky, world-writable directory a
+    // link is followed only when the caller or the directory's owner owns
+    // it, the rule of the kernel's fs.protected_symlinks (which never sees
+    // this link: the library resolves it itself).
+    use std::os::unix::fs::PermissionsExt;
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("NOTICE: skipped: planting another user's link needs root");
+        return;
+    }
+    let server = demo_server();
+    let client = client_for(&server);
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let target = dir.path().join("precious.conf");
+    std::fs::write(&target, b"precious").unwrap();
+    let link = shared.join("out.zip");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).unwrap();
+
+    let e = client.download_to_file(KEY, DEMO, &link).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+    assert!(
+        e.message().contains("sticky") && e.message().contains("65534"),
+        "{e}"
+    );
+    let options = browserbase::WaitOptions::new(Duration::from_secs(5));
+    let e = client
+        .wait_for_downloads(KEY, DEMO, &link, &options)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+    assert_eq!(server.request_count(), 0, "found before any request");
+    assert_eq!(std::fs::read(&target).unwrap(), b"precious");
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    assert_eq!(
+        support::leftovers(&shared, &["out.zip"]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        support::leftovers(dir.path(), &["shared", "precious.conf"]),
+        Vec::<String>::new()
+    );
+
+    // A link the directory's owner made (here: a directory of 65534's) is
+    // followed, and so is the caller's own.
+    std::os::unix::fs::lchown(&shared, Some(65534), Some(65534)).unwrap();
+    client.download_to_file(KEY, DEMO, &link).unwrap();
+    assert!(std::fs::read(&target).unwrap().starts_with(b"PK"));
+    std::fs::write(&target, b"precious").unwrap();
+    std::os::unix::fs::lchown(&shared, Some(0), Some(0)).unwrap();
+    std::os::unix::fs::lchown(&link, Some(0), Some(0)).unwrap();
+    client.download_to_file(KEY, DEMO, &link).unwrap();
+    assert!(std::fs::read(&target).unwrap().starts_with(b"PK"));
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+}
+
+#[test]
 fn a_fifo_or_device_is_never_replaced() {
     use std::os::unix::fs::FileTypeExt;
     let server = demo_server();

@@ -110,7 +110,10 @@ fn to_callback(
 ///   goes to a temporary file in the same directory, is checked to be a ZIP
 ///   archive, and is renamed over `path` only then. On any failure no
 ///   temporary file remains and a file already at `path` is untouched.
-///   Non-UTF-8 paths are fine.
+///   Non-UTF-8 paths are fine. A symbolic link at `path` is written through,
+///   except, in a sticky, world-writable directory such as /tmp, a link
+///   owned by neither the caller nor the directory's owner: `BB_ERR_IO`
+///   before any request (the kernel's fs.protected_symlinks rule).
 /// - The base URL and other settings come from the `BROWSERBASE_*`
 ///   environment variables, read once when the default client is first used.
 ///
