@@ -124,9 +124,15 @@ pub(crate) fn report(result: Result<()>, err_out: *mut *mut bb_error) -> bb_code
         Ok(()) => bb_code::BB_OK,
         Err(e) => {
             let code = e.kind().into();
-            if !err_out.is_null() {
-                // SAFETY: the caller passed a writable `bb_error **` (documented).
-                unsafe { *err_out = Box::into_raw(Box::new(bb_error::from_error(&e))) };
+            // SAFETY: the caller passed NULL or a writable `bb_error **` (documented).
+            if let Some(slot) = unsafe { err_out.as_mut() } {
+                // `*err` must be NULL on entry (GLib's rule, in the header):
+                // an error already there is the caller's, so it is neither
+                // overwritten (it would leak) nor freed; the code alone
+                // reports this failure.
+                if slot.is_null() {
+                    *slot = Box::into_raw(Box::new(bb_error::from_error(&e)));
+                }
             }
             code
         }

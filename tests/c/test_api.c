@@ -756,6 +756,24 @@ static void test_outputs_only_on_success(void) {
                    BB_ERR_INVALID_ARGUMENT, 0, "BROWSERBASE_TIMEOUT_MS", NULL);
     check(client == (bb_client *)&sentinel_byte, "a failed bb_client_new leaves *out unchanged",
           "*out changed");
+
+    /* *err already set on entry (the header's rule, as GLib's): a failure
+     * leaves the earlier error as it was (not overwritten, not leaked: the
+     * valgrind run checks that) and is reported by the code alone. */
+    bb_error *first = NULL;
+    rc = bb_download_session(NULL, UNKNOWN_SESSION, scratch("unused.zip"), &first);
+    check(rc == BB_ERR_NOT_FOUND && first != NULL, "a failure sets *err", "%s", name_of(rc));
+    err = first;
+    rc = bb_download_session_to_buffer(NULL, NULL, &data, &len, &err);
+    check(rc == BB_ERR_INVALID_ARGUMENT && err == first && bb_error_code(err) == BB_ERR_NOT_FOUND,
+          "a failure with *err already set returns its code and leaves *err alone",
+          "%s, err %s, its code %s", name_of(rc), err == first ? "unchanged" : "replaced",
+          name_of(bb_error_code(err)));
+    rc = bb_client_new(NULL, NULL, &err);
+    check(rc == BB_ERR_INVALID_ARGUMENT && err == first && bb_error_code(err) == BB_ERR_NOT_FOUND,
+          "the rule holds for every function (bb_client_new)", "%s, err %s", name_of(rc),
+          err == first ? "unchanged" : "replaced");
+    bb_error_free(err);
 }
 
 static void test_failure_keeps_existing_file(void) {
