@@ -5,7 +5,8 @@
 //! Ownership rules, once for every function (the header repeats them):
 //! - Outputs (`*out`, `*out_data`, `*out_len`) are written only on success.
 //! - `*err` is written only on failure; the caller then owns the `bb_error`
-//!   and frees it with `bb_error_free`. `err` itself may be NULL.
+//!   and frees it with `bb_error_free`. `err` itself may be NULL. `*err`
+//!   must be NULL on entry; when it is not, it is left alone (GLib's rule).
 //! - Every `_new` has a `_free`; every `_free` accepts NULL.
 //! - Strings passed in are only borrowed for the duration of the call.
 
@@ -20,12 +21,20 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
-pub mod archive;
-pub mod client;
+// The order of these modules is the order of the functions in the header
+// (cbindgen follows it), which is written to read like a manual: downloading
+// first, then clients, waiting, archives, errors and logging.
 pub mod download;
-pub mod error;
-pub mod log;
+
+pub mod client;
+
 pub mod wait;
+
+pub mod archive;
+
+pub mod error;
+
+pub mod log;
 
 pub use archive::*;
 pub use client::*;
