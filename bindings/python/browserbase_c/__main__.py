@@ -6,8 +6,11 @@
     python -m browserbase_c --wait 60 SESSION_ID OUT.zip     # wait for the files first
     python -m browserbase_c --extract --wait 60 SESSION_ID DIR
 
+Installed, the same command is the console script ``browserbase-c-download``.
 The key comes from ``BROWSERBASE_API_KEY``, the other settings from the
 ``BROWSERBASE_*`` variables. Exit status: 0 done, 1 failed, 2 bad usage.
+When libbrowserbase cannot be loaded it says so (``LibraryNotFoundError``)
+and lists the places it tried.
 """
 
 from __future__ import annotations
@@ -17,7 +20,14 @@ import os
 import sys
 from typing import List, Optional
 
-from . import Archive, BrowserbaseError, download, extract_downloads, wait_for_downloads
+from . import (
+    Archive,
+    BrowserbaseError,
+    LibraryNotFoundError,
+    download,
+    extract_downloads,
+    wait_for_downloads,
+)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -64,6 +74,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             for entry in archive:
                 print(f"  {entry.original_name}  {entry.size}")
         return 0
+    except LibraryNotFoundError as e:
+        # Not an error of the library (it could not even be loaded): say so,
+        # with the places tried, rather than a BB_ERR_* code.
+        print(f"error: LibraryNotFoundError: {e}", file=sys.stderr)
+        return 1
     except BrowserbaseError as e:
         status = f" (HTTP {e.http_status})" if e.http_status else ""
         print(f"error: {e.code}{status}: {e}", file=sys.stderr)

@@ -300,7 +300,7 @@ def load() -> Library:
         raise LibraryNotFoundError(
             "cannot load libbrowserbase; tried:\n"
             + "\n".join(f"  - {f}" for f in failures)
-            + f"\nBuild it (cargo build) and set {ENV_LIBRARY} to the .so's path, "
+            + f"\nBuild it (make build) and set {ENV_LIBRARY} to the .so's path, "
             "or install it where the dynamic loader finds it."
         )
 
