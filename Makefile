@@ -1,17 +1,56 @@
 # The two commands a new machine needs (see README):
 #   make demo   build everything (release) and run the C example against the stand-in server
 #   make test   run the whole test suite
-# Other targets: build, examples, header, install, uninstall, bench, clean.
+# Other targets: build, examples, header, install, install-debug, uninstall,
+# python-wheel, bench, clean.
+#
+# The usual split of a C library's build: `make` (or `make build`) as the
+# user, then `make install` (as root, or with DESTDIR), which never runs cargo.
 
-CARGO  ?= cargo
-CC     ?= cc
-PYTHON ?= python3
-CFLAGS ?= -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror
+CARGO   ?= cargo
+CC      ?= cc
+PYTHON  ?= python3
+STRIP   ?= strip
+OBJCOPY ?= objcopy
+CFLAGS  ?= -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror
 
-RELEASE := target/release
-OUT     := target/examples-c
+# Where cargo puts what it builds: CARGO_TARGET_DIR, build.target-dir in a
+# cargo config, or target/. Only cargo knows, so ask it. Where cargo is not on
+# the PATH (sudo make install), the directory the last `make build` used,
+# recorded in .target-dir.
+TARGET_DIR := $(or $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null \
+                  | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p'), \
+                $(shell cat .target-dir 2>/dev/null), \
+                $(CURDIR)/target)
+RELEASE := $(TARGET_DIR)/release
+DEBUG   := $(TARGET_DIR)/debug
+OUT     := $(TARGET_DIR)/examples-c
 
-.PHONY: all build examples demo test header install install-files uninstall bench clean
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+MAJOR   := $(firstword $(subst ., ,$(VERSION)))
+SONAME  := libbrowserbase.so.$(MAJOR)
+REALNAME := libbrowserbase.so.$(VERSION)
+
+# No path of the build machine in what is built: the checkout, the cargo
+# registry's sources under $CARGO_HOME and the target directory (build
+# scripts' output) are named by short relative names in file names that end
+# up in the binaries (panic locations, debug information). The last matching
+# prefix wins, so the most specific comes last.
+CARGO_HOME ?= $(HOME)/.cargo
+REMAP := --remap-path-prefix=$(abspath $(CARGO_HOME))=cargo-home \
+         --remap-path-prefix=$(CURDIR)=libbrowserbase-$(VERSION) \
+         --remap-path-prefix=$(TARGET_DIR)=target
+BUILD_RUSTFLAGS := $(strip $(RUSTFLAGS) $(REMAP))
+# The same for the C code some dependencies compile (ring), through the
+# variables the cc crate reads for the host and the target.
+PREFIX_MAP := -ffile-prefix-map=$(abspath $(CARGO_HOME))=cargo-home \
+              -ffile-prefix-map=$(TARGET_DIR)=target
+CARGO_ENV := RUSTFLAGS="$(BUILD_RUSTFLAGS)" \
+             HOST_CFLAGS="$(strip $(HOST_CFLAGS) $(PREFIX_MAP))" \
+             TARGET_CFLAGS="$(strip $(TARGET_CFLAGS) $(PREFIX_MAP))"
+
+.PHONY: all build examples demo test header install install-check install-files \
+        install-debug uninstall python-wheel bench clean
 
 # Installation, with the usual PREFIX/DESTDIR semantics:
 #   make install PREFIX=/usr/local            (default PREFIX)
@@ -19,78 +58,173 @@ OUT     := target/examples-c
 PREFIX       ?= /usr/local
 LIBDIR       ?= $(PREFIX)/lib
 INCLUDEDIR   ?= $(PREFIX)/include
+MANDIR       ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
-# Where install-files takes the built libraries from.
+CMAKEDIR     ?= $(LIBDIR)/cmake/browserbase
+# Where install-debug puts the separate debug information: gdb looks for a
+# .gnu_debuglink file in a .debug directory beside the library.
+DEBUGDIR     ?= $(LIBDIR)/.debug
+# Where install takes the built libraries from.
 BUILD_DIR    ?= $(RELEASE)
-VERSION      := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
-MAJOR        := $(firstword $(subst ., ,$(VERSION)))
-# What a static link needs besides libbrowserbase.a (rustc --print native-static-libs).
-NATIVE_STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+# ldconfig runs after installing into one of the loader's directories
+# (without DESTDIR); LDCONFIG_DIRS is what ldconfig itself says it scans.
+LDCONFIG      ?= $(or $(shell command -v ldconfig 2>/dev/null),/sbin/ldconfig)
+LDCONFIG_DIRS ?= $(shell $(LDCONFIG) -v -N -X 2>/dev/null | sed -n 's|^\(/[^:]*\):.*|\1|p')
+INSTALL_UID   ?= $(shell id -u)
 
 all: build examples
 
-# The library's soname is libbrowserbase.so.0 (build.rs); programs linked
-# against it look for that name, which cargo does not create.
+# The release build, and the layout a program links and runs against: cargo
+# makes libbrowserbase.so but not its soname link libbrowserbase.so.0, which
+# a program linked against it asks the loader for. Also records what a static
+# link needs (rustc --print native-static-libs, for browserbase.pc) and splits
+# the debug information off for `make install-debug`.
 build:
-	$(CARGO) build --release
-	ln -sf libbrowserbase.so $(RELEASE)/libbrowserbase.so.0
+	$(CARGO_ENV) $(CARGO) build --release -p bb-stand-in-server
+	$(CARGO_ENV) $(CARGO) rustc --release -p browserbase --lib \
+	    -- --print native-static-libs 2> $(RELEASE)/.rustc-output.tmp \
+	    || { cat $(RELEASE)/.rustc-output.tmp >&2; exit 1; }
+	@cat $(RELEASE)/.rustc-output.tmp >&2
+	@libs=$$(sed -n 's/.*native-static-libs: //p' $(RELEASE)/.rustc-output.tmp | tail -n 1); \
+	if [ -n "$$libs" ]; then echo "$$libs" > $(RELEASE)/native-static-libs.txt; \
+	elif [ ! -s $(RELEASE)/native-static-libs.txt ]; then \
+	    echo "cargo did not rebuild the library, so rustc printed no native-static-libs;" \
+	         "touch src/lib.rs and run make build again" >&2; exit 1; fi
+	@rm -f $(RELEASE)/.rustc-output.tmp
+	ln -sf libbrowserbase.so $(RELEASE)/$(SONAME)
+	$(OBJCOPY) --only-keep-debug --compress-debug-sections $(RELEASE)/libbrowserbase.so \
+	    $(RELEASE)/$(REALNAME).debug
+	@echo "$(TARGET_DIR)" > .target-dir
 
 # The C examples, linked against the shared library (rpath: no install needed).
 examples: build
 	@mkdir -p $(OUT)
 	for example in download wait_and_extract; do \
 	    $(CC) $(CFLAGS) -Iinclude examples/$$example.c -o $(OUT)/$$example \
-	        -L$(RELEASE) -lbrowserbase -Wl,-rpath,$(abspath $(RELEASE)) || exit 1; \
+	        -L$(RELEASE) -lbrowserbase -Wl,-rpath,$(RELEASE) || exit 1; \
 	done
 
 demo: all
-	@scripts/demo.sh $(abspath $(RELEASE))/bb-stand-in-server $(abspath $(OUT))
+	@scripts/demo.sh $(RELEASE)/bb-stand-in-server $(OUT)
 
-# Rust unit and integration tests (they build and run the C and C++ tests),
-# then the Python ctypes tests and the Python package's tests against the
-# debug build.
-test:
+# The release build first (tests/install.rs and tests/readme.rs check the
+# user's build route and what it installs), then the Rust unit and
+# integration tests (they build and run the C and C++ tests), then the Python
+# ctypes tests and the Python package's tests against the debug build.
+test: build
 	$(CARGO) build
 	$(CARGO) test
-	BB_LIBRARY=$(abspath target/debug/libbrowserbase.so) \
-	BB_STAND_IN_SERVER=$(abspath target/debug/bb-stand-in-server) \
+	BB_LIBRARY=$(DEBUG)/libbrowserbase.so \
+	BB_STAND_IN_SERVER=$(DEBUG)/bb-stand-in-server \
 	    $(PYTHON) -m unittest discover -s tests/python -v
-	BROWSERBASE_C_LIBRARY=$(abspath target/debug/libbrowserbase.so) \
-	BB_STAND_IN_SERVER=$(abspath target/debug/bb-stand-in-server) \
+	BROWSERBASE_C_LIBRARY=$(DEBUG)/libbrowserbase.so \
+	BB_STAND_IN_SERVER=$(DEBUG)/bb-stand-in-server \
 	    $(PYTHON) -m unittest discover -s bindings/python/tests -t bindings/python -v
 
-install: build
-	$(MAKE) install-files
+# Installs the last `make build`; runs no cargo (sudo's PATH has none).
+install: install-files
 
-# Copies an existing build (BUILD_DIR) into place: the shared library with its
-# soname links, the static library, the headers and browserbase.pc.
-install-files:
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
-	install -m 0755 $(BUILD_DIR)/libbrowserbase.so $(DESTDIR)$(LIBDIR)/libbrowserbase.so.$(VERSION)
-	ln -sf libbrowserbase.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libbrowserbase.so.$(MAJOR)
-	ln -sf libbrowserbase.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libbrowserbase.so
-	install -m 0644 $(BUILD_DIR)/libbrowserbase.a $(DESTDIR)$(LIBDIR)/libbrowserbase.a
+install-check:
+	@for f in libbrowserbase.so libbrowserbase.a native-static-libs.txt $(REALNAME).debug; do \
+	    if [ ! -f "$(BUILD_DIR)/$$f" ]; then \
+	        echo "no build in $(BUILD_DIR) ($$f is missing): run make build first" >&2; exit 1; \
+	    fi; \
+	done
+	@if [ -f .target-dir ] && [ "$(BUILD_DIR)" = "$(RELEASE)" ] \
+	    && [ "$$(cat .target-dir)" != "$(TARGET_DIR)" ]; then \
+	    echo "the last make build built into $$(cat .target-dir), not $(TARGET_DIR):" \
+	         "run make build first" >&2; exit 1; \
+	fi
+
+# Copies a build (BUILD_DIR) into place: the shared library stripped, with
+# its soname links and a .gnu_debuglink to the debug file install-debug
+# installs; the static library without debug sections; the headers, the man
+# page, browserbase.pc and the CMake package files.
+install-files: install-check
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+	    $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(MANDIR)/man3
+	$(STRIP) --strip-unneeded --remove-section=.comment --remove-section=.note \
+	    -o $(DESTDIR)$(LIBDIR)/$(REALNAME) $(BUILD_DIR)/libbrowserbase.so
+	$(OBJCOPY) --add-gnu-debuglink=$(BUILD_DIR)/$(REALNAME).debug \
+	    $(DESTDIR)$(LIBDIR)/$(REALNAME)
+	chmod 0755 $(DESTDIR)$(LIBDIR)/$(REALNAME)
+	ln -sf $(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libbrowserbase.so
+	$(STRIP) --strip-debug --remove-section=.comment --enable-deterministic-archives \
+	    -o $(DESTDIR)$(LIBDIR)/libbrowserbase.a $(BUILD_DIR)/libbrowserbase.a
+	chmod 0644 $(DESTDIR)$(LIBDIR)/libbrowserbase.a
 	install -m 0644 include/browserbase.h $(DESTDIR)$(INCLUDEDIR)/browserbase.h
 	if [ -f include/browserbase.hpp ]; then install -m 0644 include/browserbase.hpp $(DESTDIR)$(INCLUDEDIR)/browserbase.hpp; fi
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
-	    -e 's|@VERSION@|$(VERSION)|' -e 's|@NATIVE_STATIC_LIBS@|$(NATIVE_STATIC_LIBS)|' \
+	install -m 0644 man/browserbase.3 $(DESTDIR)$(MANDIR)/man3/browserbase.3
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(call pc_relative,$(LIBDIR))|' \
+	    -e 's|@INCLUDEDIR@|$(call pc_relative,$(INCLUDEDIR))|' \
+	    -e 's|@VERSION@|$(VERSION)|' -e "s|@NATIVE_STATIC_LIBS@|$$(cat $(BUILD_DIR)/native-static-libs.txt)|" \
 	    browserbase.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/browserbase.pc
 	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/browserbase.pc
+	sed -e "s|@NATIVE_STATIC_LIBS@|$$(sed 's/-l//g; s/  */;/g' $(BUILD_DIR)/native-static-libs.txt)|" \
+	    -e 's|@LIBDIR_FROM_CMAKEDIR@|$(call relative,$(CMAKEDIR),$(LIBDIR))|' \
+	    -e 's|@INCLUDEDIR_FROM_CMAKEDIR@|$(call relative,$(CMAKEDIR),$(INCLUDEDIR))|' \
+	    -e 's|@REALNAME@|$(REALNAME)|' -e 's|@SONAME@|$(SONAME)|' \
+	    cmake/browserbaseConfig.cmake.in > $(DESTDIR)$(CMAKEDIR)/browserbaseConfig.cmake
+	sed -e 's|@VERSION@|$(VERSION)|' \
+	    cmake/browserbaseConfigVersion.cmake.in > $(DESTDIR)$(CMAKEDIR)/browserbaseConfigVersion.cmake
+	chmod 0644 $(DESTDIR)$(CMAKEDIR)/*.cmake
+	@if [ -z "$(DESTDIR)" ] && printf '%s\n' $(LDCONFIG_DIRS) | grep -qxF "$(LIBDIR)"; then \
+	    if [ "$(INSTALL_UID)" = 0 ]; then echo "$(LDCONFIG)"; $(LDCONFIG); \
+	    else echo "$(LIBDIR) is one of the loader's directories: run  sudo $(LDCONFIG)"; fi; \
+	elif [ -z "$(DESTDIR)" ]; then \
+	    echo "$(LIBDIR) is not in the loader's search path: link programs with" \
+	         "-Wl,-rpath,$(LIBDIR) or set LD_LIBRARY_PATH=$(LIBDIR)"; \
+	fi
+
+# The debug information of the installed shared library (gdb finds it
+# through the library's .gnu_debuglink).
+install-debug: install-check
+	install -d $(DESTDIR)$(DEBUGDIR)
+	install -m 0644 $(BUILD_DIR)/$(REALNAME).debug $(DESTDIR)$(DEBUGDIR)/$(REALNAME).debug
 
 uninstall:
-	rm -f $(DESTDIR)$(LIBDIR)/libbrowserbase.so $(DESTDIR)$(LIBDIR)/libbrowserbase.so.$(MAJOR) \
-	      $(DESTDIR)$(LIBDIR)/libbrowserbase.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libbrowserbase.a \
+	rm -f $(DESTDIR)$(LIBDIR)/libbrowserbase.so $(DESTDIR)$(LIBDIR)/$(SONAME) \
+	      $(DESTDIR)$(LIBDIR)/$(REALNAME) $(DESTDIR)$(LIBDIR)/libbrowserbase.a \
+	      $(DESTDIR)$(DEBUGDIR)/$(REALNAME).debug \
 	      $(DESTDIR)$(INCLUDEDIR)/browserbase.h $(DESTDIR)$(INCLUDEDIR)/browserbase.hpp \
-	      $(DESTDIR)$(PKGCONFIGDIR)/browserbase.pc
+	      $(DESTDIR)$(MANDIR)/man3/browserbase.3 \
+	      $(DESTDIR)$(PKGCONFIGDIR)/browserbase.pc \
+	      $(DESTDIR)$(CMAKEDIR)/browserbaseConfig.cmake \
+	      $(DESTDIR)$(CMAKEDIR)/browserbaseConfigVersion.cmake
+	-rmdir $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(DEBUGDIR) 2>/dev/null
 
-# Benchmarks (not part of `make test`): libbrowserbase against curl, dd and the
-# official Python SDK over loopback; rewrites the table in BENCHMARKS.md.
+# ${prefix}-relative in browserbase.pc when under PREFIX (so that
+# `pkg-config --define-prefix` can relocate it), absolute otherwise.
+pc_relative = $(if $(filter $(PREFIX)/%,$(1)),$${prefix}$(patsubst $(PREFIX)%,%,$(1)),$(1))
+# $(2) relative to $(1), both absolute ("../.." style), for the CMake files.
+relative = $(shell realpath -m --relative-to='$(1)' '$(2)')
+
+# A wheel of the Python package that bundles the stripped shared library
+# (tagged for this platform); without the library it is a pure wheel.
+# Goes to $(TARGET_DIR)/wheels.
+python-wheel: install-check
+	rm -rf $(TARGET_DIR)/python-wheel && mkdir -p $(TARGET_DIR)/python-wheel $(TARGET_DIR)/wheels
+	cp -R bindings/python/. $(TARGET_DIR)/python-wheel/
+	$(STRIP) --strip-unneeded -o $(TARGET_DIR)/python-wheel/browserbase_c/$(SONAME) \
+	    $(BUILD_DIR)/libbrowserbase.so
+	$(PYTHON) -m pip wheel --no-deps --no-build-isolation -w $(TARGET_DIR)/wheels \
+	    $(TARGET_DIR)/python-wheel
+
+# Benchmarks (not part of `make test`): libbrowserbase against curl, dd, a
+# plain reqwest::blocking loop and the official Python SDK over loopback;
+# rewrites the table in BENCHMARKS.md. Built with the `profiling` profile
+# (release with full debug information, for perf).
 # BENCH_QUICK=1 for a one-minute look; other knobs at the top of benches/bench.py.
-bench: build
-	BENCH_NO_BUILD=1 $(PYTHON) benches/bench.py
+bench:
+	$(CARGO_ENV) $(CARGO) build --profile profiling -p browserbase -p bb-stand-in-server
+	$(CARGO) build --profile profiling --bench reqwest_blocking
+	ln -sf libbrowserbase.so $(TARGET_DIR)/profiling/$(SONAME)
+	BENCH_NO_BUILD=1 BENCH_BUILD_DIR=$(TARGET_DIR)/profiling $(PYTHON) benches/bench.py
 
 header:
-	BB_UPDATE_HEADER=1 $(CARGO) test --test header
+	BB_UPDATE_HEADER=1 $(CARGO) test --test header committed_header_is_current
 
 clean:
 	$(CARGO) clean
+	rm -f .target-dir

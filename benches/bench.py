@@ -46,7 +46,9 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RELEASE = ROOT / "target" / "release"
+# The build measured: `make bench` passes its `profiling` build (release
+# code with full debug information); otherwise target/release.
+RELEASE = Path(os.environ.get("BENCH_BUILD_DIR") or ROOT / "target" / "release")
 BENCHES = ROOT / "benches"
 KEY = "bb_bench_key"
 MIB = 1 << 20
@@ -55,6 +57,7 @@ SMALL_SIZE = 20 * 1024
 SMALL_COUNT = 2000
 THREADS = 8
 BB_TIME = None  # set by build()
+REQWEST_BLOCKING = None  # set by build(): benches/reqwest_blocking.rs, if built
 
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 BIG_SIZE = 64 * MIB if QUICK else GIB
@@ -226,7 +229,15 @@ def build(work):
     sh([cc, *flags, str(BENCHES / "bb_bench.c"), "-o", str(work / "bb_bench"),
         f"-L{RELEASE}", "-lbrowserbase", "-lpthread", f"-Wl,-rpath,{RELEASE}"])
     sh([cc, *flags, str(BENCHES / "bb_first.c"), "-o", str(work / "bb_first"), "-ldl"])
-    global BB_TIME
+    global BB_TIME, REQWEST_BLOCKING
+    # The design card's transport, built by `make bench` (cargo puts a bench
+    # program in deps/ under a hashed name): the newest one.
+    found = sorted((p for p in (RELEASE / "deps").glob("reqwest_blocking-*")
+                    if p.is_file() and os.access(p, os.X_OK) and p.suffix == ""),
+                   key=lambda p: p.stat().st_mtime)
+    REQWEST_BLOCKING = str(found[-1]) if found else None
+    if REQWEST_BLOCKING is None:
+        log("no reqwest_blocking program (run `make bench`): its rows are left out")
     BB_TIME = work / "bb_time"
     sh([cc, *flags, str(BENCHES / "bb_time.c"), "-o", str(BB_TIME)])
 
@@ -455,6 +466,8 @@ def main():
                 ("dd bs=256K", prep(["dd", f"if={sessions / 'big.zip'}", f"of={target}", "bs=256K", "conv=notrunc", "status=none"]),
                  expect_file(target, big_size)),
                 ("libbrowserbase, to a callback that drops the bytes", prep([bb, "null", "big"]), lambda r: None),
+                *([("reqwest::blocking", prep([REQWEST_BLOCKING, "file", "big", str(target)]),
+                    expect_file(target, big_size))] if REQWEST_BLOCKING else []),
                 ("curl -o /dev/null", prep([*curl_head, "-o", "/dev/null", server.url("big")]), lambda r: None),
             ]
             if sdk_py:
@@ -479,6 +492,12 @@ def main():
             table.row(case, "″", "", "", ratio_text(r_dd, "dd") + ", against the faster dd (bs=1M or 256K) of each round",
                       "≤ 1.30× dd", verdict(r_dd[0] <= 1.3))
             table.row(case, "`curl -s -o FILE URL` (reference)", fmt_s(med(crl)), fmt_range(crl), "1", "", "")
+            if REQWEST_BLOCKING:
+                rbw = w["reqwest::blocking"]
+                table.row(case, "plain `reqwest::blocking` client to a file (the design card's transport)",
+                          fmt_s(med(rbw)), fmt_range(rbw),
+                          "libbrowserbase: " + ratio_text(paired_ratio(lib, rbw), "this"), "≤ 1× this",
+                          verdict(paired_ratio(lib, rbw)[0] <= 1))
             table.row(case, "`dd bs=1M conv=notrunc` file to file, no network (the floor)", fmt_s(med(dd)), fmt_range(dd),
                       ratio_text(paired_ratio(dd, crl), "curl"), "", "")
             table.row(case, "`dd bs=256K conv=notrunc`, the same copy in smaller writes", fmt_s(med(d256)),
@@ -544,6 +563,10 @@ def main():
                  expect_files(d, SMALL_COUNT, small_size)),
                 ("curl", prep_dir([*curl_head, "-K", str(cfg)]), expect_files(d, SMALL_COUNT, small_size)),
             ]
+            if REQWEST_BLOCKING:
+                contenders.append(("reqwest::blocking",
+                                   prep_dir([REQWEST_BLOCKING, "seq", "small", str(SMALL_COUNT), str(d)]),
+                                   expect_files(d, SMALL_COUNT, small_size)))
             if sdk_py:
                 contenders.append(("official Python SDK",
                                    prep_dir([str(sdk_py), str(BENCHES / "sdk_bench.py"), "seq", "small", str(SMALL_COUNT), str(d)]),
@@ -558,6 +581,18 @@ def main():
                       fmt_range(lib), ratio_text(r_curl, "curl"), "≤ 1× curl", verdict(r_curl[0] <= 1))
             table.row(case, f"one `curl` process given the {SMALL_COUNT:,} URLs, `-o` each (reference)",
                       fmt_s(med(crl)), fmt_range(crl), "1", "", "")
+            if REQWEST_BLOCKING:
+                # The design card's transport against the one the library uses
+                # (README, Design): in-call times, same work, same client reuse.
+                rb = [r.inner for r in res["reqwest::blocking"]]
+                libi = [r.inner for r in res["libbrowserbase"]]
+                r_rb = paired_ratio(libi, rb)
+                table.row(case + " — in-call time", "libbrowserbase (reqwest's async client on the calling thread)",
+                          fmt_s(med(libi)), fmt_range(libi), ratio_text(r_rb, "reqwest::blocking"),
+                          "≤ 1× reqwest::blocking", verdict(r_rb[0] <= 1))
+                table.row(case + " — in-call time",
+                          "plain `reqwest::blocking` loop, one client (benches/reqwest_blocking.rs, reference)",
+                          fmt_s(med(rb)), fmt_range(rb), "1", "", "")
             if sdk_py:
                 sdk = [r.inner for r in res["official Python SDK"]]
                 libi = [r.inner for r in res["libbrowserbase"]]
