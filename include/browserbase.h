@@ -701,12 +701,17 @@ const char *bb_version(void);
  * `callback` instead of stderr, for the whole process. `callback` NULL
  * restores the default: stderr, at the level the `BROWSERBASE_LOG`
  * environment variable asks for (`debug`, `info`, `warn`, `error`; unset
- * means off). `max_level` `BB_LOG_OFF` silences the library entirely.
+ * means off; read once, when the library first logs or this function is
+ * first called). `max_level` `BB_LOG_OFF` silences the library entirely,
+ * also with `callback` NULL and whatever `BROWSERBASE_LOG` says.
  *
  * Returns only once calls of the replaced callback still running on other
  * threads have finished (a callback may call this function to replace
- * itself; its own call is not waited for). So a callback must not wait for
- * a lock that the thread calling this function holds.
+ * itself, also from a nested call: a library call it makes logs and the
+ * line reaches it again; its own calls are not waited for). So a callback
+ * must not wait for a lock that the thread calling this function holds.
+ * In a child process made by fork(), calls that other threads of the
+ * parent had under way are not waited for (they never end there).
  *
  * Ownership: `user_data` is passed to every call of `callback` untouched;
  * it must stay valid, and be safe to use from any thread, until the

@@ -108,10 +108,12 @@ fn browserbase_log_writes_to_stderr_and_is_quiet_otherwise() {
     assert_eq!(quiet.stderr, "", "{}", quiet.describe());
 }
 
-#[test]
-fn progress_and_log_callbacks_work_from_c() {
+/// Runs tests/c/test_callbacks.c (built into `target/.../c-tests/<name>/`)
+/// with `BROWSERBASE_LOG` set to `log` (or unset), and checks every check
+/// passed.
+fn run_test_callbacks(name: &str, log: Option<&str>) -> support::cbuild::Run {
     let server = StandInServer::start_with(&["--demo"]);
-    let dir = out_dir("callbacks");
+    let dir = out_dir(name);
     let exe = dir.join("test_callbacks");
     compile(
         false,
@@ -120,16 +122,54 @@ fn progress_and_log_callbacks_work_from_c() {
         &exe,
         Link::Shared,
     );
-    let result = run(program(&exe)
+    let mut command = program(&exe);
+    command
         .env("BB_TEST_BASE_URL", server.base_url())
-        .env("BB_TEST_SESSION", StandInServer::DEMO_SESSION)
-        .env_remove("BROWSERBASE_LOG"));
+        .env("BB_TEST_SESSION", StandInServer::DEMO_SESSION);
+    match log {
+        Some(value) => command.env("BROWSERBASE_LOG", value),
+        None => command.env_remove("BROWSERBASE_LOG"),
+    };
+    let result = run(&mut command);
     assert!(result.status.success(), "{}", result.describe());
     assert!(
-        result.stdout.contains("11 passed, 0 failed"),
+        result.stdout.contains("15 passed, 0 failed"),
         "{}",
         result.describe()
     );
+    result
+}
+
+#[test]
+fn progress_and_log_callbacks_work_from_c() {
+    let result = run_test_callbacks("callbacks", None);
+    assert_eq!(result.stderr, "", "{}", result.describe());
+}
+
+#[test]
+fn bb_log_off_with_a_null_callback_silences_even_browserbase_log() {
+    // test_callbacks ends with bb_set_log_callback(NULL, NULL, BB_LOG_OFF)
+    // and a download: with BROWSERBASE_LOG=debug that download's lines went
+    // to stderr (NULL re-applied the environment).
+    let result = run_test_callbacks("callbacks_log_debug", Some("debug"));
+    assert_eq!(result.stderr, "", "{}", result.describe());
+}
+
+#[test]
+fn a_bad_browserbase_log_is_reported_once() {
+    // test_callbacks restores the default (NULL) three times; the bad value
+    // was reported at each of them and once more when first read.
+    let result = run_test_callbacks("callbacks_log_bad", Some("loud"));
+    assert_eq!(
+        result
+            .stderr
+            .matches("BROWSERBASE_LOG=\"loud\" is not one of")
+            .count(),
+        1,
+        "{}",
+        result.describe()
+    );
+    assert_eq!(result.stderr.lines().count(), 1, "{}", result.describe());
 }
 
 #[test]

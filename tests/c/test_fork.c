@@ -8,6 +8,9 @@
  *                                    the process-wide default client
  *     test_fork env-client ID PATH   the same through bb_client_new(NULL, ...),
  *                                    a client with the environment's settings
+ *     test_fork log-callback         a fork while another thread is inside the
+ *                                    log callback (TAP-style output; needs
+ *                                    BB_TEST_BASE_URL and BROWSERBASE_API_KEY)
  *
  * The fork checks need BB_TEST_BASE_URL (a bb-stand-in-server --demo),
  * BB_TEST_DIR (a scratch directory) and BROWSERBASE_API_KEY; BB_TEST_FORKS
@@ -284,6 +287,93 @@ static void fork_checks(void) {
     bb_buffer_free(reference, reference_len);
 }
 
+/* ------------------------------------------------------------------------ */
+/* A fork while another thread is inside the log callback: the child inherits
+ * a call of the callback that never ends there, and must not wait for it when
+ * it replaces the callback. */
+
+static int inside_pipe[2], release_pipe[2];
+static volatile int parked;
+
+/* The first line parks its thread inside the callback until released. */
+static void parking_log(void *user_data, bb_log_level level, const char *message) {
+    (void)user_data; (void)level; (void)message;
+    if (__sync_bool_compare_and_swap(&parked, 0, 1)) {
+        char c = 'x';
+        if (write(inside_pipe[1], &c, 1) != 1) _exit(3);
+        if (read(release_pipe[0], &c, 1) != 1) _exit(3);
+    }
+}
+
+static int child_lines;
+static void counting_log(void *user_data, bb_log_level level, const char *message) {
+    (void)user_data; (void)level; (void)message;
+    child_lines++;
+}
+
+static void *parked_download(void *arg) {
+    bb_client *client = arg;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    bb_error *err = NULL;
+    bb_code rc = bb_client_download_to_buffer(client, NULL, DEMO_SESSION, &data, &len, &err);
+    if (rc == BB_OK) bb_buffer_free(data, len);
+    bb_error_free(err);
+    return (void *)(intptr_t)rc;
+}
+
+static void log_fork_checks(void) {
+    if (pipe(inside_pipe) != 0 || pipe(release_pipe) != 0) die("pipe failed");
+    bb_error *err = NULL;
+    bb_client *client = new_client();
+    bb_code got = bb_client_download_to_buffer(client, NULL, DEMO_SESSION, &reference,
+                                               &reference_len, &err);
+    if (!check(got == BB_OK, "the reference download", "%s", bb_error_message(err))) return;
+    check(bb_set_log_callback(parking_log, NULL, BB_LOG_INFO, &err) == BB_OK,
+          "the parking log callback is installed", "%s", bb_error_message(err));
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, parked_download, client) != 0) die("pthread_create failed");
+    char c;
+    /* The other thread is now inside the callback, and stays there. */
+    if (read(inside_pipe[0], &c, 1) != 1) die("read failed");
+
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) die("fork failed");
+    if (pid == 0) {
+        alarm(10); /* the watchdog: a hang ends as SIGALRM */
+        int failed = 0;
+        bb_error *e = NULL;
+        if (bb_set_log_callback(counting_log, NULL, BB_LOG_INFO, &e) != BB_OK) failed |= 1;
+        bb_client *mine = new_client();
+        if (!download_matches(mine, NULL, 0) || child_lines == 0) failed |= 2;
+        bb_client_free(mine);
+        if (bb_set_log_callback(NULL, NULL, BB_LOG_OFF, &e) != BB_OK) failed |= 4;
+        _exit(failed);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    char buf[128];
+    check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+          "a child forked while another thread is inside the log callback replaces the "
+          "callback without waiting for that call, and its lines reach the new one",
+          "%s", describe(status, buf, sizeof buf));
+
+    /* The parent's call was never disturbed: released, it completes. */
+    c = 'x';
+    if (write(release_pipe[1], &c, 1) != 1) die("write failed");
+    void *rc = NULL;
+    pthread_join(thread, &rc);
+    check((bb_code)(intptr_t)rc == BB_OK, "the parent's parked download completes", "%s",
+          bb_code_name((bb_code)(intptr_t)rc));
+    check(bb_set_log_callback(NULL, NULL, BB_LOG_OFF, &err) == BB_OK,
+          "the parent replaces the callback once its call has returned", "%s",
+          bb_error_message(err));
+    bb_client_free(client);
+    bb_buffer_free(reference, reference_len);
+}
+
 /* One download with the environment's settings; prints its outcome. */
 static int download_mode(int with_env_client, const char *id, const char *path) {
     bb_error *err = NULL;
@@ -312,8 +402,15 @@ static int download_mode(int with_env_client, const char *id, const char *path) 
 int main(int argc, char **argv) {
     if (argc == 4 && strcmp(argv[1], "default") == 0) return download_mode(0, argv[2], argv[3]);
     if (argc == 4 && strcmp(argv[1], "env-client") == 0) return download_mode(1, argv[2], argv[3]);
+    if (argc == 2 && strcmp(argv[1], "log-callback") == 0) {
+        base_url = getenv("BB_TEST_BASE_URL");
+        if (!base_url || !*base_url || !getenv("BROWSERBASE_API_KEY"))
+            die("set BB_TEST_BASE_URL and BROWSERBASE_API_KEY");
+        log_fork_checks();
+        return tap_summary();
+    }
     if (argc != 1) {
-        fprintf(stderr, "usage: test_fork [default|env-client SESSION_ID PATH]\n");
+        fprintf(stderr, "usage: test_fork [default|env-client SESSION_ID PATH | log-callback]\n");
         return 2;
     }
     base_url = getenv("BB_TEST_BASE_URL");
