@@ -222,7 +222,8 @@ typedef int (*bb_write_callback)(void *user_data, const uint8_t *data, size_t le
  * Receives one log line: `message` is a NUL-terminated UTF-8 line without a
  * trailing newline, valid only during the call. Called from whichever
  * thread is downloading, possibly from several at once; it must not block
- * for long. It never contains the API key.
+ * for long. It never contains the API key, nor a control character (they
+ * are written as escapes: `\n`, `\u{1b}`).
  */
 typedef void (*bb_log_callback)(void *user_data, enum bb_log_level level, const char *message);
 
@@ -667,7 +668,9 @@ int bb_error_http_status(const struct bb_error *err);
 
 /**
  * A message for people, in English, UTF-8: the HTTP status and the server's
- * message, or the OS or network reason. Never contains the API key.
+ * message, or the OS or network reason. Never contains the API key, and is
+ * one line: control characters, whoever sent them, are written as escapes
+ * (`\n`, `\u{1b}`).
  *
  * Ownership: the string belongs to `err` and is valid until
  * `bb_error_free(err)`; do not free it. Returns "" when `err` is NULL.

@@ -1,7 +1,8 @@
 //! The troubleshooting log: one line per request, retry and redirect, to
 //! stderr when `BROWSERBASE_LOG` asks for it, or to the host application's
-//! own logger through a callback. Lines never contain the API key: nothing
-//! that formats a line ever has it.
+//! own logger through a callback. Every line goes through
+//! [`crate::request::scrub`] on its way out (control characters escaped, the
+//! keys of the calls under way on this thread redacted), whatever it holds.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -198,7 +199,7 @@ pub fn write(level: Level, args: fmt::Arguments<'_>) {
         return;
     }
     handle_forks();
-    let line = args.to_string();
+    let line = crate::request::scrub(&args.to_string());
     // Counted while the lock is held, so a replacement either sees this call
     // or this call sees the replacement.
     let installed = {

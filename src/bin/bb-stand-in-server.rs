@@ -195,7 +195,9 @@ impl Server {
 
 /// One step of a session's fault script (`POST /_control/sessions/<id>/script`, one
 /// step a line; each downloads request to the session consumes one):
-/// `ok`, `status CODE | Header: value | ...`, `empty`, `reset` (RST before the
+/// `ok`, `status CODE | Header: value | ...` (the pseudo-header `Message: "..."`,
+/// a JSON string literal so it can hold any character, replaces the JSON
+/// body's `message` instead of being sent), `empty`, `reset` (RST before the
 /// headers), `cut N` (N body bytes, then RST), `long-length N` (Content-Length N
 /// more than the body), `chunked-cut N` (chunked, ends after N bytes without the
 /// last chunk), `stall-headers MS`, `stall-body N MS` (N bytes, then MS of
@@ -465,7 +467,7 @@ impl Response {
     }
 
     fn json(status: u16, message: &str) -> Self {
-        let text = format!("{{\"code\":{status},\"message\":\"{message}\"}}");
+        let text = serde_json::json!({ "code": status, "message": message }).to_string();
         Response::new(
             status,
             "application/json",
@@ -1397,8 +1399,14 @@ impl Server {
             None | Some(Step::Ok) => {
                 Action::Respond(self.normal_answer(id, head), Delivery::Normal)
             }
-            Some(Step::Status(code, headers)) => {
-                let mut resp = Response::json(code, &format!("stand-in fault {code}"));
+            Some(Step::Status(code, mut headers)) => {
+                let message = headers
+                    .iter()
+                    .position(|(n, _)| n.eq_ignore_ascii_case("message"))
+                    .map(|i| headers.remove(i).1)
+                    .and_then(|literal| serde_json::from_str::<String>(&literal).ok())
+                    .unwrap_or_else(|| format!("stand-in fault {code}"));
+                let mut resp = Response::json(code, &message);
                 if headers
                     .iter()
                     .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))

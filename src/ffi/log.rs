@@ -33,7 +33,8 @@ pub struct bb_log_level_arg(pub c_int);
 /// Receives one log line: `message` is a NUL-terminated UTF-8 line without a
 /// trailing newline, valid only during the call. Called from whichever
 /// thread is downloading, possibly from several at once; it must not block
-/// for long. It never contains the API key.
+/// for long. It never contains the API key, nor a control character (they
+/// are written as escapes: `\n`, `\u{1b}`).
 pub type bb_log_callback = Option<
     unsafe extern "C" fn(user_data: *mut c_void, level: bb_log_level, message: *const c_char),
 >;
