@@ -161,9 +161,9 @@ fn env_level() -> u8 {
     match ENV_LEVEL.compare_exchange(UNREAD, level, Ordering::AcqRel, Ordering::Acquire) {
         Ok(_) => {
             if let Some(value) = complaint {
-                eprintln!(
-                    "browserbase: {LOG_ENV}={value:?} is not one of debug, info, warn, error, off; logging stays off"
-                );
+                to_stderr(&format!(
+                    "browserbase: {LOG_ENV}={value:?} is not one of debug, info, warn, error, off; logging stays off\n"
+                ));
             }
             level
         }
@@ -215,7 +215,27 @@ pub fn write(level: Level, args: fmt::Arguments<'_>) {
             let _counted = CallGuard(&i);
             (i.f)(level, &line);
         }
-        None => eprintln!("browserbase: {level}: {line}"),
+        None => to_stderr(&format!("browserbase: {level}: {line}\n")),
+    }
+}
+
+/// Writes `text` to file descriptor 2 with write(2) itself, not through
+/// std's stderr: that takes a process-wide lock, and a thread of the parent
+/// blocked inside it (stderr a full pipe) at the instant of a fork() would
+/// hold it forever in the child. Also one write per line, so lines from
+/// several threads do not interleave. Errors are ignored: logging never
+/// fails a call.
+fn to_stderr(text: &str) {
+    let mut rest = text.as_bytes();
+    while !rest.is_empty() {
+        // SAFETY: writes from a live buffer of that length.
+        let n = unsafe { libc::write(2, rest.as_ptr().cast(), rest.len()) };
+        match usize::try_from(n) {
+            Ok(n) if n > 0 => rest = &rest[n..],
+            _ if n < 0
+                && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
+            _ => return,
+        }
     }
 }
 

@@ -11,6 +11,9 @@
  *     test_fork log-callback         a fork while another thread is inside the
  *                                    log callback (TAP-style output; needs
  *                                    BB_TEST_BASE_URL and BROWSERBASE_API_KEY)
+ *     test_fork log-stderr           a fork while another thread is blocked
+ *                                    writing a log line to stderr (the same,
+ *                                    and BROWSERBASE_LOG=info)
  *
  * The fork checks need BB_TEST_BASE_URL (a bb-stand-in-server --demo),
  * BB_TEST_DIR (a scratch directory) and BROWSERBASE_API_KEY; BB_TEST_FORKS
@@ -41,6 +44,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -374,6 +380,99 @@ static void log_fork_checks(void) {
     bb_buffer_free(reference, reference_len);
 }
 
+/* ------------------------------------------------------------------------ */
+/* A fork while another thread is blocked writing a log line to stderr (a
+ * full pipe): whatever that thread holds while it writes, the child must
+ * still log to its own stderr. */
+
+/* Whether some thread of this process is inside write(2) on fd 2. */
+static int a_thread_writes_stderr(void) {
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "%d 0x2 ", (int)SYS_write);
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return 0;
+    int found = 0;
+    struct dirent *e;
+    while (!found && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        char path[300], line[256];
+        snprintf(path, sizeof path, "/proc/self/task/%s/syscall", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        if (fgets(line, sizeof line, f) && strncmp(line, prefix, strlen(prefix)) == 0) found = 1;
+        fclose(f);
+    }
+    closedir(d);
+    return found;
+}
+
+static void log_stderr_checks(void) {
+    bb_error *err = NULL;
+    bb_client *client = new_client();
+    bb_code got = bb_client_download_to_buffer(client, NULL, DEMO_SESSION, &reference,
+                                               &reference_len, &err);
+    if (!check(got == BB_OK, "the reference download", "%s", bb_error_message(err))) return;
+
+    /* stderr becomes a pipe nobody reads, filled to the brim. */
+    fflush(stderr);
+    int saved = dup(2), p[2];
+    if (saved < 0 || pipe(p) != 0 || dup2(p[1], 2) < 0) die("pipe/dup2 failed");
+    fcntl(p[1], F_SETFL, O_NONBLOCK);
+    char byte = '.';
+    while (write(p[1], &byte, 1) == 1) {}
+    fcntl(p[1], F_SETFL, 0);
+
+    /* The download's log line blocks its thread inside the write. */
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, parked_download, client) != 0) die("pthread_create failed");
+    int blocked = 0;
+    for (int i = 0; i < 10000 && !blocked; i++) {
+        struct timespec pause = {0, 1000 * 1000};
+        nanosleep(&pause, NULL);
+        blocked = a_thread_writes_stderr();
+    }
+    check(blocked, "a thread is blocked writing a log line to stderr", "not seen in 10 s");
+
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) die("fork failed");
+    if (pid == 0) {
+        alarm(10); /* the watchdog: a hang ends as SIGALRM */
+        int null = open("/dev/null", O_WRONLY);
+        if (null < 0 || dup2(null, 2) < 0) _exit(3);
+        bb_client *mine = new_client();
+        int ok = download_matches(mine, NULL, 0); /* logs its line to stderr */
+        bb_client_free(mine);
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    char buf[128];
+    check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+          "a child forked meanwhile logs to its own stderr and downloads",
+          "%s", describe(status, buf, sizeof buf));
+
+    /* Drain the pipe: the parent's thread finishes its line and its call. */
+    fcntl(p[0], F_SETFL, O_NONBLOCK);
+    char sink[4096];
+    void *rc = NULL;
+    for (;;) {
+        while (read(p[0], sink, sizeof sink) > 0) {}
+        if (!a_thread_writes_stderr()) break;
+        struct timespec pause = {0, 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    pthread_join(thread, &rc);
+    dup2(saved, 2);
+    close(saved);
+    close(p[0]);
+    close(p[1]);
+    check((bb_code)(intptr_t)rc == BB_OK, "the parent's blocked download completes", "%s",
+          bb_code_name((bb_code)(intptr_t)rc));
+    bb_client_free(client);
+    bb_buffer_free(reference, reference_len);
+}
+
 /* One download with the environment's settings; prints its outcome. */
 static int download_mode(int with_env_client, const char *id, const char *path) {
     bb_error *err = NULL;
@@ -409,8 +508,15 @@ int main(int argc, char **argv) {
         log_fork_checks();
         return tap_summary();
     }
+    if (argc == 2 && strcmp(argv[1], "log-stderr") == 0) {
+        base_url = getenv("BB_TEST_BASE_URL");
+        if (!base_url || !*base_url || !getenv("BROWSERBASE_API_KEY"))
+            die("set BB_TEST_BASE_URL and BROWSERBASE_API_KEY");
+        log_stderr_checks();
+        return tap_summary();
+    }
     if (argc != 1) {
-        fprintf(stderr, "usage: test_fork [default|env-client SESSION_ID PATH | log-callback]\n");
+        fprintf(stderr, "usage: test_fork [default|env-client SESSION_ID PATH | log-callback | log-stderr]\n");
         return 2;
     }
     base_url = getenv("BB_TEST_BASE_URL");
