@@ -222,7 +222,8 @@ typedef int (*bb_write_callback)(void *user_data, const uint8_t *data, size_t le
  * Receives one log line: `message` is a NUL-terminated UTF-8 line without a
  * trailing newline, valid only during the call. Called from whichever
  * thread is downloading, possibly from several at once; it must not block
- * for long. It never contains the API key.
+ * for long. It never contains the API key, nor a control character (they
+ * are written as escapes: `\n`, `\u{1b}`).
  */
 typedef void (*bb_log_callback)(void *user_data, enum bb_log_level level, const char *message);
 
@@ -679,7 +680,9 @@ int bb_error_http_status(const struct bb_error *err);
 
 /**
  * A message for people, in English, UTF-8: the HTTP status and the server's
- * message, or the OS or network reason. Never contains the API key.
+ * message, or the OS or network reason. Never contains the API key, and is
+ * one line: control characters, whoever sent them, are written as escapes
+ * (`\n`, `\u{1b}`).
  *
  * Ownership: the string belongs to `err` and is valid until
  * `bb_error_free(err)`; do not free it. Returns "" when `err` is NULL.
@@ -713,12 +716,17 @@ const char *bb_version(void);
  * `callback` instead of stderr, for the whole process. `callback` NULL
  * restores the default: stderr, at the level the `BROWSERBASE_LOG`
  * environment variable asks for (`debug`, `info`, `warn`, `error`; unset
- * means off). `max_level` `BB_LOG_OFF` silences the library entirely.
+ * means off; read once, when the library first logs or this function is
+ * first called). `max_level` `BB_LOG_OFF` silences the library entirely,
+ * also with `callback` NULL and whatever `BROWSERBASE_LOG` says.
  *
  * Returns only once calls of the replaced callback still running on other
  * threads have finished (a callback may call this function to replace
- * itself; its own call is not waited for). So a callback must not wait for
- * a lock that the thread calling this function holds.
+ * itself, also from a nested call: a library call it makes logs and the
+ * line reaches it again; its own calls are not waited for). So a callback
+ * must not wait for a lock that the thread calling this function holds.
+ * In a child process made by fork(), calls that other threads of the
+ * parent had under way are not waited for (they never end there).
  *
  * Ownership: `user_data` is passed to every call of `callback` untouched;
  * it must stay valid, and be safe to use from any thread, until the

@@ -1220,7 +1220,9 @@ namespace browserbase {
 /// BROWSERBASE_LOG environment variable (unset: nothing). When it returns,
 /// the previous handler is no longer running on any other thread.
 inline void reset_log_handler() {
-    detail::replace_log_handler(nullptr, BB_LOG_OFF, nullptr);
+    // NULL with any level but BB_LOG_OFF restores the default (NULL with
+    // BB_LOG_OFF would silence the library instead).
+    detail::replace_log_handler(nullptr, BB_LOG_ERROR, nullptr);
 }
 
 /// Sends the library's log lines at `max` and more severe to `handler`,

@@ -116,6 +116,7 @@ impl Client {
 
     /// The retry loop around single attempts.
     fn fetch(&self, key: &ApiKey, url: &Url, sink: &mut dyn Sink) -> Result<u64> {
+        let _in_use = key.in_use();
         // A deadline too far to represent is no deadline.
         let deadline = self
             .config
@@ -174,6 +175,9 @@ impl Client {
         deadline: Option<Instant>,
         tag: &str,
     ) -> Result<u64, Failure> {
+        // Whatever the server sends back (messages, redirect targets) is
+        // scrubbed of the key in `Error` and the log (`request::scrub`).
+        let _in_use = key.in_use();
         let started = Instant::now();
         let result = self.request_into(key, url, sink, deadline);
         let ms = started.elapsed().as_millis();
@@ -216,7 +220,7 @@ impl Client {
         if !status.is_success() {
             let retryable = retry::status_is_retryable(status.as_u16(), response.headers());
             let server_delay = retry::server_delay(response.headers());
-            let error = self.http_error(&transport, &mut response, key, deadline);
+            let error = self.http_error(&transport, &mut response, deadline);
             return Err(Failure {
                 error,
                 retryable,
@@ -433,13 +437,11 @@ impl Client {
     }
 
     /// The error for a non-2xx response: the status and the server's
-    /// message. The server's text is the only foreign text in any message,
-    /// so this is where the key is scrubbed (once).
+    /// message (escaped and scrubbed of the key by `Error`, as every message).
     fn http_error(
         &self,
         transport: &Transport,
         response: &mut reqwest::Response,
-        key: &ApiKey,
         deadline: Option<Instant>,
     ) -> Error {
         let status = response.status();
@@ -456,7 +458,7 @@ impl Client {
             }
         }
         body.truncate(MAX_ERROR_BODY as usize);
-        error_from_body(status, &body, key)
+        error_from_body(status, &body)
     }
 }
 
@@ -573,14 +575,14 @@ fn deadline_error(config: &ClientConfig) -> Error {
 }
 
 /// The error for a non-2xx response with (the start of) this body.
-fn error_from_body(status: StatusCode, body: &[u8], key: &ApiKey) -> Error {
+fn error_from_body(status: StatusCode, body: &[u8]) -> Error {
     let reason = status.canonical_reason().unwrap_or("");
     let server_message = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
         .filter(|m| !m.trim().is_empty());
     let text = match server_message {
-        Some(m) => format!("HTTP {} {reason}: {}", status.as_u16(), key.redact(&m)),
+        Some(m) => format!("HTTP {} {reason}: {m}", status.as_u16()),
         None => format!("HTTP {} {reason}", status.as_u16()),
     };
     Error::http(status.as_u16(), text.trim_end().to_owned())

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::request::scrub;
+
 /// What went wrong, coarse enough for a program to act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
@@ -51,7 +53,9 @@ impl ErrorKind {
 }
 
 /// An error with a kind, the HTTP status (if a response came) and a message
-/// meant for people. Messages never contain the API key.
+/// meant for people. Every message goes through [`scrub`] when it is made
+/// (here, the one place): control characters escaped, and never the API
+/// key of a call under way on this thread.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct Error {
@@ -67,7 +71,7 @@ impl Error {
         Error {
             kind,
             http_status: None,
-            message: message.into(),
+            message: scrub(&message.into()),
         }
     }
 
@@ -75,7 +79,7 @@ impl Error {
         Error {
             kind: ErrorKind::from_status(status),
             http_status: Some(status),
-            message: message.into(),
+            message: scrub(&message.into()),
         }
     }
 
@@ -111,7 +115,7 @@ impl Error {
 
     /// The same error with its message rewritten (keeps kind and status).
     pub(crate) fn with_message(mut self, message: String) -> Error {
-        self.message = message;
+        self.message = scrub(&message);
         self
     }
 }

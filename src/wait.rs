@@ -173,6 +173,7 @@ impl Client {
         options: &WaitOptions,
         sink: &mut dyn Staged,
     ) -> Result<WaitReport> {
+        let _in_use = key.in_use();
         let start = Instant::now();
         let call_deadline = self.config().deadline.and_then(|d| start.checked_add(d));
         let wait_deadline = start.checked_add(options.timeout);

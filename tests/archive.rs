@@ -531,6 +531,28 @@ fn backslashes_and_control_characters_are_refused() {
 }
 
 #[test]
+fn names_from_an_archive_reach_messages_escaped() {
+    // A C1 control (U+0085, NEL: a newline to some terminals and loggers)
+    // in an entry name, and a directory in the way of that entry: whatever
+    // refuses it, the message names the entry with the control escaped,
+    // never raw (it was printed as is in "cannot write ...: a directory is
+    // in the way").
+    let name = "evil\u{85}name.txt";
+    let bytes = zip_of(&[(name, b"x")]);
+    let scratch = Scratch::new();
+    std::fs::create_dir(scratch.out().join(name)).unwrap();
+    let before = tree(scratch.root());
+    let archive = Archive::from_bytes(bytes).unwrap();
+    let e = archive
+        .extract_to(&scratch.out(), &ExtractLimits::default())
+        .unwrap_err();
+    let m = e.message();
+    assert!(!m.chars().any(char::is_control), "{m:?}");
+    assert!(m.contains(r"evil\u{85}name.txt"), "{m:?}");
+    assert_eq!(tree(scratch.root()), before);
+}
+
+#[test]
 fn symlink_entries_are_refused() {
     let mut w = ZipWriter::new(Cursor::new(Vec::new()));
     w.start_file("fine.txt", options(CompressionMethod::Stored))

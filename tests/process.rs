@@ -42,6 +42,38 @@ fn fork_then_download_in_the_child_and_the_parent() {
 }
 
 #[test]
+fn a_child_forked_while_a_log_callback_runs_can_replace_it() {
+    // Another thread is parked inside the log callback (a pipe holds it
+    // there) when the process forks: that call never ends in the child,
+    // whose bb_set_log_callback must not wait for it (it spun forever). The
+    // child runs under alarm(10): a hang fails the check in seconds.
+    let server = StandInServer::start_with(&["--demo"]);
+    let (binary, _) = build_test_fork("test_fork_log");
+    let run = run(program(&binary)
+        .arg("log-callback")
+        .env("BB_TEST_BASE_URL", server.base_url())
+        .env("BROWSERBASE_API_KEY", StandInServer::KEY)
+        .env_remove("BROWSERBASE_LOG"));
+    assert_all_checks_passed(&run, 5);
+}
+
+#[test]
+fn a_child_forked_while_a_thread_writes_a_log_line_to_stderr_logs_too() {
+    // Another thread is blocked writing a log line to stderr (a full pipe,
+    // seen in /proc/self/task/*/syscall) when the process forks; the child
+    // points its stderr elsewhere and downloads with BROWSERBASE_LOG=info.
+    // std's stderr lock, held by the blocked thread, hung the child forever.
+    let server = StandInServer::start_with(&["--demo"]);
+    let (binary, _) = build_test_fork("test_fork_log_stderr");
+    let run = run(program(&binary)
+        .arg("log-stderr")
+        .env("BB_TEST_BASE_URL", server.base_url())
+        .env("BROWSERBASE_API_KEY", StandInServer::KEY)
+        .env("BROWSERBASE_LOG", "info"));
+    assert_all_checks_passed(&run, 4);
+}
+
+#[test]
 fn a_host_name_lookup_that_hangs_holds_up_neither_the_call_nor_the_free() {
     // getaddrinfo cannot be interrupted, so it runs on a helper thread; the
     // call stops waiting at its deadline and freeing the client must not

@@ -158,7 +158,9 @@ pub extern "C" fn bb_error_http_status(err: *const bb_error) -> c_int {
 }
 
 /// A message for people, in English, UTF-8: the HTTP status and the server's
-/// message, or the OS or network reason. Never contains the API key.
+/// message, or the OS or network reason. Never contains the API key, and is
+/// one line: control characters, whoever sent them, are written as escapes
+/// (`\n`, `\u{1b}`).
 ///
 /// Ownership: the string belongs to `err` and is valid until
 /// `bb_error_free(err)`; do not free it. Returns "" when `err` is NULL.

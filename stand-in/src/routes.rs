@@ -67,8 +67,14 @@ impl Server {
             None | Some(Step::Ok) => {
                 Action::Respond(self.normal_answer(id, head), Delivery::Normal)
             }
-            Some(Step::Status(code, headers)) => {
-                let mut resp = Response::json(code, &format!("stand-in fault {code}"));
+            Some(Step::Status(code, mut headers)) => {
+                let message = headers
+                    .iter()
+                    .position(|(n, _)| n.eq_ignore_ascii_case("message"))
+                    .map(|i| headers.remove(i).1)
+                    .and_then(|literal| serde_json::from_str::<String>(&literal).ok())
+                    .unwrap_or_else(|| format!("stand-in fault {code}"));
+                let mut resp = Response::json(code, &message);
                 if headers
                     .iter()
                     .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))

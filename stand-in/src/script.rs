@@ -5,7 +5,9 @@ use std::collections::VecDeque;
 
 /// One step of a session's fault script (`POST /_control/sessions/<id>/script`, one
 /// step a line; each downloads request to the session consumes one):
-/// `ok`, `status CODE | Header: value | ...`, `empty`, `reset` (RST before the
+/// `ok`, `status CODE | Header: value | ...` (the pseudo-header `Message: "..."`,
+/// a JSON string literal so it can hold any character, replaces the JSON
+/// body's `message` instead of being sent), `empty`, `reset` (RST before the
 /// headers), `cut N` (N body bytes, then RST), `long-length N` (Content-Length N
 /// more than the body), `chunked-cut N` (chunked, ends after N bytes without the
 /// last chunk), `stall-headers MS`, `stall-body N MS` (N bytes, then MS of
