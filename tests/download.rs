@@ -235,7 +235,7 @@ fn http_errors_map_to_kinds_with_the_servers_message_and_no_retry() {
 fn a_server_error_is_retried_then_succeeds() {
     let server = demo_server();
     let client = client_for(&server);
-    server.script(DEMO, &["status 500", "status 503 | Retry-After: 0"]);
+    server.script(DEMO, &["status 500", "status 503 | retry-after-ms: 1"]);
     let data = client.download_to_vec(KEY, DEMO).unwrap();
     assert!(data.starts_with(b"PK\x03\x04"));
     assert_eq!(server.request_count(), 3);

@@ -715,6 +715,35 @@ fn rate_limited_waits_as_long_as_the_server_asks() {
     );
 }
 
+/// Issue 10, row 15: the SDKs honour a server's delay only in (0, 60 s]; 0,
+/// a negative value or a date in the past mean the usual backoff, never a
+/// retry back to back (with `max_retries` 100, 101 requests in a burst).
+#[test]
+fn a_zero_or_negative_retry_after_means_the_usual_backoff() {
+    let _g = shared();
+    let fx = fixture();
+    let past = httpdate::fmt_http_date(std::time::SystemTime::now() - Duration::from_secs(30));
+    for header in [
+        "Retry-After: 0".to_owned(),
+        "retry-after-ms: 0".to_owned(),
+        "Retry-After: -1".to_owned(),
+        "retry-after-ms: -250".to_owned(),
+        format!("Retry-After: {past}"),
+    ] {
+        let row = format!("503 {header}");
+        recovering_row(
+            &fx,
+            &row,
+            fx.config(1),
+            &[&format!("status 503 | {header}")],
+            2,
+        );
+        // The first backoff: 0.5 s less up to 25 %, measured on the server.
+        let g = gaps(&fx.server);
+        assert!(g[0] >= Duration::from_millis(375), "{row}: {g:?}");
+    }
+}
+
 #[test]
 fn retry_after_as_an_http_date() {
     let _g = shared();
