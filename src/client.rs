@@ -576,14 +576,18 @@ fn deadline_error(config: &ClientConfig) -> Error {
 
 /// The error for a non-2xx response with (the start of) this body.
 fn error_from_body(status: StatusCode, body: &[u8]) -> Error {
-    let reason = status.canonical_reason().unwrap_or("");
+    // " Not Found"; nothing for a status without one (599), not "HTTP 599 :".
+    let reason = status
+        .canonical_reason()
+        .map(|r| format!(" {r}"))
+        .unwrap_or_default();
     let server_message = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
         .filter(|m| !m.trim().is_empty());
     let text = match server_message {
-        Some(m) => format!("HTTP {} {reason}: {m}", status.as_u16()),
-        None => format!("HTTP {} {reason}", status.as_u16()),
+        Some(m) => format!("HTTP {}{reason}: {m}", status.as_u16()),
+        None => format!("HTTP {}{reason}", status.as_u16()),
     };
     Error::http(status.as_u16(), text.trim_end().to_owned())
 }

@@ -846,6 +846,44 @@ fn timeout_and_conflict_statuses_are_retried() {
     }
 }
 
+/// Issue 10, row 15: a status without a reason phrase of its own is printed
+/// as `HTTP 599: ...`, not `HTTP 599 : ...`.
+#[test]
+fn a_status_without_a_reason_phrase_is_printed_cleanly() {
+    let _g = shared();
+    let fx = fixture();
+    let e = failing_row(
+        &fx,
+        "599",
+        fx.config(0),
+        &["status 599"],
+        Want {
+            kind: ErrorKind::Server,
+            status: Some(599),
+            requests: 1,
+            says: &[],
+        },
+    );
+    assert_eq!(e.message(), "HTTP 599: stand-in fault 599");
+    // A status with a reason phrase keeps it.
+    let e = failing_row(
+        &fx,
+        "503",
+        fx.config(0),
+        &["status 503"],
+        Want {
+            kind: ErrorKind::Server,
+            status: Some(503),
+            requests: 1,
+            says: &[],
+        },
+    );
+    assert_eq!(
+        e.message(),
+        "HTTP 503 Service Unavailable: stand-in fault 503"
+    );
+}
+
 #[test]
 fn a_body_that_is_not_an_archive_is_never_retried() {
     let _g = shared();
