@@ -41,7 +41,10 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// Builds a client. It starts no thread: each call runs on the thread
     /// that makes it (but for host name lookups: see `transport.rs`).
+    /// A plain-http base URL with a plain-http proxy on another host is
+    /// refused ([`ClientConfig::check_proxy`]).
     pub fn new(config: ClientConfig) -> Result<Client> {
+        config.check_proxy("proxy")?;
         Ok(Client {
             transports: Transports::new(&config)?,
             config,
@@ -631,7 +634,7 @@ pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 /// The process-wide client of the free functions: built from the environment
 /// on first use and kept for the life of the process (never freed). A forked
 /// child keeps its settings and gets its own HTTP stack on first use there
-/// (see [`Client::http`]).
+/// (see `transport.rs`).
 ///
 /// No lock: a pointer set once. A lock held by another thread at the moment
 /// of a fork() would stay locked forever in the child.

@@ -109,6 +109,43 @@ fn a_host_name_lookup_that_hangs_holds_up_neither_the_call_nor_the_free() {
 }
 
 #[test]
+fn localhost_resolving_to_another_machine_is_never_connected_to() {
+    // Issue 10, row 8: plain http is allowed to `localhost` because it is
+    // this machine. tests/c/test_foreign_localhost.c runs with an LD_PRELOAD
+    // shim whose getaddrinfo says "localhost" is 192.0.2.1 and whose
+    // connect() counts (and refuses) every attempt at a non-loopback address.
+    let server = StandInServer::start_with(&["--demo"]);
+    let dir = out_dir("test_foreign_localhost");
+    let shim = dir.join("foreign_localhost.so");
+    compile_with(
+        false,
+        &["-shared", "-fPIC", "-O2", "-Wall", "-Werror"],
+        "tests/c/foreign_localhost.c",
+        &shim,
+        Link::Without,
+        &["-ldl"],
+    );
+    let binary = dir.join("test_foreign_localhost");
+    compile_with(
+        false,
+        CFLAGS,
+        "tests/c/test_foreign_localhost.c",
+        &binary,
+        Link::Shared,
+        &["-ldl"],
+    );
+    let mut command = program(&binary);
+    command
+        .env("LD_PRELOAD", &shim)
+        .env("BB_TEST_PORT", server.addr().port().to_string())
+        .env("BB_TEST_SESSION", DEMO);
+    let run = run(&mut command);
+    assert_all_checks_passed(&run, 6);
+    // Only the download by IP literal reached the server.
+    assert_eq!(server.request_count(), 1, "{}", run.describe());
+}
+
+#[test]
 fn dlopen_use_dlclose_and_again() {
     let server = StandInServer::start_with(&["--demo"]);
     let dir = out_dir("test_dlopen");
@@ -219,7 +256,11 @@ fn unusable_environment_values_are_invalid_arguments_at_first_use() {
         ("BROWSERBASE_FSYNC", "maybe"),
         ("BROWSERBASE_BASE_URL", "http://example.com"),
         ("BROWSERBASE_BASE_URL", "not a url"),
+        ("BROWSERBASE_BASE_URL", "http://bb.localhost:1"),
         ("BROWSERBASE_PROXY", "ftp://proxy"),
+        // Issue 10, row 7: the key in clear text to a proxy on another host
+        // (192.0.2.1 is TEST-NET: never contacted).
+        ("BROWSERBASE_PROXY", "http://192.0.2.1:3128"),
         ("BROWSERBASE_USER_AGENT_SUFFIX", "a\u{1}b"),
         ("BROWSERBASE_CA_FILE", "/dev/zero"),
         ("BROWSERBASE_CA_FILE", fifo.to_str().unwrap()),
@@ -263,6 +304,43 @@ fn unusable_environment_values_are_invalid_arguments_at_first_use() {
         .collect();
     left.sort();
     assert_eq!(left, ["fifo.pem", "out.zip"]);
+}
+
+/// Issue 10, row 7: the system's proxy variables never apply to a loopback
+/// base URL (so they cannot carry the key off this machine in clear text):
+/// the request goes straight to the server, in origin form.
+#[test]
+fn system_proxies_never_apply_to_a_loopback_base_url() {
+    let server = StandInServer::start_with(&["--demo"]);
+    let (binary, scratch) = build_test_fork("env_system_proxy");
+    let path = scratch.join("out.zip");
+    let proxy = "http://192.0.2.1:3128";
+    let env = [
+        ("HTTP_PROXY", proxy),
+        ("http_proxy", proxy),
+        ("HTTPS_PROXY", proxy),
+        ("https_proxy", proxy),
+        ("ALL_PROXY", proxy),
+        ("all_proxy", proxy),
+        ("BROWSERBASE_MAX_RETRIES", "0"),
+        ("BROWSERBASE_CONNECT_TIMEOUT_MS", "2000"),
+    ];
+    for mode in ["default", "env-client"] {
+        server.clear_requests();
+        let r = env_download(&binary, mode, &server.base_url(), &env, &path);
+        assert!(
+            r.success && r.line.starts_with("BB_OK "),
+            "{mode}: {}",
+            r.line
+        );
+        let seen = server.requests();
+        assert_eq!(seen.len(), 1, "{mode}");
+        assert_eq!(
+            seen[0].target,
+            format!("/v1/sessions/{DEMO}/downloads"),
+            "{mode}"
+        );
+    }
 }
 
 #[test]
