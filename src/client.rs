@@ -9,7 +9,7 @@ use reqwest::header::{HeaderValue, ACCEPT, LOCATION};
 use reqwest::{StatusCode, Url};
 
 use crate::archive;
-use crate::config::{check_transport, ClientConfig, Progress};
+use crate::config::{check_transport, ClientConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::log::{bb_log, Level};
 use crate::request::{check_session_id, downloads_url, ApiKey};
@@ -19,8 +19,11 @@ use crate::transport::{Transport, Transports};
 
 /// Redirect hops followed before giving up.
 const MAX_REDIRECTS: usize = 10;
-/// An error body is read up to this size for its message.
+/// An error body is read up to this size for its message...
 const MAX_ERROR_BODY: u64 = 64 * 1024;
+/// ...and for at most this long in all: a server trickling it a byte at a
+/// time must not hold the call (the silence limit alone would let it).
+const ERROR_BODY_BUDGET: Duration = Duration::from_secs(2);
 
 /// A connection pool plus settings. Cheap to share between threads: every
 /// method takes `&self`.
@@ -129,7 +132,7 @@ impl Client {
         let attempts = self.config.max_retries + 1;
         loop {
             let tag = format!("attempt {}/{attempts}", failures.len() + 1);
-            let failure = match self.attempt(key, url, sink, deadline, &tag) {
+            let failure = match self.attempt(key, url, sink, deadline, None, &tag) {
                 Ok(n) => return Ok(n),
                 Err(f) => f,
             };
@@ -170,19 +173,26 @@ impl Client {
     /// serves a loop that owns its retrying (the wait loop in `wait.rs`): the
     /// failure says whether another try may help and how long the server
     /// asked to wait. `tag` names the attempt ("attempt 1/3", "poll 4").
+    ///
+    /// `deadline` ends the attempt whatever it is doing; `cutoff` (a wait's
+    /// timeout) ends it too, unless the body turned out to be an archive with
+    /// files (it starts with a local file header), whose transfer only the
+    /// deadline and the silence limit bound. Passing the cutoff is a
+    /// retryable [`ErrorKind::Timeout`] failure.
     pub(crate) fn attempt(
         &self,
         key: &ApiKey,
         url: &Url,
         sink: &mut dyn Sink,
         deadline: Option<Instant>,
+        cutoff: Option<Instant>,
         tag: &str,
     ) -> Result<u64, Failure> {
         // Whatever the server sends back (messages, redirect targets) is
         // scrubbed of the key in `Error` and the log (`request::scrub`).
         let _in_use = key.in_use();
         let started = Instant::now();
-        let result = self.request_into(key, url, sink, deadline);
+        let result = self.request_into(key, url, sink, deadline, cutoff);
         let ms = started.elapsed().as_millis();
         match &result {
             Ok((status, bytes)) => {
@@ -216,14 +226,18 @@ impl Client {
         url: &Url,
         sink: &mut dyn Sink,
         deadline: Option<Instant>,
+        cutoff: Option<Instant>,
     ) -> Result<(u16, u64), Failure> {
         let transport = self.transports.lease().map_err(Failure::fatal)?;
-        let mut response = self.send(&transport, key, url, deadline)?;
+        let early = earliest(deadline, cutoff);
+        let mut response = self
+            .send(&transport, key, url, early)
+            .map_err(|f| self.cut_off(f, deadline, cutoff))?;
         let status = response.status();
         if !status.is_success() {
             let retryable = retry::status_is_retryable(status.as_u16(), response.headers());
             let server_delay = retry::server_delay(response.headers());
-            let error = self.http_error(&transport, &mut response, deadline);
+            let error = self.http_error(&transport, &mut response, early);
             return Err(Failure {
                 error,
                 retryable,
@@ -232,14 +246,13 @@ impl Client {
         }
         let content_length = response.content_length();
         sink.begin(content_length).map_err(Failure::fatal)?;
-        let progress = self.config.progress.as_ref();
         let total = self.stream_body(
             &transport,
             &mut response,
             sink,
             content_length,
             deadline,
-            progress,
+            cutoff,
         )?;
         sink.finish().map_err(Failure::fatal)?;
         Ok((status.as_u16(), total))
@@ -335,6 +348,16 @@ impl Client {
 }
 
 impl Client {
+    /// A failure because `cutoff` passed (not `deadline`) becomes the
+    /// retryable timeout [`Client::attempt`] promises.
+    fn cut_off(&self, f: Failure, deadline: Option<Instant>, cutoff: Option<Instant>) -> Failure {
+        let cut = deadline_passed(cutoff) && !deadline_passed(deadline);
+        if !cut || f.error.kind() != ErrorKind::Timeout {
+            return f;
+        }
+        Failure::cut_off()
+    }
+
     /// How long the next wait for the server may last: the silence limit,
     /// cut to what is left of the deadline; `None` once the deadline passed.
     fn wait_limit(&self, deadline: Option<Instant>) -> Option<Duration> {
@@ -357,8 +380,9 @@ impl Client {
         sink: &mut dyn Sink,
         content_length: Option<u64>,
         deadline: Option<Instant>,
-        progress: Option<&Progress>,
+        mut cutoff: Option<Instant>,
     ) -> Result<u64, Failure> {
+        let progress = self.config.progress.as_ref();
         // Progress first hears of the attempt before any byte: (0, total).
         let report = |done: u64| -> Result<(), Failure> {
             match progress {
@@ -378,16 +402,20 @@ impl Client {
         loop {
             let got = total + head.len() as u64;
             let body_deadline = || {
+                if !deadline_passed(deadline) && deadline_passed(cutoff) {
+                    return Failure::cut_off();
+                }
                 Failure::fatal(Error::new(
                     ErrorKind::Timeout,
                     format!("the deadline passed after {got} bytes of the body"),
                 ))
             };
-            let limit = self.wait_limit(deadline).ok_or_else(body_deadline)?;
+            let until = earliest(deadline, cutoff);
+            let limit = self.wait_limit(until).ok_or_else(body_deadline)?;
             let waited = transport.run(limit, response.chunk());
             let chunk = match waited.map_err(Failure::fatal)? {
                 Some(Ok(chunk)) => chunk,
-                _ if deadline_passed(deadline) => return Err(body_deadline()),
+                _ if deadline_passed(until) => return Err(body_deadline()),
                 Some(Err(e)) => {
                     let e = e.without_url();
                     return Err(Failure::body(Some(&e), got, content_length));
@@ -399,6 +427,7 @@ impl Client {
                 Some(chunk) if head.is_empty() && chunk.len() >= archive::SIGNATURE_LEN => {
                     archive::check_leading_signature(&chunk).map_err(Failure::fatal)?;
                     checked = true;
+                    cutoff = cutoff.filter(|_| !holds_files(&chunk));
                     chunk
                 }
                 Some(chunk) => {
@@ -408,6 +437,7 @@ impl Client {
                     }
                     archive::check_leading_signature(&head).map_err(Failure::fatal)?;
                     checked = true;
+                    cutoff = cutoff.filter(|_| !holds_files(&head));
                     std::mem::take(&mut head).into()
                 }
                 None if checked => break,
@@ -449,10 +479,11 @@ impl Client {
     ) -> Error {
         let status = response.status();
         let mut body = Vec::new();
-        // Up to MAX_ERROR_BODY bytes; a body that does not come leaves the
-        // message with the status alone.
+        // Up to MAX_ERROR_BODY bytes within ERROR_BODY_BUDGET; a body that
+        // does not come in time leaves the message with the status alone.
+        let budget = Instant::now().checked_add(ERROR_BODY_BUDGET);
         while (body.len() as u64) < MAX_ERROR_BODY {
-            let Some(limit) = self.wait_limit(deadline) else {
+            let Some(limit) = self.wait_limit(earliest(deadline, budget)) else {
                 break;
             };
             match transport.run(limit, response.chunk()) {
@@ -477,6 +508,18 @@ impl Failure {
         Failure {
             error,
             retryable: false,
+            server_delay: None,
+        }
+    }
+
+    /// A wait's cutoff passed during the attempt (see [`Client::attempt`]).
+    fn cut_off() -> Failure {
+        Failure {
+            error: Error::new(
+                ErrorKind::Timeout,
+                "the wait's timeout passed while this poll was under way",
+            ),
+            retryable: true,
             server_delay: None,
         }
     }
@@ -563,6 +606,21 @@ impl From<Failure> for Error {
     fn from(f: Failure) -> Error {
         f.error
     }
+}
+
+/// The earlier of two optional instants.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Whether the first bytes of a body are a ZIP local file header: the
+/// archive holds at least one entry (the empty one starts with its end
+/// record).
+fn holds_files(start: &[u8]) -> bool {
+    start.starts_with(b"PK\x03\x04")
 }
 
 fn deadline_passed(deadline: Option<Instant>) -> bool {

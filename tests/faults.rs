@@ -884,6 +884,54 @@ fn a_status_without_a_reason_phrase_is_printed_cleanly() {
     );
 }
 
+/// Issue 10, row 13: an error body trickled a byte every 0.3 s (never a
+/// silence the timeout would catch) must not hold the call: it is read for
+/// its message for 2 s at most, then the status alone is reported. 400
+/// bytes at that pace took 2 minutes before (65536 would take 5 hours).
+#[test]
+fn a_trickled_error_body_does_not_hold_the_call() {
+    let _g = shared();
+    let fx = fixture();
+    let mut config = fx.config(2);
+    config.set_timeout(Duration::from_secs(5)).unwrap();
+    let started = Instant::now();
+    let e = failing_row(
+        &fx,
+        "401 trickled",
+        config,
+        &["trickle-status 401 400 1 300"],
+        Want {
+            kind: ErrorKind::Authentication,
+            status: Some(401),
+            requests: 1,
+            says: &["HTTP 401"],
+        },
+    );
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(10), "{took:?}: {e}");
+    // The body was given its budget before the status alone was reported.
+    assert!(took >= Duration::from_millis(1_900), "{took:?}: {e}");
+    // A retried status: each attempt's body gets the budget, not more.
+    let started = Instant::now();
+    failing_row(
+        &fx,
+        "503 trickled twice",
+        fx.config(1),
+        &[
+            "trickle-status 503 400 1 100",
+            "trickle-status 503 400 1 100",
+        ],
+        Want {
+            kind: ErrorKind::Server,
+            status: Some(503),
+            requests: 2,
+            says: &["failed after 2 attempts"],
+        },
+    );
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(15), "{took:?}");
+}
+
 #[test]
 fn a_body_that_is_not_an_archive_is_never_retried() {
     let _g = shared();

@@ -117,9 +117,11 @@ fn to_buffer(
 /// code.
 ///
 /// - `timeout_ms`: how long to wait for the files; 0 polls exactly once.
-///   No poll starts and no sleep ends after it; a poll under way (such as
-///   the transfer of a ready archive) is bounded by the client's timeout and
-///   deadline settings instead, never cut short by `timeout_ms`.
+///   No poll starts and no sleep ends after it, and a poll still under way
+///   is cut off 2 s after it (the call then fails with `BB_ERR_NOT_READY`)
+///   unless its body has begun with a file: the transfer of a ready archive
+///   is bounded by the client's timeout and deadline settings instead, never
+///   cut short by `timeout_ms`.
 /// - On timeout: `BB_ERR_NOT_READY`, whose message says how many polls were
 ///   made in how long and what the last one saw (an empty archive, or the
 ///   error it got). No file is created and a file at `path` is untouched.

@@ -101,6 +101,16 @@ impl Server {
             Some(Step::ChunkedCut(n)) => content(Delivery::ChunkedCut(n)),
             Some(Step::StallBody(n, ms)) => content(Delivery::StallBody(n, ms)),
             Some(Step::Trickle(n, ms)) => content(Delivery::Trickle(n, ms)),
+            Some(Step::TrickleStatus(code, len, n, ms)) => {
+                let mut resp = Response::json(code, &format!("stand-in fault {code}"));
+                if let Body::Bytes(json) = &resp.body {
+                    // JSON allows trailing white space: the message still parses.
+                    let mut padded = json.to_vec();
+                    padded.resize(padded.len().max(len as usize), b' ');
+                    resp.body = Body::Bytes(Arc::new(padded));
+                }
+                Action::Respond(resp, Delivery::Trickle(n, ms))
+            }
             Some(Step::StallHeaders(ms)) => Action::StallThenNormal(ms),
             Some(Step::Redirect(url)) => Action::Respond(
                 Response::new(302, "text/plain; charset=utf-8", Body::Static(b""))
