@@ -9,7 +9,7 @@ use reqwest::header::{HeaderValue, ACCEPT, LOCATION};
 use reqwest::{StatusCode, Url};
 
 use crate::archive;
-use crate::config::{check_transport, ClientConfig};
+use crate::config::{check_transport, is_loopback, ClientConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::log::{bb_log, Level};
 use crate::request::{check_session_id, downloads_url, ApiKey};
@@ -535,11 +535,12 @@ impl Failure {
                 })
                 .unwrap_or_default()
         };
-        // Through an explicit proxy, the connection that failed may be the
-        // proxy's: name both. (Credentials in the proxy URL are not shown.)
-        let host = match &config.proxy {
-            Some(proxy) => format!("{} through the proxy {}", host_of(url), host_of(proxy)),
-            None => host_of(url),
+        // Through a proxy, the connection that failed may be the proxy's:
+        // name both. (Credentials in the proxy URL are not shown.)
+        let host = match (&config.proxy, system_proxy(url, config)) {
+            (Some(proxy), _) => format!("{} through the proxy {}", host_of(url), host_of(proxy)),
+            (None, Some(proxy)) => format!("{} through the system proxy {proxy}", host_of(url)),
+            (None, None) => host_of(url),
         };
         let no_response = || {
             Error::new(
@@ -606,6 +607,29 @@ impl From<Failure> for Error {
     fn from(f: Failure) -> Error {
         f.error
     }
+}
+
+/// The proxy that `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`
+/// (read now, as reqwest read them when the transport was built) choose for
+/// `url`, as `host:port`; `None` when they choose none or do not apply: an
+/// explicit proxy replaces them and a loopback base URL turns them off
+/// (`transport.rs`).
+fn system_proxy(url: &Url, config: &ClientConfig) -> Option<String> {
+    if config.proxy.is_some() || is_loopback(&config.base_url) {
+        return None;
+    }
+    let target = url.as_str().parse::<http::Uri>().ok()?;
+    let matcher = hyper_util::client::proxy::matcher::Matcher::from_env();
+    let proxy = matcher.intercept(&target)?;
+    let uri = proxy.uri();
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        });
+    Some(format!("{}:{port}", uri.host()?))
 }
 
 /// The earlier of two optional instants.

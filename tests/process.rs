@@ -343,6 +343,43 @@ fn system_proxies_never_apply_to_a_loopback_base_url() {
     }
 }
 
+/// Issue 10, row 15: when the system's proxy (`HTTPS_PROXY`) refuses the
+/// connection, the message names that proxy, not only the target host (which
+/// was never contacted).
+#[test]
+fn a_system_proxy_that_refuses_is_named() {
+    let (binary, scratch) = build_test_fork("env_system_proxy_named");
+    let path = scratch.join("out.zip");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let proxy = format!("http://127.0.0.1:{port}");
+    let env = [
+        ("HTTPS_PROXY", proxy.as_str()),
+        ("https_proxy", proxy.as_str()),
+        ("ALL_PROXY", ""),
+        ("all_proxy", ""),
+        ("NO_PROXY", ""),
+        ("no_proxy", ""),
+        ("BROWSERBASE_MAX_RETRIES", "0"),
+    ];
+    for mode in ["default", "env-client"] {
+        let r = env_download(&binary, mode, "https://api.browserbase.test", &env, &path);
+        assert!(
+            r.line.starts_with("BB_ERR_CONNECTION 0 "),
+            "{mode}: {}",
+            r.line
+        );
+        assert!(
+            r.line.contains(&format!(
+                "api.browserbase.test:443 through the system proxy 127.0.0.1:{port}"
+            )),
+            "{mode}: {}",
+            r.line
+        );
+    }
+}
+
 #[test]
 fn environment_values_tune_retries_and_timeouts() {
     let server = StandInServer::start_with(&["--demo"]);
