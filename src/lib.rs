@@ -33,7 +33,7 @@ pub use extract::{
 };
 pub use request::{check_session_id, downloads_url, ApiKey, API_KEY_ENV};
 pub use sink::{BufferSink, CallbackSink, FileSink, Sink};
-pub use wait::{WaitOptions, WaitReport, FIRST_POLL_DELAY, MAX_POLL_DELAY};
+pub use wait::{WaitOptions, WaitReport, FIRST_POLL_DELAY, MAX_POLL_DELAY, POLL_OVERRUN};
 
 /// This library's version, as in Cargo.toml.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
