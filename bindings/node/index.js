@@ -256,7 +256,7 @@ class Client {
     const stop = cancelHook(signal);
     if (this._progress) {
       const progress = this._progress;
-      handlers.progress = (msg) => progress(msg.received, msg.total) !== false;
+      handlers.progress = async (msg) => (await progress(msg.received, msg.total)) !== false;
     }
     this._users++;
     try {

@@ -117,6 +117,28 @@ test('a sink that throws cancels the download and rejects with its error', async
   assert.deepEqual(h.leftovers(dir), []);
 });
 
+test('100 throwing sinks leak no file descriptors and leave nothing behind', async (t) => {
+  const dir = h.scratch(t);
+  const client = new bb.Client({
+    progress: (received) => {
+      if (received > 0) throw new Error('stop');
+    },
+  });
+  t.after(() => client.close());
+  await bb.downloadBuffer(h.DEMO_SESSION); // warm up: threads and connections exist
+  await client.downloadBuffer(h.DEMO_SESSION).catch(() => {});
+  const before = h.openFds();
+  for (let i = 0; i < 50; i++) {
+    await assert.rejects(bb.downloadTo(h.DEMO_SESSION, () => {
+      throw new Error('stop');
+    }), /stop/);
+    await assert.rejects(client.download(h.DEMO_SESSION, path.join(dir, 'x.zip')), /stop/);
+  }
+  const after = h.openFds();
+  assert.ok(after <= before + 4, `${before} descriptors before, ${after} after`);
+  assert.deepEqual(h.leftovers(dir), []);
+});
+
 test('progress: 0 first, growing, total known; false cancels', async (t) => {
   const seen = [];
   const client = new bb.Client({ progress: (received, total) => seen.push([received, total]) });
@@ -326,6 +348,71 @@ test('a missing library is LibraryNotFoundError listing the places tried', () =>
   assert.ok(out.ok);
   assert.match(out.message, /\/nonexistent\/libbrowserbase\.so/);
   assert.match(out.message, /BROWSERBASE_C_LIBRARY/);
+});
+
+test('lookup: next to the package, then the system search path', (t) => {
+  const dir = h.scratch(t);
+  const pkg = path.join(dir, 'browserbase-c');
+  fs.mkdirSync(path.join(pkg, 'lib'), { recursive: true });
+  const root = path.resolve(__dirname, '..');
+  for (const f of ['index.js', 'package.json']) fs.copyFileSync(path.join(root, f), path.join(pkg, f));
+  for (const f of fs.readdirSync(path.join(root, 'lib'))) fs.copyFileSync(path.join(root, 'lib', f), path.join(pkg, 'lib', f));
+  fs.symlinkSync(path.join(root, 'node_modules'), path.join(pkg, 'node_modules'));
+  const env = { ...process.env };
+  delete env.BROWSERBASE_C_LIBRARY;
+  delete env.LD_LIBRARY_PATH;
+  const probe = (extraEnv) => {
+    const child = spawnSync(process.execPath, ['-e', `
+      const bb = require(${JSON.stringify(pkg)});
+      try { console.log(JSON.stringify({ path: bb.libraryPath() })); }
+      catch (e) { console.log(JSON.stringify({ name: e.name, message: e.message })); }`], {
+      env: { ...env, ...extraEnv },
+      encoding: 'utf8',
+      timeout: 20000,
+    });
+    return JSON.parse(child.stdout.trim());
+  };
+  // Nothing anywhere: every place is listed.
+  const none = probe({});
+  assert.equal(none.name, 'LibraryNotFoundError');
+  assert.match(none.message, /next to the package: no libbrowserbase\.so\* in /);
+  assert.match(none.message, /libbrowserbase\.so\.0/);
+  // The system search path (the soname, through LD_LIBRARY_PATH).
+  const soDir = path.join(dir, 'system');
+  fs.mkdirSync(soDir);
+  fs.symlinkSync(h.LIBRARY, path.join(soDir, 'libbrowserbase.so.0'));
+  assert.deepEqual(probe({ LD_LIBRARY_PATH: soDir }), { path: 'libbrowserbase.so.0' });
+  // Next to the package wins over the system.
+  fs.symlinkSync(h.LIBRARY, path.join(pkg, 'libbrowserbase.so'));
+  assert.deepEqual(probe({ LD_LIBRARY_PATH: soDir }), { path: path.join(pkg, 'libbrowserbase.so') });
+});
+
+/** The first ```lang block after `heading` in the repository's README. */
+function readmeBlock(heading, lang) {
+  const text = fs.readFileSync(path.join(h.REPO, 'README.md'), 'utf8');
+  const at = text.indexOf(`\n${heading}\n`);
+  assert.ok(at >= 0, `README has no ${heading}`);
+  const m = new RegExp('```' + lang + '\\n([\\s\\S]*?)```').exec(text.slice(at));
+  assert.ok(m, `no ${lang} block after ${heading}`);
+  return m[1];
+}
+
+test("README's Node snippet runs as written", (t) => {
+  const dir = h.scratch(t);
+  fs.writeFileSync(path.join(dir, 'app.js'), readmeBlock('## Using it from Node', 'js'));
+  const modules = path.join(dir, 'node_modules');
+  fs.mkdirSync(modules);
+  fs.symlinkSync(path.resolve(__dirname, '..'), path.join(modules, 'browserbase-c'));
+  const run = (id) =>
+    spawnSync(process.execPath, ['app.js', id], { cwd: dir, env: process.env, encoding: 'utf8', timeout: 60000 });
+  const ok = run(h.DEMO_SESSION);
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /report\.pdf \d+/);
+  assert.match(ok.stdout, /\d+ bytes/);
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'out')).sort(), ['data.csv', 'report.pdf']);
+  const missing = run(h.UNKNOWN_SESSION);
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /BB_ERR_NOT_FOUND/);
 });
 
 test('version and libraryPath', () => {
