@@ -493,3 +493,52 @@ func TestVersion(t *testing.T) {
 		t.Fatal(bb.Version())
 	}
 }
+
+func TestClientOptionsReachTheServer(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	control(t, "DELETE", "requests", "")
+	c, err := bb.NewClient(bb.WithoutEnv(), bb.WithBaseURL(baseURL), bb.WithAPIKey(apiKey),
+		bb.WithUserAgentSuffix("gotest/1.0"), bb.WithConnectTimeout(2*time.Second),
+		bb.WithTimeout(5*time.Second), bb.WithDeadline(20*time.Second), bb.WithMaxRetries(1),
+		bb.WithFsync(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var buf bytes.Buffer
+	if _, err := c.DownloadTo(ctx, demoSession, &buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitForDownloads(ctx, demoSession, filepath.Join(dir, "w.zip"), 5*time.Second, bb.Stable()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ExtractDownloads(ctx, demoSession, filepath.Join(dir, "out"), 5*time.Second, bb.Stable()); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := c.WaitForDownloadsBytes(ctx, demoSession, 0); err != nil || !bytes.Equal(data, buf.Bytes()) {
+		t.Fatalf("%d bytes, %v", len(data), err)
+	}
+	log := control(t, "GET", "requests", "")
+	if !regexp.MustCompile(`(?i)user-agent: browserbase-c/[0-9.]+ gotest/1\.0`).MatchString(log) {
+		t.Fatalf("no user agent suffix in\n%s", log)
+	}
+	if _, err := bb.NewClient(bb.WithProxy("not a url")); !errors.Is(err, bb.ErrInvalidArgument) {
+		t.Fatalf("bad proxy: %v", err)
+	}
+	// No key anywhere: refused before anything is sent.
+	noKey, err := bb.NewClient(bb.WithoutEnv(), bb.WithBaseURL(baseURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer noKey.Close()
+	os.Unsetenv("BROWSERBASE_API_KEY")
+	defer os.Setenv("BROWSERBASE_API_KEY", apiKey)
+	before := requestCount(t)
+	if _, err := noKey.DownloadBytes(ctx, demoSession); !errors.Is(err, bb.ErrInvalidArgument) {
+		t.Fatalf("no key: %v", err)
+	}
+	if requestCount(t) != before {
+		t.Fatal("a request was sent without a key")
+	}
+}

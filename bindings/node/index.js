@@ -45,6 +45,12 @@ function cBytes(bytes) {
   return out;
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+function wellFormed(s) {
+  // String.prototype.isWellFormed arrived in Node 20; the package supports 18.
+  return typeof s.isWellFormed === 'function' ? s.isWellFormed() : !LONE_SURROGATE.test(s);
+}
+
 function text(what, value, optional = false) {
   if (value === undefined || value === null) {
     if (optional) return null;
@@ -52,7 +58,7 @@ function text(what, value, optional = false) {
   }
   if (typeof value !== 'string') throw new TypeError(`${what} must be a string, not ${typeof value}`);
   if (value.includes('\0')) throw new InvalidArgumentError(`${what} contains a NUL character`);
-  if (!value.isWellFormed()) throw new InvalidArgumentError(`${what} is not valid Unicode (a lone surrogate)`);
+  if (!wellFormed(value)) throw new InvalidArgumentError(`${what} is not valid Unicode (a lone surrogate)`);
   return cBytes(Buffer.from(value, 'utf8'));
 }
 

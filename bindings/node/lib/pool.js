@@ -8,8 +8,8 @@
 // fs.promises call of the program would wait behind them. Our own threads
 // cost ~1 MB and a few ms each to start, are started only when all existing
 // ones are busy, are kept when idle (unref'd: they never keep the process
-// alive), and number at most `maxThreads` (default 16; configure()); calls
-// beyond that wait in a queue.
+// alive); at most `maxThreads` (default 16; configure()) calls run at once,
+// the others wait in a queue.
 
 const path = require('path');
 const { Worker } = require('worker_threads');
@@ -27,6 +27,7 @@ function configure(options) {
     const n = options.maxThreads;
     if (!Number.isInteger(n) || n < 1 || n > 1024) throw new RangeError('maxThreads must be an integer from 1 to 1024');
     maxThreads = n;
+    pump();
   }
 }
 
@@ -114,11 +115,8 @@ function release(slot) {
 
 function pump() {
   while (queue.length) {
-    let slot = idle.pop();
-    if (!slot) {
-      if (all.size >= maxThreads) return;
-      slot = spawn();
-    }
+    if (all.size - idle.length >= maxThreads) return; // that many calls run already
+    const slot = idle.pop() || spawn();
     const call = queue.shift();
     slot.call = call;
     slot.worker.ref();

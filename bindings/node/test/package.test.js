@@ -218,6 +218,60 @@ test('Archive: entries with names, sizes and times; extractTo; extract; extractD
   await assert.rejects(bb.Archive.openFile(path.join(dir, 'missing.zip')), bb.LocalIOError);
 });
 
+test('Client: every method, and its settings reach the server', async (t) => {
+  const dir = h.scratch(t);
+  await server.control('DELETE', 'requests');
+  const client = new bb.Client({
+    loadEnv: false,
+    baseUrl: server.url,
+    apiKey: h.API_KEY,
+    userAgentSuffix: 'nodetest/1.0',
+    connectTimeout: 2000,
+    timeout: 5000,
+    deadline: 20000,
+    maxRetries: 1,
+    fsync: true,
+  });
+  t.after(() => client.close());
+  const chunks = [];
+  const n = await client.downloadTo(h.DEMO_SESSION, (c) => chunks.push(Buffer.from(c)));
+  assert.equal(Buffer.concat(chunks).length, n);
+  await client.waitForDownloads(h.DEMO_SESSION, path.join(dir, 'w.zip'), { timeout: 0 });
+  await client.extractDownloads(h.DEMO_SESSION, path.join(dir, 'out'), { timeout: 5000, stable: true });
+  await bb.waitForDownloads(h.DEMO_SESSION, path.join(dir, 's.zip'), { timeout: 5000, stable: true });
+  await bb.extractDownloads(h.DEMO_SESSION, path.join(dir, 'out2'), { timeout: 5000, stable: true });
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'out')).sort(), ['data.csv', 'report.pdf']);
+  assert.deepEqual(fs.readFileSync(path.join(dir, 'w.zip')), Buffer.concat(chunks));
+  const log = await server.control('GET', 'requests');
+  assert.match(log, /user-agent: browserbase-c\/[0-9.]+ nodetest\/1\.0/i);
+  assert.ok(!/bb_test_key/.test(log.replace(/x-bb-api-key: bb_test_key/gi, '')), 'the key only in its header');
+});
+
+test('configure({maxThreads}) bounds the threads: calls beyond wait their turn', async () => {
+  assert.throws(() => bb.configure({ maxThreads: 0 }), RangeError);
+  for (const id of ['node-serial-a', 'node-serial-b']) {
+    await server.putFile(id, 'a.txt', 'a');
+    await server.script(id, 'stall-headers 700');
+  }
+  // Fresh threads cannot be forced, but a limit of 1 must make the second
+  // call start only after the first ended (the server's arrival times say).
+  const spare = await Promise.all([bb.downloadBuffer(h.DEMO_SESSION), bb.downloadBuffer(h.DEMO_SESSION)]);
+  assert.equal(spare.length, 2);
+  bb.configure({ maxThreads: 1 });
+  try {
+    await server.control('DELETE', 'requests');
+    let firstDone = 0;
+    const a = bb.downloadBuffer('node-serial-a').then(() => (firstDone = Date.now()));
+    const b = bb.downloadBuffer('node-serial-b');
+    await Promise.all([a, b]);
+    const times = (await server.control('GET', 'requests/times')).trim().split('\n').map(Number);
+    assert.equal(times.length, 2);
+    assert.ok(times[1] - times[0] >= 650 * 1000, `second request ${(times[1] - times[0]) / 1000} ms after the first`);
+  } finally {
+    bb.configure({ maxThreads: 16 });
+  }
+});
+
 test('errors by class, with .code and .status', async (t) => {
   const client = new bb.Client({ maxRetries: 0, timeout: 500 });
   t.after(() => client.close());
@@ -285,8 +339,8 @@ test('bad input: a clear error, nothing sent, nothing written', async (t) => {
     [() => bb.download(h.DEMO_SESSION, ''), bb.InvalidArgumentError, /empty/],
   ];
   for (const [call, Cls, re] of bad) await assert.rejects(call(), (e) => e instanceof Cls && re.test(e.message));
-  for (const opts of [{ baseUrl: 'http://example.com' }, { baseUrl: 'x\0' }, { timeout: 0 }, { maxRetries: -1 }, { nope: 1 }, { caFile: path.join(dir, 'missing.pem') }]) {
-    assert.throws(() => new bb.Client(opts), bb.BrowserbaseError, JSON.stringify(opts));
+  for (const opts of [{ baseUrl: 'http://example.com' }, { baseUrl: 'x\0' }, { timeout: 0 }, { maxRetries: -1 }, { nope: 1 }, { caFile: path.join(dir, 'missing.pem') }, { proxy: 'not a url' }, { progress: 3 }]) {
+    assert.throws(() => new bb.Client(opts), (e) => e instanceof bb.BrowserbaseError || e instanceof TypeError, JSON.stringify(opts));
   }
   assert.equal(await server.requestCount(), before, 'no request was sent');
   assert.deepEqual(h.leftovers(dir), []);
