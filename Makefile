@@ -76,7 +76,7 @@ test-node: debug-lib
 	cd bindings/node && \
 	BROWSERBASE_C_LIBRARY=$(abspath target/debug/libbrowserbase.so) \
 	BB_STAND_IN_SERVER=$(abspath target/debug/bb-stand-in-server) \
-	    $(NODE) --test test/*.test.js
+	    $(NODE) --test --test-timeout=120000 test/*.test.js
 
 # The Go module (bindings/go) against the debug build: vet, then the tests.
 # Standard library only, so nothing is downloaded.
@@ -85,7 +85,7 @@ GO_ENV = GOTOOLCHAIN=local GOFLAGS=-mod=mod GOPROXY=off \
 	CGO_LDFLAGS="-L$(abspath target/debug) -Wl,-rpath,$(abspath target/debug)" \
 	BB_STAND_IN_SERVER=$(abspath target/debug/bb-stand-in-server)
 test-go: debug-lib
-	cd bindings/go && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) test -count=1 ./...
+	cd bindings/go && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) test -count=1 -timeout 300s ./...
 
 install: build
 	$(MAKE) install-files

@@ -448,7 +448,7 @@ func TestEightGoroutinesAtOnce(t *testing.T) {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("go-concurrent-%d", i)
 		control(t, "POST", "sessions/"+ids[i]+"/files/"+fmt.Sprintf("f%d.txt", i), fmt.Sprintf("file %d", i))
-		script(t, ids[i], "stall-headers 1500")
+		script(t, ids[i], "stall-headers 3000")
 	}
 	before := requestCount(t)
 	var wg sync.WaitGroup
