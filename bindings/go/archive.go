@@ -63,13 +63,11 @@ func OpenArchive(path string) (*Archive, error) {
 func OpenArchiveBytes(data []byte) (*Archive, error) {
 	var a *C.bb_archive
 	var cerr *C.bb_error
-	var rc C.enum_bb_code
-	if len(data) == 0 {
-		rc = C.bb_archive_open_buffer(nil, 0, &a, &cerr)
-	} else {
-		rc = C.bb_archive_open_buffer((*C.uint8_t)(unsafe.Pointer(&data[0])), C.size_t(len(data)), &a, &cerr)
+	var p *C.uint8_t
+	if len(data) > 0 {
+		p = (*C.uint8_t)(unsafe.Pointer(&data[0]))
 	}
-	if err := takeError(rc, cerr); err != nil {
+	if err := takeError(C.bb_archive_open_buffer(p, C.size_t(len(data)), &a, &cerr), cerr); err != nil {
 		return nil, err
 	}
 	return newArchive(a)
@@ -140,7 +138,7 @@ func (a *Archive) Extract(ctx context.Context, dir string) error {
 		return invalid("the archive is closed")
 	}
 	var cerr *C.bb_error
-	return st.finish(C.bb_archive_extract_to(a.ptr, d, &cerr), cerr)
+	return finish(st, C.bb_archive_extract_to(a.ptr, d, &cerr), cerr)
 }
 
 // Close frees the archive (after extractions still running). Twice is fine.
@@ -172,5 +170,5 @@ func Extract(ctx context.Context, zipPath, dir string) error {
 		return err
 	}
 	var cerr *C.bb_error
-	return st.finish(C.bb_archive_extract(z, d, &cerr), cerr)
+	return finish(st, C.bb_archive_extract(z, d, &cerr), cerr)
 }

@@ -123,9 +123,15 @@ func invalid(format string, args ...any) error {
 	return &APIError{Code: CodeInvalidArgument, Message: fmt.Sprintf(format, args...)}
 }
 
+// bbCode is a call's result as cgo types it: C.enum_bb_code for prototypes
+// spelled `enum bb_code`, C.bb_code for the typedef spelling; both work.
+type bbCode interface {
+	~uint32
+}
+
 // takeError turns a failed call's result into an *APIError and frees the
 // library's error.
-func takeError(rc C.enum_bb_code, cerr *C.bb_error) error {
+func takeError[T bbCode](rc T, cerr *C.bb_error) error {
 	if rc == C.BB_OK {
 		if cerr != nil {
 			C.bb_error_free(cerr)
@@ -221,7 +227,7 @@ func (c *call) stopped() error { return c.ctx.Err() }
 // finish turns the C call's result into the method's: a callback's panic is
 // re-raised here, on the caller's goroutine, once the library has returned
 // and cleaned up; a callback's error is returned as is.
-func (c *call) finish(rc C.enum_bb_code, cerr *C.bb_error) error {
+func finish[T bbCode](c *call, rc T, cerr *C.bb_error) error {
 	err := takeError(rc, cerr)
 	if c.panicked {
 		panic(c.panicValue)

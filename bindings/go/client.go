@@ -26,21 +26,22 @@ type Option func(*settings) error
 
 type settings struct {
 	noEnv    bool
-	steps    []func(b *C.bb_client_builder, cs *cstrings, cerr **C.bb_error) (C.enum_bb_code, error)
+	steps    []func(b *C.bb_client_builder, cs *cstrings) error
 	progress func(received uint64, total int64) error
 }
 
-func stringStep(what string, value string, set func(*C.bb_client_builder, *C.char, **C.bb_error) C.enum_bb_code) Option {
+func stringStep(what string, value string, set func(*C.bb_client_builder, *C.char, **C.bb_error) error) Option {
 	return func(s *settings) error {
 		if idx := indexNUL(value); idx >= 0 {
 			return invalid("%s contains a NUL byte", what)
 		}
-		s.steps = append(s.steps, func(b *C.bb_client_builder, cs *cstrings, cerr **C.bb_error) (C.enum_bb_code, error) {
+		s.steps = append(s.steps, func(b *C.bb_client_builder, cs *cstrings) error {
 			p, err := cs.add(what, value)
 			if err != nil {
-				return 0, err
+				return err
 			}
-			return set(b, p, cerr), nil
+			var cerr *C.bb_error
+			return set(b, p, &cerr)
 		})
 		return nil
 	}
@@ -55,14 +56,15 @@ func indexNUL(s string) int {
 	return -1
 }
 
-func durationStep(what string, d time.Duration, allowZero bool, set func(*C.bb_client_builder, C.uint32_t, **C.bb_error) C.enum_bb_code) Option {
+func durationStep(what string, d time.Duration, allowZero bool, set func(*C.bb_client_builder, C.uint32_t, **C.bb_error) error) Option {
 	return func(s *settings) error {
 		ms, err := millis(what, d, allowZero)
 		if err != nil {
 			return err
 		}
-		s.steps = append(s.steps, func(b *C.bb_client_builder, _ *cstrings, cerr **C.bb_error) (C.enum_bb_code, error) {
-			return set(b, ms, cerr), nil
+		s.steps = append(s.steps, func(b *C.bb_client_builder, _ *cstrings) error {
+			var cerr *C.bb_error
+			return set(b, ms, &cerr)
 		})
 		return nil
 	}
@@ -71,37 +73,37 @@ func durationStep(what string, d time.Duration, allowZero bool, set func(*C.bb_c
 // WithBaseURL sets the service, default https://api.browserbase.com (plain
 // http only for loopback hosts).
 func WithBaseURL(url string) Option {
-	return stringStep("base URL", url, func(b *C.bb_client_builder, p *C.char, e **C.bb_error) C.enum_bb_code {
-		return C.bb_client_builder_set_base_url(b, p, e)
+	return stringStep("base URL", url, func(b *C.bb_client_builder, p *C.char, e **C.bb_error) error {
+		return takeError(C.bb_client_builder_set_base_url(b, p, e), *e)
 	})
 }
 
 // WithAPIKey sets the key used by calls (default: BROWSERBASE_API_KEY).
 func WithAPIKey(key string) Option {
-	return stringStep("API key", key, func(b *C.bb_client_builder, p *C.char, e **C.bb_error) C.enum_bb_code {
-		return C.bb_client_builder_set_api_key(b, p, e)
+	return stringStep("API key", key, func(b *C.bb_client_builder, p *C.char, e **C.bb_error) error {
+		return takeError(C.bb_client_builder_set_api_key(b, p, e), *e)
 	})
 }
 
 // WithConnectTimeout bounds connecting (default 5 s).
 func WithConnectTimeout(d time.Duration) Option {
-	return durationStep("connect timeout", d, false, func(b *C.bb_client_builder, v C.uint32_t, e **C.bb_error) C.enum_bb_code {
-		return C.bb_client_builder_set_connect_timeout_ms(b, v, e)
+	return durationStep("connect timeout", d, false, func(b *C.bb_client_builder, v C.uint32_t, e **C.bb_error) error {
+		return takeError(C.bb_client_builder_set_connect_timeout_ms(b, v, e), *e)
 	})
 }
 
 // WithTimeout bounds the longest silence while waiting for or reading a
 // response (default 60 s).
 func WithTimeout(d time.Duration) Option {
-	return durationStep("timeout", d, false, func(b *C.bb_client_builder, v C.uint32_t, e **C.bb_error) C.enum_bb_code {
-		return C.bb_client_builder_set_timeout_ms(b, v, e)
+	return durationStep("timeout", d, false, func(b *C.bb_client_builder, v C.uint32_t, e **C.bb_error) error {
+		return takeError(C.bb_client_builder_set_timeout_ms(b, v, e), *e)
 	})
 }
 
 // WithDeadline bounds a whole call, retries and waits included (0: none, the default).
 func WithDeadline(d time.Duration) Option {
-	return durationStep("deadline", d, true, func(b *C.bb_client_builder, v C.uint32_t, e **C.bb_error) C.enum_bb_code {
-		return C.bb_client_builder_set_deadline_ms(b, v, e)
+	return durationStep("deadline", d, true, func(b *C.bb_client_builder, v C.uint32_t, e **C.bb_error) error {
+		return takeError(C.bb_client_builder_set_deadline_ms(b, v, e), *e)
 	})
 }
 
@@ -111,8 +113,9 @@ func WithMaxRetries(n int) Option {
 		if n < 0 || int64(n) > 0xFFFFFFFF {
 			return invalid("max retries must be between 0 and %d, not %d", uint32(0xFFFFFFFF), n)
 		}
-		s.steps = append(s.steps, func(b *C.bb_client_builder, _ *cstrings, e **C.bb_error) (C.enum_bb_code, error) {
-			return C.bb_client_builder_set_max_retries(b, C.uint32_t(n), e), nil
+		s.steps = append(s.steps, func(b *C.bb_client_builder, _ *cstrings) error {
+			var cerr *C.bb_error
+			return takeError(C.bb_client_builder_set_max_retries(b, C.uint32_t(n), &cerr), cerr)
 		})
 		return nil
 	}
@@ -120,22 +123,22 @@ func WithMaxRetries(n int) Option {
 
 // WithUserAgentSuffix appends to the User-Agent "browserbase-c/<version>".
 func WithUserAgentSuffix(suffix string) Option {
-	return stringStep("user agent suffix", suffix, func(b *C.bb_client_builder, p *C.char, e **C.bb_error) C.enum_bb_code {
-		return C.bb_client_builder_set_user_agent_suffix(b, p, e)
+	return stringStep("user agent suffix", suffix, func(b *C.bb_client_builder, p *C.char, e **C.bb_error) error {
+		return takeError(C.bb_client_builder_set_user_agent_suffix(b, p, e), *e)
 	})
 }
 
 // WithCAFile trusts the CA certificates of a PEM file too (read by NewClient).
 func WithCAFile(path string) Option {
-	return stringStep("CA file", path, func(b *C.bb_client_builder, p *C.char, e **C.bb_error) C.enum_bb_code {
-		return C.bb_client_builder_add_ca_file(b, p, e)
+	return stringStep("CA file", path, func(b *C.bb_client_builder, p *C.char, e **C.bb_error) error {
+		return takeError(C.bb_client_builder_add_ca_file(b, p, e), *e)
 	})
 }
 
 // WithProxy sends every request through the proxy at url.
 func WithProxy(url string) Option {
-	return stringStep("proxy", url, func(b *C.bb_client_builder, p *C.char, e **C.bb_error) C.enum_bb_code {
-		return C.bb_client_builder_set_proxy(b, p, e)
+	return stringStep("proxy", url, func(b *C.bb_client_builder, p *C.char, e **C.bb_error) error {
+		return takeError(C.bb_client_builder_set_proxy(b, p, e), *e)
 	})
 }
 
@@ -146,8 +149,9 @@ func WithFsync(on bool) Option {
 		if on {
 			v = 1
 		}
-		s.steps = append(s.steps, func(b *C.bb_client_builder, _ *cstrings, e **C.bb_error) (C.enum_bb_code, error) {
-			return C.bb_client_builder_set_fsync(b, v, e), nil
+		s.steps = append(s.steps, func(b *C.bb_client_builder, _ *cstrings) error {
+			var cerr *C.bb_error
+			return takeError(C.bb_client_builder_set_fsync(b, v, &cerr), cerr)
 		})
 		return nil
 	}
@@ -237,11 +241,7 @@ func NewClient(opts ...Option) (*Client, error) {
 		}
 	}
 	for _, step := range s.steps {
-		rc, err := step(b, &cs, &cerr)
-		if err != nil {
-			return nil, err
-		}
-		if err := takeError(rc, cerr); err != nil {
+		if err := step(b, &cs); err != nil {
 			return nil, err
 		}
 	}
@@ -329,7 +329,7 @@ func (c *Client) Download(ctx context.Context, sessionID, path string) error {
 	}
 	return c.do(ctx, func(cl *C.bb_client, st *call) error {
 		var cerr *C.bb_error
-		return st.finish(C.bb_client_download(cl, nil, id, p, &cerr), cerr)
+		return finish(st, C.bb_client_download(cl, nil, id, p, &cerr), cerr)
 	})
 }
 
@@ -346,7 +346,7 @@ func (c *Client) DownloadBytes(ctx context.Context, sessionID string) ([]byte, e
 		var data *C.uint8_t
 		var n C.size_t
 		var cerr *C.bb_error
-		if err := st.finish(C.bb_client_download_to_buffer(cl, nil, id, &data, &n, &cerr), cerr); err != nil {
+		if err := finish(st, C.bb_client_download_to_buffer(cl, nil, id, &data, &n, &cerr), cerr); err != nil {
 			return err
 		}
 		out = buffer(data, n)
@@ -378,7 +378,7 @@ func (c *Client) DownloadTo(ctx context.Context, sessionID string, w io.Writer) 
 		var cerr *C.bb_error
 		rc := C.bb_go_client_download_to_callback(cl, nil, id, C.uintptr_t(h), &cerr)
 		n = s.n
-		return st.finish(rc, cerr)
+		return finish(st, rc, cerr)
 	})
 	return n, err
 }
@@ -403,7 +403,7 @@ func (c *Client) WaitForDownloads(ctx context.Context, sessionID, path string, t
 	}
 	return c.do(ctx, func(cl *C.bb_client, st *call) error {
 		var cerr *C.bb_error
-		return st.finish(C.bb_client_wait_for_downloads(cl, nil, id, ms, waitFlags(opts), p, &cerr), cerr)
+		return finish(st, C.bb_client_wait_for_downloads(cl, nil, id, ms, waitFlags(opts), p, &cerr), cerr)
 	})
 }
 
@@ -424,7 +424,7 @@ func (c *Client) WaitForDownloadsBytes(ctx context.Context, sessionID string, ti
 		var data *C.uint8_t
 		var n C.size_t
 		var cerr *C.bb_error
-		if err := st.finish(C.bb_client_wait_for_downloads_to_buffer(cl, nil, id, ms, waitFlags(opts), &data, &n, &cerr), cerr); err != nil {
+		if err := finish(st, C.bb_client_wait_for_downloads_to_buffer(cl, nil, id, ms, waitFlags(opts), &data, &n, &cerr), cerr); err != nil {
 			return err
 		}
 		out = buffer(data, n)
@@ -452,7 +452,7 @@ func (c *Client) ExtractDownloads(ctx context.Context, sessionID, dir string, ti
 	}
 	return c.do(ctx, func(cl *C.bb_client, st *call) error {
 		var cerr *C.bb_error
-		return st.finish(C.bb_client_extract_downloads(cl, nil, id, ms, waitFlags(opts), d, &cerr), cerr)
+		return finish(st, C.bb_client_extract_downloads(cl, nil, id, ms, waitFlags(opts), d, &cerr), cerr)
 	})
 }
 
