@@ -139,6 +139,28 @@ test('100 throwing sinks leak no file descriptors and leave nothing behind', asy
   assert.deepEqual(h.leftovers(dir), []);
 });
 
+test('an AbortSignal: refused before the call, and honoured at the next chunk', async () => {
+  const before = await server.requestCount();
+  await assert.rejects(bb.downloadBuffer(h.DEMO_SESSION, { signal: AbortSignal.abort('early') }), (e) => {
+    assert.ok(e instanceof bb.CancelledError);
+    assert.equal(e.cause, 'early');
+    return true;
+  });
+  assert.equal(await server.requestCount(), before, 'nothing sent for an aborted signal');
+  await server.script(h.DEMO_SESSION, 'trickle 500 5');
+  const controller = new AbortController();
+  let calls = 0;
+  await assert.rejects(
+    bb.downloadTo(h.DEMO_SESSION, () => {
+      calls++;
+      controller.abort('enough');
+    }, { signal: controller.signal }),
+    (e) => e instanceof bb.CancelledError && e.cause === 'enough',
+  );
+  assert.equal(calls, 1);
+  await server.script(h.DEMO_SESSION, '');
+});
+
 test('progress: 0 first, growing, total known; false cancels', async (t) => {
   const seen = [];
   const client = new bb.Client({ progress: (received, total) => seen.push([received, total]) });
