@@ -1,17 +1,20 @@
 # The two commands a new machine needs (see README):
 #   make demo   build everything (release) and run the C example against the stand-in server
 #   make test   run the whole test suite
-# Other targets: build, examples, header, install, uninstall, bench, clean.
+# Other targets: build, examples, header, install, uninstall, bench, clean,
+#   test-node, test-go (the Node and Go packages' suites; part of `make test`).
 
 CARGO  ?= cargo
 CC     ?= cc
 PYTHON ?= python3
+NODE   ?= node
+GO     ?= go
 CFLAGS ?= -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror
 
 RELEASE := target/release
 OUT     := target/examples-c
 
-.PHONY: all build examples demo test header install install-files uninstall bench clean
+.PHONY: all build examples demo test test-node test-go debug-lib header install install-files uninstall bench clean
 
 # Installation, with the usual PREFIX/DESTDIR semantics:
 #   make install PREFIX=/usr/local            (default PREFIX)
@@ -58,6 +61,31 @@ test:
 	BROWSERBASE_C_LIBRARY=$(abspath target/debug/libbrowserbase.so) \
 	BB_STAND_IN_SERVER=$(abspath target/debug/bb-stand-in-server) \
 	    $(PYTHON) -m unittest discover -s bindings/python/tests -t bindings/python -v
+	$(MAKE) test-node test-go
+
+# The debug library with its soname link (what programs linked with
+# -lbrowserbase look for), and the stand-in server.
+debug-lib:
+	$(CARGO) build
+	ln -sf libbrowserbase.so target/debug/libbrowserbase.so.0
+
+# The Node package (bindings/node) against the debug build; needs its
+# dependency installed once: (cd bindings/node && npm ci).
+test-node: debug-lib
+	@test -d bindings/node/node_modules/koffi || { echo "bindings/node: run 'npm ci' there first (installs koffi)"; exit 1; }
+	cd bindings/node && \
+	BROWSERBASE_C_LIBRARY=$(abspath target/debug/libbrowserbase.so) \
+	BB_STAND_IN_SERVER=$(abspath target/debug/bb-stand-in-server) \
+	    $(NODE) --test --test-timeout=120000 test/*.test.js
+
+# The Go module (bindings/go) against the debug build: vet, then the tests.
+# Standard library only, so nothing is downloaded.
+GO_ENV = GOTOOLCHAIN=local GOFLAGS=-mod=mod GOPROXY=off \
+	CGO_CFLAGS="-I$(abspath include)" \
+	CGO_LDFLAGS="-L$(abspath target/debug) -Wl,-rpath,$(abspath target/debug)" \
+	BB_STAND_IN_SERVER=$(abspath target/debug/bb-stand-in-server)
+test-go: debug-lib
+	cd bindings/go && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) test -count=1 -timeout 300s ./...
 
 install: build
 	$(MAKE) install-files
