@@ -69,10 +69,13 @@ debug-lib:
 	$(CARGO) build
 	ln -sf libbrowserbase.so target/debug/libbrowserbase.so.0
 
-# The Node package (bindings/node) against the debug build; needs its
-# dependency installed once: (cd bindings/node && npm ci).
-test-node: debug-lib
-	@test -d bindings/node/node_modules/koffi || { echo "bindings/node: run 'npm ci' there first (installs koffi)"; exit 1; }
+# The Node package (bindings/node) against the debug build. Its one
+# dependency (koffi, prebuilt binaries) comes from the npm registry, as
+# package-lock.json pins it, the first time.
+bindings/node/node_modules/koffi:
+	cd bindings/node && npm ci --no-audit --no-fund
+
+test-node: debug-lib bindings/node/node_modules/koffi
 	cd bindings/node && \
 	BROWSERBASE_C_LIBRARY=$(abspath target/debug/libbrowserbase.so) \
 	BB_STAND_IN_SERVER=$(abspath target/debug/bb-stand-in-server) \
