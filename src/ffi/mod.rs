@@ -36,6 +36,10 @@ pub use error::*;
 pub use log::*;
 pub use wait::*;
 
+// Each exported function's symbol version, from abi/browserbase.map (see
+// build.rs).
+include!(concat!(env!("OUT_DIR"), "/symver.rs"));
+
 /// Runs an exported function's body, catching any panic.
 ///
 /// `ffi_guard!(err, { ... })` is for functions that return `bb_code`: the
