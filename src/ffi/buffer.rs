@@ -8,18 +8,72 @@
 //! core's `Vec` itself, handed out without a copy, so a download still
 //! allocates once, at its final size, when the server sends Content-Length.
 
+use std::cell::UnsafeCell;
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::ffi_guard;
 
-/// Buffers held by C, by address.
-static BUFFERS: Mutex<Option<HashMap<usize, Vec<u8>>>> = Mutex::new(None);
+/// Buffers held by C, by address, behind [`lock`].
+struct Table(UnsafeCell<Option<HashMap<usize, Vec<u8>>>>);
+// SAFETY: only touched through `lock`, which lets one thread at a time in.
+unsafe impl Sync for Table {}
+static BUFFERS: Table = Table(UnsafeCell::new(None));
 
-fn buffers() -> MutexGuard<'static, Option<HashMap<usize, Vec<u8>>>> {
-    // The table is consistent between statements: a panic elsewhere while
-    // it was locked leaves nothing half-done.
-    BUFFERS.lock().unwrap_or_else(|p| p.into_inner())
+/// The table's lock: a flag, so that a fork can hold it across. A lock held
+/// by another thread at the moment of a fork() would stay locked forever in
+/// the child; so the forking thread takes it first (a `pthread_atfork`
+/// handler, registered before the lock is first taken) and both processes
+/// release it after. It is only ever held for a table lookup or insertion.
+static LOCKED: AtomicBool = AtomicBool::new(false);
+static FORK_HANDLERS: AtomicBool = AtomicBool::new(false);
+
+fn acquire() {
+    while LOCKED
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        std::thread::yield_now();
+    }
+}
+
+extern "C" fn acquire_before_fork() {
+    acquire();
+}
+
+extern "C" fn release_after_fork() {
+    LOCKED.store(false, Ordering::Release);
+}
+
+struct Locked;
+
+impl Locked {
+    fn table(&mut self) -> &mut HashMap<usize, Vec<u8>> {
+        // SAFETY: this thread holds the lock while `self` lives.
+        unsafe { &mut *BUFFERS.0.get() }.get_or_insert_with(HashMap::new)
+    }
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        LOCKED.store(false, Ordering::Release);
+    }
+}
+
+fn lock() -> Locked {
+    if !FORK_HANDLERS.swap(true, Ordering::AcqRel) {
+        // SAFETY: the handlers only flip an atomic; the library is never
+        // unmapped (-z nodelete), so they stay valid.
+        unsafe {
+            libc::pthread_atfork(
+                Some(acquire_before_fork),
+                Some(release_after_fork),
+                Some(release_after_fork),
+            )
+        };
+    }
+    acquire();
+    Locked
 }
 
 /// Hands `data` to C: `*out_data` and `*out_len`, until `bb_buffer_free`.
@@ -27,6 +81,9 @@ fn buffers() -> MutexGuard<'static, Option<HashMap<usize, Vec<u8>>>> {
 /// # Safety
 /// Both outputs are non-NULL and writable.
 pub(crate) unsafe fn give_buffer(mut data: Vec<u8>, out_data: *mut *mut u8, out_len: *mut usize) {
+    // The caller holds the buffer as long as it likes: no spare capacity
+    // (there is none when the server sent Content-Length).
+    data.shrink_to_fit();
     if data.capacity() == 0 {
         // An empty Vec has no address of its own; give it one, so that no two
         // buffers share a key. (A downloaded archive is never empty.)
@@ -34,17 +91,19 @@ pub(crate) unsafe fn give_buffer(mut data: Vec<u8>, out_data: *mut *mut u8, out_
     }
     let len = data.len();
     let ptr = data.as_mut_ptr();
-    buffers()
-        .get_or_insert_with(HashMap::new)
-        .insert(ptr as usize, data);
+    lock().table().insert(ptr as usize, data);
     *out_len = len;
     *out_data = ptr;
 }
 
-/// How many buffers C holds now (for tests).
+/// Hands `data` out as a `*_to_buffer` function does, for tests that need
+/// many buffers without a server (`bb_buffer_free` frees it).
 #[doc(hidden)]
-pub fn outstanding_buffers() -> usize {
-    buffers().as_ref().map_or(0, HashMap::len)
+pub fn buffer_for_tests(data: Vec<u8>) -> (*mut u8, usize) {
+    let (mut ptr, mut len) = (std::ptr::null_mut(), 0);
+    // SAFETY: both outputs are local.
+    unsafe { give_buffer(data, &mut ptr, &mut len) };
+    (ptr, len)
 }
 
 /// Frees a buffer returned by a `*_to_buffer` function. `data` NULL is fine.
@@ -68,7 +127,7 @@ pub extern "C" fn bb_buffer_free(data: *mut u8, len: usize) {
     ffi_guard!(value: (), {
         if !data.is_null() {
             // Removed under the lock, dropped (freed) after it.
-            let buffer = buffers().as_mut().and_then(|t| t.remove(&(data as usize)));
+            let buffer = lock().table().remove(&(data as usize));
             drop(buffer);
         }
     })
@@ -95,7 +154,9 @@ mod tests {
             &[7u8; 1000][..]
         );
         assert!(a != b && b != c && a != c);
-        let held = |p: *mut u8| buffers().as_ref().unwrap().contains_key(&(p as usize));
+        let capacity = |p: *mut u8| lock().table()[&(p as usize)].capacity();
+        assert_eq!((capacity(a), capacity(b), capacity(c)), (1000, 1, 1));
+        let held = |p: *mut u8| lock().table().contains_key(&(p as usize));
         bb_buffer_free(a, 0);
         bb_buffer_free(b, 12345);
         bb_buffer_free(c, usize::MAX);
