@@ -1,7 +1,7 @@
 # The two commands a new machine needs (see README):
 #   make demo   build everything (release) and run the C example against the stand-in server
 #   make test   run the whole test suite
-# Other targets: build, examples, header, install, uninstall, bench, clean,
+# Other targets: build, examples, header, abi-baseline, install, uninstall, bench, clean,
 #   test-node, test-go (the Node and Go packages' suites; part of `make test`).
 
 CARGO  ?= cargo
@@ -14,7 +14,7 @@ CFLAGS ?= -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror
 RELEASE := target/release
 OUT     := target/examples-c
 
-.PHONY: all build examples demo test test-node test-go debug-lib header install install-files uninstall bench clean
+.PHONY: all build examples demo test test-node test-go debug-lib header abi-baseline install install-files uninstall bench clean
 
 # Installation, with the usual PREFIX/DESTDIR semantics:
 #   make install PREFIX=/usr/local            (default PREFIX)
@@ -122,6 +122,13 @@ bench: build
 
 header:
 	BB_UPDATE_HEADER=1 $(CARGO) test --test header
+
+# Records the current ABI (include/browserbase.h with abi/browserbase.map, as
+# abidw reads it) in abi/libbrowserbase.abi, which tests/abi.rs compares
+# against. Only for a deliberate, compatible change (a new function); commit
+# the baseline with it. Needs abigail-tools.
+abi-baseline: header
+	BB_UPDATE_ABI=1 $(CARGO) test --test abi abi_matches_the_baseline
 
 clean:
 	$(CARGO) clean

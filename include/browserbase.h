@@ -11,6 +11,28 @@
  * - Every _new has a _free, and every _free accepts NULL.
  * - Strings passed in are borrowed for the duration of the call only.
  * - Every function is safe to call from many threads at once.
+ * - Buffers from *_to_buffer functions are freed with bb_buffer_free, never
+ *   free(): see bb_buffer_free.
+ *
+ * ABI stability (README, "ABI policy"): programs built against this header
+ * keep working with every later libbrowserbase.so.0. Codes, flag values and
+ * struct layouts never change meaning; functions are only added (a
+ * deprecated one stays exported for at least one more release). The
+ * exported functions carry the symbol version BROWSERBASE_0.
+ *
+ * Extensible structs: a struct the caller allocates and the library fills
+ * starts with `size_t struct_size`, which the caller sets to the sizeof of
+ * the struct as its header declares it, best with the struct's
+ * BB_<NAME>_INIT macro:
+ *
+ *     bb_archive_entry e = BB_ARCHIVE_ENTRY_INIT;
+ *
+ * A later release may add fields at the end of such a struct; the library
+ * writes only the fields that fit entirely within `struct_size` (never a
+ * byte past it, never `struct_size` itself), so a program compiled against
+ * an older header keeps working. A struct_size smaller than the struct's
+ * first version is BB_ERR_INVALID_ARGUMENT, with nothing written. Check
+ * bb_version_number() before reading a field newer than the library.
  */
 
 #ifndef BROWSERBASE_H
@@ -24,6 +46,11 @@
 #define BB_VERSION_MINOR 1
 #define BB_VERSION_PATCH 0
 #define BB_VERSION_STRING "0.1.0"
+/* (major << 16) | (minor << 8) | patch; bb_version_number() is the library's. */
+#define BB_VERSION_NUMBER 0x000100
+
+/* Initializers of the extensible structs: struct_size set, the rest empty. */
+#define BB_ARCHIVE_ENTRY_INIT { sizeof(bb_archive_entry), NULL, NULL, 0, 0, 0 }
 
 /**
  * What a call returned. The numeric values are part of the ABI and never
@@ -169,9 +196,18 @@ typedef struct bb_client_builder bb_client_builder;
 typedef struct bb_error bb_error;
 
 /**
- * One entry of an archive, filled by `bb_archive_entry_at`.
+ * One entry of an archive, filled by `bb_archive_entry_at`. An extensible
+ * struct (see the header's preamble): set `struct_size` before the call,
+ * best with `bb_archive_entry e = BB_ARCHIVE_ENTRY_INIT;`. Later versions
+ * may add fields at the end; the library fills only those that fit inside
+ * `struct_size`.
  */
 typedef struct bb_archive_entry {
+  /**
+   * `sizeof(bb_archive_entry)` as the caller's header declares it; set by
+   * the caller (`BB_ARCHIVE_ENTRY_INIT`), never written by the library.
+   */
+  size_t struct_size;
   /**
    * The name as stored, UTF-8, such as "report-1719265797164.pdf"; a
    * directory entry's name ends with '/'. It may be hostile (such as
@@ -275,6 +311,13 @@ size_t bb_archive_entry_count(const struct bb_archive *archive);
 /**
  * Fills `*out` with entry `index` (from 0, in the archive's order) of
  * `archive`. An index at or past `bb_archive_entry_count` is
+ * `BB_ERR_INVALID_ARGUMENT`.
+ *
+ * `out->struct_size` must be set first (`BB_ARCHIVE_ENTRY_INIT` does it):
+ * the library writes only the fields that end within `struct_size` bytes,
+ * never past them, and leaves `struct_size` itself and any later field it
+ * does not know as they were. A `struct_size` smaller than this first
+ * version of the struct (48 bytes on 64-bit systems) is
  * `BB_ERR_INVALID_ARGUMENT`.
  *
  * Ownership: `archive` is borrowed. The strings written to `out` belong to
@@ -390,6 +433,25 @@ enum bb_code bb_client_extract_downloads(const struct bb_client *client,
                                          uint32_t flags,
                                          const char *dir,
                                          struct bb_error **err);
+
+/**
+ * Frees a buffer returned by a `*_to_buffer` function. `data` NULL is fine.
+ *
+ * `len` is not needed and not trusted: the library remembers each buffer's
+ * size itself, so a wrong `len`, or 0, frees the buffer all the same
+ * (`len` stays in the signature for callers written against it). A `data`
+ * that is not a buffer the library currently holds for the caller is
+ * ignored rather than handed to an allocator; still, free each buffer
+ * once: after a free, its address may be reused by the next buffer.
+ *
+ * Use this function, never `free()`: the buffer comes from the library's
+ * allocator, which need not be the one `free()` belongs to (a program may
+ * link another C runtime or allocator than the library's), and the library
+ * may change how it allocates in any release.
+ *
+ * Ownership: takes ownership of `data`.
+ */
+void bb_buffer_free(uint8_t *data, size_t len);
 
 /**
  * A builder holding the built-in defaults (not the environment): base URL
@@ -596,7 +658,7 @@ enum bb_code bb_download_session(const char *api_key,
  *
  * Ownership: on success `*out_data` receives a buffer of `*out_len` bytes
  * that the caller owns and must free with `bb_buffer_free(data, len)`
- * (not `free`). Neither output is written on failure. When the server sends
+ * (not `free`, see `bb_buffer_free`). Neither output is written on failure. When the server sends
  * Content-Length, the buffer is allocated once, at its final size.
  */
 enum bb_code bb_download_session_to_buffer(const char *api_key,
@@ -662,14 +724,6 @@ enum bb_code bb_client_download_to_callback(const struct bb_client *client,
                                             struct bb_error **err);
 
 /**
- * Frees a buffer returned by a `*_to_buffer` function. `data` NULL is fine.
- *
- * Ownership: takes ownership of `data`; `len` must be the length returned
- * with it.
- */
-void bb_buffer_free(uint8_t *data, size_t len);
-
-/**
  * The code of an error. Returns `BB_OK` when `err` is NULL.
  *
  * Ownership: `err` is borrowed for the call.
@@ -712,11 +766,22 @@ void bb_error_free(struct bb_error *err);
 const char *bb_code_name(bb_code code);
 
 /**
- * This library's version, such as "0.1.0".
+ * This library's version, such as "0.1.0": the library loaded at run
+ * time, which may be newer than the header a program was compiled with
+ * (`BB_VERSION_STRING`).
  *
  * Ownership: a static string; do not free it.
  */
 const char *bb_version(void);
+
+/**
+ * This library's version as one number, `(major << 16) | (minor << 8) |
+ * patch` (0.1.0 is 0x000100), the form of the header's
+ * `BB_VERSION_NUMBER`. A program can check at run time that the library it
+ * loaded is at least the one it was compiled against:
+ * `bb_version_number() >= BB_VERSION_NUMBER`.
+ */
+uint32_t bb_version_number(void);
 
 /**
  * Sends the library's log lines at `max_level` and more severe to

@@ -6,6 +6,7 @@ use std::ffi::c_char;
 use std::path::Path;
 use std::time::Duration;
 
+use super::buffer::give_buffer;
 use super::client::bb_client;
 use super::error::{bb_code, bb_error};
 use super::{ffi_guard, opt_str_arg, out_arg, path_arg, ref_arg, str_arg};
@@ -47,17 +48,6 @@ pub(crate) fn with_client<T>(
         Some(c) => f(&c.inner),
         None => f(&*default_client()?),
     }
-}
-
-/// Hands a buffer to C; freed by `bb_buffer_free(data, len)`.
-///
-/// # Safety
-/// Both outputs are non-NULL and writable.
-unsafe fn give_buffer(data: Vec<u8>, out_data: *mut *mut u8, out_len: *mut usize) {
-    let boxed = data.into_boxed_slice();
-    let len = boxed.len();
-    *out_len = len;
-    *out_data = Box::into_raw(boxed).cast::<u8>();
 }
 
 fn to_file(
