@@ -77,7 +77,9 @@ func newArchive(a *C.bb_archive) (*Archive, error) {
 	n := int(C.bb_archive_entry_count(a))
 	entries := make([]Entry, 0, n)
 	for i := 0; i < n; i++ {
-		var raw C.bb_archive_entry
+		// Size-first (see the header): the library fills only what this
+		// package's copy of the struct has room for.
+		raw := C.bb_archive_entry{struct_size: C.size_t(unsafe.Sizeof(C.bb_archive_entry{}))}
 		var cerr *C.bb_error
 		if err := takeError(C.bb_archive_entry_at(a, C.size_t(i), &raw, &cerr), cerr); err != nil {
 			C.bb_archive_free(a)

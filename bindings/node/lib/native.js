@@ -91,7 +91,7 @@ const PROTOTYPES = [
   `int bb_archive_open_file(${STR} path, _Out_ void **out, ${ERR})`,
   `int bb_archive_open_buffer(const uint8_t *data, size_t len, _Out_ void **out, ${ERR})`,
   'size_t bb_archive_entry_count(void *archive)',
-  `int bb_archive_entry_at(void *archive, size_t index, _Out_ bb_archive_entry *out, ${ERR})`,
+  `int bb_archive_entry_at(void *archive, size_t index, _Inout_ bb_archive_entry *out, ${ERR})`,
   `int bb_archive_set_limits(void *archive, uint64_t max_total_bytes, uint32_t max_ratio, ${ERR})`,
   `int bb_archive_extract_to(void *archive, ${STR} dir, ${ERR})`,
   'void bb_archive_free(void *archive)',
@@ -104,7 +104,10 @@ function declareTypes() {
   types = {
     write: koffi.proto('int bb_write_callback(void *user, void *data, size_t len)'),
     progress: koffi.proto('int bb_progress_callback(void *user, uint64_t received, int64_t total)'),
+    // Size-first (see the header): struct_size tells the library how much
+    // of the struct this package knows; the library fills only that.
     entry: koffi.struct('bb_archive_entry', {
+      struct_size: 'size_t',
       name: 'const char *',
       original_name: 'const char *',
       size: 'uint64_t',

@@ -91,7 +91,7 @@ function readEntries(archive) {
   const count = Number(fns.bb_archive_entry_count(archive));
   const entries = [];
   for (let i = 0; i < count; i++) {
-    const raw = {};
+    const raw = { struct_size: koffi.sizeof(types.entry) };
     const err = [null];
     check(fns.bb_archive_entry_at(archive, i, raw, err), err);
     entries.push({
