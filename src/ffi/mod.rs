@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 
 pub mod archive;
 pub mod client;
+mod default_client;
 pub mod download;
 pub mod error;
 pub mod log;
