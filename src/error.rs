@@ -120,6 +120,23 @@ impl Error {
     }
 }
 
+/// An error's message followed by its sources', without repeats.
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        let s = err.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = err.source();
+    }
+    // The innermost cause is the most useful; the outer ones add context.
+    parts.reverse();
+    parts.truncate(2);
+    parts.join(" (") + &")".repeat(parts.len().saturating_sub(1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

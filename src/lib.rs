@@ -12,6 +12,8 @@ mod client;
 mod config;
 mod error;
 mod extract;
+mod failure;
+mod fetch;
 pub mod ffi;
 pub mod log;
 mod request;
@@ -24,7 +26,7 @@ mod wait;
 pub use archive::{
     check_archive, check_leading_signature, original_name, Archive, Entry, EntryKind, EMPTY_ARCHIVE,
 };
-pub use client::{default_client, Client};
+pub use client::Client;
 pub use config::*;
 pub use error::{Error, ErrorKind, Result};
 pub use extract::{

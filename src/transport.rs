@@ -259,7 +259,7 @@ impl Transports {
         .map_err(|e| {
             Error::internal(format!(
                 "cannot set up the HTTP client: {}",
-                crate::client::chain(&e)
+                crate::error::chain(&e)
             ))
         })?;
         Ok(Box::new(Transport {

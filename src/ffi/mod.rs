@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 pub mod archive;
 pub mod buffer;
 pub mod client;
+mod default_client;
 pub mod download;
 pub mod error;
 pub mod log;

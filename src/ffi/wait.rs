@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use super::buffer::give_buffer;
 use super::client::bb_client;
+use super::default_client::default_client;
 use super::error::{bb_code, bb_error};
 use super::{ffi_guard, opt_str_arg, out_arg, path_arg, ref_arg, str_arg};
-use crate::client::{default_client, Client};
+use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::wait::WaitOptions;
 
