@@ -1,8 +1,9 @@
 # The two commands a new machine needs (see README):
 #   make demo   build everything (release) and run the C example against the stand-in server
 #   make test   run the whole test suite
-# Other targets: build, examples, header, install, install-debug, uninstall,
-# python-wheel, bench, clean.
+# Other targets: build, examples, header, abi-baseline, install, install-debug,
+# uninstall, python-wheel, bench, clean, test-node, test-go (the Node and Go
+# packages' suites; part of `make test`).
 #
 # The usual split of a C library's build: `make` (or `make build`) as the
 # user, then `make install` (as root, or with DESTDIR), which never runs cargo.
@@ -10,6 +11,8 @@
 CARGO   ?= cargo
 CC      ?= cc
 PYTHON  ?= python3
+NODE    ?= node
+GO      ?= go
 STRIP   ?= strip
 OBJCOPY ?= objcopy
 CFLAGS  ?= -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror
@@ -49,8 +52,8 @@ CARGO_ENV := RUSTFLAGS="$(BUILD_RUSTFLAGS)" \
              HOST_CFLAGS="$(strip $(HOST_CFLAGS) $(PREFIX_MAP))" \
              TARGET_CFLAGS="$(strip $(TARGET_CFLAGS) $(PREFIX_MAP))"
 
-.PHONY: all build examples demo test header install install-check install-files \
-        install-debug uninstall python-wheel bench clean
+.PHONY: all build examples demo test test-node test-go debug-lib header abi-baseline \
+        install install-check install-files install-debug uninstall python-wheel bench clean
 
 # Installation, with the usual PREFIX/DESTDIR semantics:
 #   make install PREFIX=/usr/local            (default PREFIX)
@@ -120,6 +123,34 @@ test: build
 	BROWSERBASE_C_LIBRARY=$(DEBUG)/libbrowserbase.so \
 	BB_STAND_IN_SERVER=$(DEBUG)/bb-stand-in-server \
 	    $(PYTHON) -m unittest discover -s bindings/python/tests -t bindings/python -v
+	$(MAKE) test-node test-go
+
+# The debug library with its soname link (what programs linked with
+# -lbrowserbase look for), and the stand-in server.
+debug-lib:
+	$(CARGO) build
+	ln -sf libbrowserbase.so $(DEBUG)/libbrowserbase.so.0
+
+# The Node package (bindings/node) against the debug build. Its one
+# dependency (koffi, prebuilt binaries) comes from the npm registry, as
+# package-lock.json pins it, the first time.
+bindings/node/node_modules/koffi:
+	cd bindings/node && npm ci --no-audit --no-fund
+
+test-node: debug-lib bindings/node/node_modules/koffi
+	cd bindings/node && \
+	BROWSERBASE_C_LIBRARY=$(DEBUG)/libbrowserbase.so \
+	BB_STAND_IN_SERVER=$(DEBUG)/bb-stand-in-server \
+	    $(NODE) --test --test-timeout=120000 test/*.test.js
+
+# The Go module (bindings/go) against the debug build: vet, then the tests.
+# Standard library only, so nothing is downloaded.
+GO_ENV = GOTOOLCHAIN=local GOFLAGS=-mod=mod GOPROXY=off \
+	CGO_CFLAGS="-I$(abspath include)" \
+	CGO_LDFLAGS="-L$(DEBUG) -Wl,-rpath,$(DEBUG)" \
+	BB_STAND_IN_SERVER=$(DEBUG)/bb-stand-in-server
+test-go: debug-lib
+	cd bindings/go && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) test -count=1 -timeout 300s ./...
 
 # Installs the last `make build`; runs no cargo (sudo's PATH has none).
 install: install-files
@@ -224,6 +255,13 @@ bench:
 
 header:
 	BB_UPDATE_HEADER=1 $(CARGO) test --test header committed_header_is_current
+
+# Records the current ABI (include/browserbase.h with abi/browserbase.map, as
+# abidw reads it) in abi/libbrowserbase.abi, which tests/abi.rs compares
+# against. Only for a deliberate, compatible change (a new function); commit
+# the baseline with it. Needs abigail-tools.
+abi-baseline: header
+	BB_UPDATE_ABI=1 $(CARGO) test --test abi abi_matches_the_baseline
 
 clean:
 	$(CARGO) clean

@@ -120,7 +120,7 @@ int main(int argc, char **argv)
     count = bb_archive_entry_count(archive);
     printf("%zu file%s:\n", count, count == 1 ? "" : "s");
     for (i = 0; i < count; i++) {
-        bb_archive_entry entry;
+        bb_archive_entry entry = BB_ARCHIVE_ENTRY_INIT; /* sets entry.struct_size */
         char when[64];
         if (bb_archive_entry_at(archive, i, &entry, &err) != BB_OK) {
             status = report("cannot read an entry", err);

@@ -69,6 +69,27 @@
  * objects too, except the _free functions: an object must not be freed
  * while another thread is using it, nor used after. A bb_client is shared
  * freely between threads and must outlive the calls that use it.
+ *
+ * ABI
+ * Programs built against this header keep working with every later
+ * libbrowserbase.so.0 (README, "ABI policy"). Codes, flag values and struct
+ * layouts never change meaning; functions are only added (a deprecated one
+ * stays exported for at least one more release). The exported functions
+ * carry the symbol version BROWSERBASE_0.
+ *
+ * Extensible structs: a struct the caller allocates and the library fills
+ * starts with `size_t struct_size`, which the caller sets to the sizeof of
+ * the struct as its header declares it, best with the struct's
+ * BB_<NAME>_INIT macro:
+ *
+ *     bb_archive_entry e = BB_ARCHIVE_ENTRY_INIT;
+ *
+ * A later release may add fields at the end of such a struct; the library
+ * writes only the fields that fit entirely within `struct_size` (never a
+ * byte past it, never `struct_size` itself), so a program compiled against
+ * an older header keeps working. A struct_size smaller than the struct's
+ * first version is BB_ERR_INVALID_ARGUMENT, with nothing written. Check
+ * bb_version_number() before reading a field newer than the library.
  */
 
 #ifndef BROWSERBASE_H
@@ -82,6 +103,11 @@
 #define BB_VERSION_MINOR 1
 #define BB_VERSION_PATCH 0
 #define BB_VERSION_STRING "0.1.0"
+/* (major << 16) | (minor << 8) | patch; bb_version_number() is the library's. */
+#define BB_VERSION_NUMBER 0x000100
+
+/* Initializers of the extensible structs: struct_size set, the rest empty. */
+#define BB_ARCHIVE_ENTRY_INIT { sizeof(bb_archive_entry), NULL, NULL, 0, 0, 0 }
 
 /**
  * What a call returned. The numeric values are part of the ABI and never
@@ -244,9 +270,18 @@ typedef int (*bb_write_callback)(void *user_data, const uint8_t *data, size_t le
 typedef int (*bb_progress_callback)(void *user_data, uint64_t received, int64_t total);
 
 /**
- * One entry of an archive, filled by `bb_archive_entry_at`.
+ * One entry of an archive, filled by `bb_archive_entry_at`. An extensible
+ * struct (see the header's preamble): set `struct_size` before the call,
+ * best with `bb_archive_entry e = BB_ARCHIVE_ENTRY_INIT;`. Later versions
+ * may add fields at the end; the library fills only those that fit inside
+ * `struct_size`.
  */
 typedef struct bb_archive_entry {
+  /**
+   * `sizeof(bb_archive_entry)` as the caller's header declares it; set by
+   * the caller (`BB_ARCHIVE_ENTRY_INIT`), never written by the library.
+   */
+  size_t struct_size;
   /**
    * The name as stored, UTF-8, such as "report-1719265797164.pdf"; a
    * directory entry's name ends with '/'. It may be hostile (such as
@@ -280,7 +315,8 @@ typedef struct bb_archive_entry {
  * Receives one log line: `message` is a NUL-terminated UTF-8 line without a
  * trailing newline, valid only during the call. Called from whichever
  * thread is downloading, possibly from several at once; it must not block
- * for long. It never contains the API key.
+ * for long. It never contains the API key, nor a control character (they
+ * are written as escapes: `\n`, `\u{1b}`).
  */
 typedef void (*bb_log_callback)(void *user_data, enum bb_log_level level, const char *message);
 
@@ -321,7 +357,7 @@ enum bb_code bb_download_session(const char *api_key,
  *
  * Ownership: on success `*out_data` receives a buffer of `*out_len` bytes
  * that the caller owns and must free with `bb_buffer_free(data, len)`
- * (not `free`). Neither output is written on failure. When the server sends
+ * (not `free`, see `bb_buffer_free`). Neither output is written on failure. When the server sends
  * Content-Length, the buffer is allocated once, at its final size.
  */
 enum bb_code bb_download_session_to_buffer(const char *api_key,
@@ -389,8 +425,19 @@ enum bb_code bb_client_download_to_callback(const struct bb_client *client,
 /**
  * Frees a buffer returned by a `*_to_buffer` function. `data` NULL is fine.
  *
- * Ownership: takes ownership of `data`; `len` must be the length returned
- * with it.
+ * `len` is not needed and not trusted: the library remembers each buffer's
+ * size itself, so a wrong `len`, or 0, frees the buffer all the same
+ * (`len` stays in the signature for callers written against it). A `data`
+ * that is not a buffer the library currently holds for the caller is
+ * ignored rather than handed to an allocator; still, free each buffer
+ * once: after a free, its address may be reused by the next buffer.
+ *
+ * Use this function, never `free()`: the buffer comes from the library's
+ * allocator, which need not be the one `free()` belongs to (a program may
+ * link another C runtime or allocator than the library's), and the library
+ * may change how it allocates in any release.
+ *
+ * Ownership: takes ownership of `data`.
  */
 void bb_buffer_free(uint8_t *data, size_t len);
 
@@ -423,7 +470,10 @@ enum bb_code bb_client_builder_load_env(struct bb_client_builder *builder, struc
 /**
  * Sets the service's base URL, e.g. "https://api.browserbase.com". Plain
  * "http://" is accepted only for a loopback host (127.0.0.0/8, ::1,
- * localhost), so the key never travels in clear text.
+ * localhost), so the key never travels in clear text. `localhost` is the
+ * exact name (not `*.localhost`), and it is only ever connected to at a
+ * loopback address: if the resolver says otherwise, the call fails with
+ * `BB_ERR_CONNECTION` and nothing is sent.
  *
  * Ownership: `url` is borrowed for the call (copied).
  */
@@ -500,9 +550,13 @@ enum bb_code bb_client_builder_add_ca_file(struct bb_client_builder *builder,
                                            struct bb_error **err);
 
 /**
- * Sends every request through the proxy at `proxy_url` ("http://host:port",
- * credentials allowed in the URL). NULL restores the default: the
+ * Sends every request through the proxy at `proxy_url` ("http://host:port"
+ * or "https://host:port", credentials allowed in the URL; other schemes,
+ * "socks5://" included, are refused). NULL restores the default: the
  * `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` variables, never for loopback.
+ * With a plain "http://" (loopback) base URL the proxy receives each request
+ * whole, key included: a plain "http://" proxy on a non-loopback host is
+ * then refused by `bb_client_new` (`BB_ERR_INVALID_ARGUMENT`, nothing sent).
  *
  * Ownership: `proxy_url` is borrowed for the call (copied).
  */
@@ -575,9 +629,11 @@ void bb_client_free(struct bb_client *client);
  * code.
  *
  * - `timeout_ms`: how long to wait for the files; 0 polls exactly once.
- *   No poll starts and no sleep ends after it; a poll under way (such as
- *   the transfer of a ready archive) is bounded by the client's timeout and
- *   deadline settings instead, never cut short by `timeout_ms`.
+ *   No poll starts and no sleep ends after it, and a poll still under way
+ *   is cut off 2 s after it (the call then fails with `BB_ERR_NOT_READY`)
+ *   unless its body has begun with a file: the transfer of a ready archive
+ *   is bounded by the client's timeout and deadline settings instead, never
+ *   cut short by `timeout_ms`.
  * - On timeout: `BB_ERR_NOT_READY`, whose message says how many polls were
  *   made in how long and what the last one saw (an empty archive, or the
  *   error it got). No file is created and a file at `path` is untouched.
@@ -684,6 +740,13 @@ size_t bb_archive_entry_count(const struct bb_archive *archive);
 /**
  * Fills `*out` with entry `index` (from 0, in the archive's order) of
  * `archive`. An index at or past `bb_archive_entry_count` is
+ * `BB_ERR_INVALID_ARGUMENT`.
+ *
+ * `out->struct_size` must be set first (`BB_ARCHIVE_ENTRY_INIT` does it):
+ * the library writes only the fields that end within `struct_size` bytes,
+ * never past them, and leaves `struct_size` itself and any later field it
+ * does not know as they were. A `struct_size` smaller than this first
+ * version of the struct (48 bytes on 64-bit systems) is
  * `BB_ERR_INVALID_ARGUMENT`.
  *
  * Ownership: `archive` is borrowed. The strings written to `out` belong to
@@ -818,7 +881,9 @@ int bb_error_http_status(const struct bb_error *err);
 
 /**
  * A message for people, in English, UTF-8: the HTTP status and the server's
- * message, or the OS or network reason. Never contains the API key.
+ * message, or the OS or network reason. Never contains the API key, and is
+ * one line: control characters, whoever sent them, are written as escapes
+ * (`\n`, `\u{1b}`).
  *
  * Ownership: the string belongs to `err` and is valid until
  * `bb_error_free(err)`; do not free it. Returns "" when `err` is NULL.
@@ -841,23 +906,39 @@ void bb_error_free(struct bb_error *err);
 const char *bb_code_name(bb_code code);
 
 /**
- * This library's version, such as "0.1.0".
+ * This library's version, such as "0.1.0": the library loaded at run
+ * time, which may be newer than the header a program was compiled with
+ * (`BB_VERSION_STRING`).
  *
  * Ownership: a static string; do not free it.
  */
 const char *bb_version(void);
 
 /**
+ * This library's version as one number, `(major << 16) | (minor << 8) |
+ * patch` (0.1.0 is 0x000100), the form of the header's
+ * `BB_VERSION_NUMBER`. A program can check at run time that the library it
+ * loaded is at least the one it was compiled against:
+ * `bb_version_number() >= BB_VERSION_NUMBER`.
+ */
+uint32_t bb_version_number(void);
+
+/**
  * Sends the library's log lines at `max_level` and more severe to
  * `callback` instead of stderr, for the whole process. `callback` NULL
  * restores the default: stderr, at the level the `BROWSERBASE_LOG`
  * environment variable asks for (`debug`, `info`, `warn`, `error`; unset
- * means off). `max_level` `BB_LOG_OFF` silences the library entirely.
+ * means off; read once, when the library first logs or this function is
+ * first called). `max_level` `BB_LOG_OFF` silences the library entirely,
+ * also with `callback` NULL and whatever `BROWSERBASE_LOG` says.
  *
  * Returns only once calls of the replaced callback still running on other
  * threads have finished (a callback may call this function to replace
- * itself; its own call is not waited for). So a callback must not wait for
- * a lock that the thread calling this function holds.
+ * itself, also from a nested call: a library call it makes logs and the
+ * line reaches it again; its own calls are not waited for). So a callback
+ * must not wait for a lock that the thread calling this function holds.
+ * In a child process made by fork(), calls that other threads of the
+ * parent had under way are not waited for (they never end there).
  *
  * Ownership: `user_data` is passed to every call of `callback` untouched;
  * it must stay valid, and be safe to use from any thread, until the

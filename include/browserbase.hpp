@@ -1020,7 +1020,7 @@ public:
 
     /// Entry `index`; InvalidArgumentError past the end.
     [[nodiscard]] Entry entry(std::size_t index) const {
-        bb_archive_entry raw{};
+        bb_archive_entry raw = BB_ARCHIVE_ENTRY_INIT;  // struct_size: this header's
         bb_error *err = nullptr;
         const bb_code rc = bb_archive_entry_at(handle(), index, &raw, &err);
         detail::check(rc, err);
@@ -1220,7 +1220,9 @@ namespace browserbase {
 /// BROWSERBASE_LOG environment variable (unset: nothing). When it returns,
 /// the previous handler is no longer running on any other thread.
 inline void reset_log_handler() {
-    detail::replace_log_handler(nullptr, BB_LOG_OFF, nullptr);
+    // NULL with any level but BB_LOG_OFF restores the default (NULL with
+    // BB_LOG_OFF would silence the library instead).
+    detail::replace_log_handler(nullptr, BB_LOG_ERROR, nullptr);
 }
 
 /// Sends the library's log lines at `max` and more severe to `handler`,
@@ -1251,6 +1253,11 @@ inline void set_log_handler(LogHandler handler, LogLevel max = LogLevel::info) {
 /// The loaded library's version, such as "0.1.0" (BB_VERSION_STRING is the
 /// header's).
 [[nodiscard]] inline std::string_view version() noexcept { return bb_version(); }
+
+/// The loaded library's version as (major << 16) | (minor << 8) | patch;
+/// BB_VERSION_NUMBER is the header's. `version_number() >= BB_VERSION_NUMBER`
+/// tells that the loaded library is at least the one compiled against.
+[[nodiscard]] inline std::uint32_t version_number() noexcept { return bb_version_number(); }
 
 /// A code's name, such as "BB_ERR_NOT_FOUND".
 [[nodiscard]] inline std::string_view code_name(bb_code code) noexcept {

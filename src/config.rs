@@ -122,6 +122,7 @@ impl ClientConfig {
         }
         if let Some(v) = env_var(PROXY_ENV)? {
             c.set_proxy_named(&v, PROXY_ENV)?;
+            c.check_proxy(PROXY_ENV)?;
         }
         if let Some(v) = env_var(FSYNC_ENV)? {
             c.fsync = match v.as_str() {
@@ -241,10 +242,38 @@ impl ClientConfig {
         Ok(())
     }
 
-    /// All requests go through this proxy (`http://`, `https://` or `socks5://`
-    /// are accepted by URL; what works depends on the build's features).
+    /// All requests go through this proxy: an `http://` or `https://` URL
+    /// (anything else, `socks5://` included, is refused). With a plain-http
+    /// (loopback) base URL the proxy receives each request whole, key
+    /// included, so it must then be loopback or `https://`: [`Client::new`]
+    /// refuses a plain-http proxy on another host (see [`Self::check_proxy`]).
+    ///
+    /// [`Client::new`]: crate::Client::new
     pub fn set_proxy(&mut self, url: &str) -> Result<()> {
         self.set_proxy_named(url, "proxy")
+    }
+
+    /// Refuses a plain-http base URL through a plain-http proxy on another
+    /// host: the request, `X-BB-API-Key` included, would cross the network
+    /// in clear text to the proxy (which then reaches *its* loopback, not
+    /// ours). The proxy must be acceptable as a base URL itself. System
+    /// proxies (`HTTP_PROXY`...) never apply to a loopback base URL, so only
+    /// an explicit proxy is checked. `what` names the proxy's source.
+    pub(crate) fn check_proxy(&self, what: &str) -> Result<()> {
+        let Some(proxy) = &self.proxy else {
+            return Ok(());
+        };
+        if self.base_url.scheme() != "http" || proxy.scheme() != "http" || is_loopback(proxy) {
+            return Ok(());
+        }
+        // The host alone: the proxy URL may carry credentials.
+        Err(Error::invalid_argument(format!(
+            "{what} is plain http:// to a non-loopback host ({}) and the base URL {} is plain http://: \
+             the API key would travel in clear text to the proxy; use an https:// base URL, \
+             an https:// proxy or a loopback one",
+            proxy.host_str().unwrap_or(""),
+            self.base_url.origin().ascii_serialization()
+        )))
     }
 
     fn set_proxy_named(&mut self, url: &str, what: &str) -> Result<()> {
@@ -305,16 +334,22 @@ fn read_ca_file(path: &Path) -> Result<Vec<u8>> {
     Ok(pem)
 }
 
-/// Whether a URL's host is loopback: 127.0.0.0/8, ::1 or `localhost`.
+/// Whether a URL's host is loopback: an address in 127.0.0.0/8, ::1, or the
+/// exact name `localhost` (which the HTTP stack only ever connects to at a
+/// loopback address: `transport.rs`). Other names, `*.localhost` included,
+/// are not: `/etc/hosts` or DNS may send them anywhere.
 pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        Some(url::Host::Domain(d)) => {
-            d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
-        }
+        Some(url::Host::Domain(d)) => is_localhost(d),
         None => false,
     }
+}
+
+/// The one host name taken for loopback.
+pub(crate) fn is_localhost(name: &str) -> bool {
+    name.eq_ignore_ascii_case("localhost")
 }
 
 /// May a request (and so the key) go to this URL? https, or http to loopback.
@@ -406,6 +441,8 @@ mod tests {
         for bad in [
             "http://example.com",
             "http://10.0.0.1",
+            "http://bb.localhost:1",
+            "http://localhost.example.com",
             "ftp://127.0.0.1",
             "not a url",
             "https://user:pw@example.com",

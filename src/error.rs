@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::request::scrub;
+
 /// What went wrong, coarse enough for a program to act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
@@ -51,7 +53,9 @@ impl ErrorKind {
 }
 
 /// An error with a kind, the HTTP status (if a response came) and a message
-/// meant for people. Messages never contain the API key.
+/// meant for people. Every message goes through [`scrub`] when it is made
+/// (here, the one place): control characters escaped, and never the API
+/// key of a call under way on this thread.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct Error {
@@ -67,7 +71,7 @@ impl Error {
         Error {
             kind,
             http_status: None,
-            message: message.into(),
+            message: scrub(&message.into()),
         }
     }
 
@@ -75,7 +79,7 @@ impl Error {
         Error {
             kind: ErrorKind::from_status(status),
             http_status: Some(status),
-            message: message.into(),
+            message: scrub(&message.into()),
         }
     }
 
@@ -111,9 +115,26 @@ impl Error {
 
     /// The same error with its message rewritten (keeps kind and status).
     pub(crate) fn with_message(mut self, message: String) -> Error {
-        self.message = message;
+        self.message = scrub(&message);
         self
     }
+}
+
+/// An error's message followed by its sources', without repeats.
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        let s = err.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = err.source();
+    }
+    // The innermost cause is the most useful; the outer ones add context.
+    parts.reverse();
+    parts.truncate(2);
+    parts.join(" (") + &")".repeat(parts.len().saturating_sub(1))
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@ mod client;
 mod config;
 mod error;
 mod extract;
+mod failure;
+mod fetch;
 pub mod ffi;
 pub mod log;
 mod request;
@@ -24,7 +26,7 @@ mod wait;
 pub use archive::{
     check_archive, check_leading_signature, original_name, Archive, Entry, EntryKind, EMPTY_ARCHIVE,
 };
-pub use client::{default_client, Client};
+pub use client::Client;
 pub use config::*;
 pub use error::{Error, ErrorKind, Result};
 pub use extract::{
@@ -33,7 +35,7 @@ pub use extract::{
 };
 pub use request::{check_session_id, downloads_url, ApiKey, API_KEY_ENV};
 pub use sink::{BufferSink, CallbackSink, FileSink, Sink};
-pub use wait::{WaitOptions, WaitReport, FIRST_POLL_DELAY, MAX_POLL_DELAY};
+pub use wait::{WaitOptions, WaitReport, FIRST_POLL_DELAY, MAX_POLL_DELAY, POLL_OVERRUN};
 
 /// This library's version, as in Cargo.toml.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

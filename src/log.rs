@@ -1,14 +1,13 @@
 //! The troubleshooting log: one line per request, retry and redirect, to
 //! stderr when `BROWSERBASE_LOG` asks for it, or to the host application's
-//! own logger through a callback. Lines never contain the API key: nothing
-//! that formats a line ever has it.
+//! own logger through a callback. Every line goes through
+//! [`crate::request::scrub`] on its way out (control characters escaped, the
+//! keys of the calls under way on this thread redacted), whatever it holds.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::fmt;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
-
-use once_cell::sync::Lazy;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock, RwLockWriteGuard};
 
 pub const LOG_ENV: &str = "BROWSERBASE_LOG";
 
@@ -51,11 +50,27 @@ impl fmt::Display for Level {
 /// Where lines go when the host application takes them.
 pub type LogFn = Arc<dyn Fn(Level, &str) + Send + Sync>;
 
+/// `max` and `ENV_LEVEL` before `BROWSERBASE_LOG` was read.
+const UNREAD: u8 = u8::MAX;
+
 struct Logger {
     /// The most detailed level shown; 0 is off. Checked before any formatting.
     max: AtomicU8,
+    /// Held only to swap or clone the pointer (never while a callback runs),
+    /// and taken around fork() by the handlers below, so a child never
+    /// inherits it locked.
     sink: RwLock<Option<Arc<Installed>>>,
 }
+
+/// No `Lazy`: a fork while another thread initialised one would leave the
+/// child waiting for it forever.
+static LOGGER: Logger = Logger {
+    max: AtomicU8::new(UNREAD),
+    sink: RwLock::new(None),
+};
+
+/// The level `BROWSERBASE_LOG` asked for when first read (0: off).
+static ENV_LEVEL: AtomicU8 = AtomicU8::new(UNREAD);
 
 /// A callback with the number of its calls under way, so that replacing it
 /// can wait for them (the caller may free what the old one uses).
@@ -64,49 +79,118 @@ struct Installed {
     calls: AtomicUsize,
 }
 
-/// Decrements a callback's count of calls under way, even if it panics.
+/// Ends one call of a callback, even if it panics: its count of calls under
+/// way drops, and this thread no longer counts as inside it.
 struct CallGuard<'a>(&'a Installed);
 
 impl Drop for CallGuard<'_> {
     fn drop(&mut self) {
+        let _ = CALLING.try_with(|c| c.borrow_mut().pop());
         self.0.calls.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
 thread_local! {
-    /// The callback this thread is inside of (its address), if any: a
-    /// callback that replaces itself must not wait for its own call.
-    static CALLING: Cell<usize> = const { Cell::new(0) };
+    /// The callbacks this thread is inside of (their addresses), innermost
+    /// last: a callback that replaces itself must not wait for its own
+    /// calls, however deeply they nest (callback, library call, log line,
+    /// the same callback again).
+    static CALLING: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    /// The logger's lock, held by the forking thread from just before a
+    /// fork() until just after it (in parent and child).
+    static FORK_GUARD: RefCell<Option<RwLockWriteGuard<'static, Option<Arc<Installed>>>>> =
+        const { RefCell::new(None) };
 }
 
-static LOGGER: Lazy<Logger> = Lazy::new(|| Logger {
-    max: AtomicU8::new(env_level().map_or(0, |l| l as u8)),
-    sink: RwLock::new(None),
-});
+/// Makes fork() safe for the logger (once per process): the lock is taken
+/// before the fork, so no other thread holds it at the instant of the fork,
+/// and in the child the callback gets a fresh count of calls under way,
+/// since the calls other threads had under way are not the child's and will
+/// never end there.
+fn handle_forks() {
+    static HANDLING: AtomicBool = AtomicBool::new(false);
+    if !HANDLING.load(Ordering::Acquire) && !HANDLING.swap(true, Ordering::AcqRel) {
+        // SAFETY: the handlers only lock, swap and unlock; the library is
+        // never unmapped (-z nodelete), so they stay valid.
+        unsafe { libc::pthread_atfork(Some(before_fork), Some(after_fork), Some(in_child)) };
+    }
+}
 
-/// The level `BROWSERBASE_LOG` asks for (`debug`, `info`, `warn`, `error`;
-/// unset, empty or `off` is none). An unknown value is reported once on
-/// stderr and turns logging off, rather than failing every call.
-fn env_level() -> Option<Level> {
-    let value = std::env::var(LOG_ENV).ok()?;
-    match value.trim().to_ascii_lowercase().as_str() {
-        "" | "off" | "none" | "0" => None,
-        "error" => Some(Level::Error),
-        "warn" | "warning" => Some(Level::Warn),
-        "info" => Some(Level::Info),
-        "debug" | "trace" => Some(Level::Debug),
-        _ => {
-            eprintln!(
-                "browserbase: {LOG_ENV}={value:?} is not one of debug, info, warn, error, off; logging stays off"
-            );
-            None
+extern "C" fn before_fork() {
+    let guard = LOGGER.sink.write().unwrap_or_else(|p| p.into_inner());
+    let _ = FORK_GUARD.try_with(|g| *g.borrow_mut() = Some(guard));
+}
+
+extern "C" fn after_fork() {
+    let _ = FORK_GUARD.try_with(|g| g.borrow_mut().take());
+}
+
+extern "C" fn in_child() {
+    let _ = FORK_GUARD.try_with(|g| {
+        if let Some(mut sink) = g.borrow_mut().take() {
+            if let Some(old) = sink.take() {
+                *sink = Some(Arc::new(Installed {
+                    f: old.f.clone(),
+                    calls: AtomicUsize::new(0),
+                }));
+            }
         }
+    });
+}
+
+/// The level `BROWSERBASE_LOG` asks for (0: off), read once per process: an
+/// unknown value is reported once on stderr and turns logging off, rather
+/// than failing every call.
+fn env_level() -> u8 {
+    let read = ENV_LEVEL.load(Ordering::Acquire);
+    if read != UNREAD {
+        return read;
+    }
+    let value = std::env::var(LOG_ENV).ok();
+    let (level, complaint) = match value.as_deref().map(|v| v.trim().to_ascii_lowercase()) {
+        None => (0, None),
+        Some(v) => match v.as_str() {
+            "" | "off" | "none" | "0" => (0, None),
+            "error" => (Level::Error as u8, None),
+            "warn" | "warning" => (Level::Warn as u8, None),
+            "info" => (Level::Info as u8, None),
+            "debug" | "trace" => (Level::Debug as u8, None),
+            _ => (0, value.as_deref()),
+        },
+    };
+    match ENV_LEVEL.compare_exchange(UNREAD, level, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => {
+            if let Some(value) = complaint {
+                to_stderr(&format!(
+                    "browserbase: {LOG_ENV}={value:?} is not one of debug, info, warn, error, off; logging stays off\n"
+                ));
+            }
+            level
+        }
+        Err(first) => first,
+    }
+}
+
+/// The most detailed level shown now, reading `BROWSERBASE_LOG` on first use.
+fn max_level() -> u8 {
+    let max = LOGGER.max.load(Ordering::Relaxed);
+    if max != UNREAD {
+        return max;
+    }
+    let level = env_level();
+    // A logger set meanwhile wins.
+    match LOGGER
+        .max
+        .compare_exchange(UNREAD, level, Ordering::Relaxed, Ordering::Relaxed)
+    {
+        Ok(_) => level,
+        Err(set) => set,
     }
 }
 
 /// Whether a line at `level` would go anywhere.
 pub fn enabled(level: Level) -> bool {
-    level as u8 <= LOGGER.max.load(Ordering::Relaxed)
+    level as u8 <= max_level()
 }
 
 /// Sends a line at `level` to the callback, or else to stderr.
@@ -114,7 +198,8 @@ pub fn write(level: Level, args: fmt::Arguments<'_>) {
     if !enabled(level) {
         return;
     }
-    let line = args.to_string();
+    handle_forks();
+    let line = crate::request::scrub(&args.to_string());
     // Counted while the lock is held, so a replacement either sees this call
     // or this call sees the replacement.
     let installed = {
@@ -126,25 +211,57 @@ pub fn write(level: Level, args: fmt::Arguments<'_>) {
     };
     match installed {
         Some(i) => {
+            CALLING.with(|c| c.borrow_mut().push(Arc::as_ptr(&i) as usize));
             let _counted = CallGuard(&i);
-            let outer = CALLING.with(|c| c.replace(Arc::as_ptr(&i) as usize));
             (i.f)(level, &line);
-            CALLING.with(|c| c.set(outer));
         }
-        None => eprintln!("browserbase: {level}: {line}"),
+        None => to_stderr(&format!("browserbase: {level}: {line}\n")),
+    }
+}
+
+/// Writes `text` to file descriptor 2 with write(2) itself, not through
+/// std's stderr: that takes a process-wide lock, and a thread of the parent
+/// blocked inside it (stderr a full pipe) at the instant of a fork() would
+/// hold it forever in the child. Also one write per line, so lines from
+/// several threads do not interleave. Errors are ignored: logging never
+/// fails a call.
+fn to_stderr(text: &str) {
+    let mut rest = text.as_bytes();
+    while !rest.is_empty() {
+        // SAFETY: writes from a live buffer of that length.
+        let n = unsafe { libc::write(2, rest.as_ptr().cast(), rest.len()) };
+        match usize::try_from(n) {
+            Ok(n) if n > 0 => rest = &rest[n..],
+            _ if n < 0
+                && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
+            _ => return,
+        }
     }
 }
 
 /// Routes lines at `max` and above to `sink`. `None` restores the default:
-/// stderr, at the level `BROWSERBASE_LOG` asks for. Returns once calls of the
-/// replaced callback under way on other threads have finished, so whatever
-/// it used may be freed then (a callback may replace itself: its own call is
-/// not waited for).
+/// stderr, at the level `BROWSERBASE_LOG` asked for when first read. Returns
+/// once calls of the replaced callback under way on other threads have
+/// finished, so whatever it used may be freed then (a callback may replace
+/// itself, also from a nested call: its own calls on this thread are not
+/// waited for).
 pub fn set_logger(sink: Option<LogFn>, max: Option<Level>) {
     let level = match &sink {
         Some(_) => max.map_or(0, |l| l as u8),
-        None => env_level().map_or(0, |l| l as u8),
+        None => env_level(),
     };
+    replace(sink, level);
+}
+
+/// Silences the library entirely, whatever `BROWSERBASE_LOG` says, until the
+/// next [`set_logger`]. Waits for calls of a replaced callback as
+/// [`set_logger`] does.
+pub fn silence() {
+    replace(None, 0);
+}
+
+fn replace(sink: Option<LogFn>, level: u8) {
+    handle_forks();
     let installed = sink.map(|f| {
         Arc::new(Installed {
             f,
@@ -157,7 +274,8 @@ pub fn set_logger(sink: Option<LogFn>, max: Option<Level>) {
     };
     LOGGER.max.store(level, Ordering::Relaxed);
     if let Some(old) = old {
-        let own = CALLING.with(|c| usize::from(c.get() == Arc::as_ptr(&old) as usize));
+        let ptr = Arc::as_ptr(&old) as usize;
+        let own = CALLING.with(|c| c.borrow().iter().filter(|&&p| p == ptr).count());
         while old.calls.load(Ordering::SeqCst) > own {
             std::thread::sleep(std::time::Duration::from_micros(200));
         }
@@ -166,7 +284,7 @@ pub fn set_logger(sink: Option<LogFn>, max: Option<Level>) {
 
 /// The level lines are shown at now (`None`: off).
 pub fn current_level() -> Option<Level> {
-    Level::from_u8(LOGGER.max.load(Ordering::Relaxed))
+    Level::from_u8(max_level())
 }
 
 /// `bb_log!(Level::Info, "format", args...)`: formats only when enabled.

@@ -21,7 +21,10 @@ pub fn status_is_retryable(status: u16, headers: &HeaderMap) -> bool {
 }
 
 /// The delay the server asks for: `retry-after-ms`, then `Retry-After` as
-/// seconds or an HTTP date; honoured only when between 0 and 60 s.
+/// seconds or an HTTP date; honoured only when more than 0 and at most 60 s,
+/// as the official SDKs do. Anything else (0, negative, a date in the past,
+/// more than 60 s) is `None`: the caller's backoff applies, so a server
+/// cannot make the client retry back to back.
 pub fn server_delay(headers: &HeaderMap) -> Option<Duration> {
     let wanted = header_str(headers, "retry-after-ms")
         .and_then(|v| v.trim().parse::<f64>().ok())
@@ -30,14 +33,13 @@ pub fn server_delay(headers: &HeaderMap) -> Option<Duration> {
             let v = header_str(headers, "retry-after")?.trim();
             v.parse::<f64>().ok().or_else(|| {
                 let at = httpdate::parse_http_date(v).ok()?;
-                let secs = match at.duration_since(SystemTime::now()) {
-                    Ok(d) => d.as_secs_f64(),
-                    Err(_) => 0.0,
-                };
-                Some(secs)
+                // A date in the past asks for no wait: not honoured.
+                at.duration_since(SystemTime::now())
+                    .ok()
+                    .map(|d| d.as_secs_f64())
             })
         })?;
-    (wanted.is_finite() && (0.0..=MAX_SERVER_DELAY.as_secs_f64()).contains(&wanted))
+    (wanted.is_finite() && wanted > 0.0 && wanted <= MAX_SERVER_DELAY.as_secs_f64())
         .then(|| Duration::from_secs_f64(wanted))
 }
 
@@ -99,6 +101,12 @@ mod tests {
         );
         assert_eq!(d(&[("retry-after", "61")]), None);
         assert_eq!(d(&[("retry-after", "-1")]), None);
+        assert_eq!(d(&[("retry-after", "0")]), None);
+        assert_eq!(d(&[("retry-after-ms", "0")]), None);
+        assert_eq!(d(&[("retry-after-ms", "-5")]), None);
+        assert_eq!(d(&[("retry-after", "60")]), Some(Duration::from_secs(60)));
+        let past = httpdate::fmt_http_date(SystemTime::now() - Duration::from_secs(5));
+        assert_eq!(d(&[("retry-after", &past)]), None);
         assert_eq!(d(&[("retry-after", "soon")]), None);
         let at = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(5));
         let got = d(&[("retry-after", &at)]).unwrap();

@@ -39,7 +39,7 @@ use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::config::{is_loopback, ClientConfig};
+use crate::config::{is_localhost, is_loopback, ClientConfig};
 use crate::error::{Error, Result};
 
 /// Idle transports kept per client: enough for the threads of a typical
@@ -242,6 +242,7 @@ impl Transports {
             .connect_timeout(self.connect_timeout)
             // Redirects are followed by hand, so the key stays on its origin.
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(std::sync::Arc::new(Resolver))
             .tcp_nodelay(true);
         // The limits on silence and the deadline are applied to each wait by
         // the caller (`Transport::run`), not as reqwest timeouts.
@@ -258,7 +259,7 @@ impl Transports {
         .map_err(|e| {
             Error::internal(format!(
                 "cannot set up the HTTP client: {}",
-                crate::client::chain(&e)
+                crate::error::chain(&e)
             ))
         })?;
         Ok(Box::new(Transport {
@@ -358,5 +359,45 @@ fn keep_inherited(transport: Box<Transport>) {
             Ok(_) => return,
             Err(current) => head = current,
         }
+    }
+}
+
+/// Host name lookups: `getaddrinfo` on the runtime's helper thread, as
+/// reqwest's own resolver does, except that `localhost` only ever yields its
+/// loopback addresses. Plain http is allowed to `localhost` because it is
+/// this machine; if `/etc/hosts` or DNS says otherwise, nothing is sent to
+/// the other address: the connection fails instead.
+struct Resolver;
+
+impl reqwest::dns::Resolve for Resolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let lookup = host.clone();
+            let found = tokio::task::spawn_blocking(move || {
+                use std::net::ToSocketAddrs;
+                (lookup.as_str(), 0)
+                    .to_socket_addrs()
+                    .map(Iterator::collect::<Vec<_>>)
+            })
+            .await??;
+            if !is_localhost(&host) {
+                return Ok(Box::new(found.into_iter()) as reqwest::dns::Addrs);
+            }
+            let (loopback, other): (Vec<_>, Vec<_>) =
+                found.into_iter().partition(|a| a.ip().is_loopback());
+            if loopback.is_empty() {
+                let what = match other.first() {
+                    Some(a) => format!("resolves to {}", a.ip()),
+                    None => "resolves to no address".to_owned(),
+                };
+                return Err(format!(
+                    "{host} {what}, not to a loopback address: refused, so that nothing \
+                     meant for this machine is sent elsewhere"
+                )
+                .into());
+            }
+            Ok(Box::new(loopback.into_iter()) as reqwest::dns::Addrs)
+        })
     }
 }

@@ -41,6 +41,9 @@ pub const MAX_POLL_DELAY: Duration = Duration::from_secs(2);
 const POLL_GROWTH: f64 = 1.5;
 /// Waits are shortened by up to this fraction, at random.
 const POLL_JITTER: f64 = 0.1;
+/// How long past the wait's timeout a poll still under way may go on
+/// before its body shows files (the last poll starts right at the timeout).
+pub const POLL_OVERRUN: Duration = Duration::from_secs(2);
 
 /// How long and for what to wait.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,9 +98,11 @@ impl Client {
     /// Times out with [`ErrorKind::NotReady`].
     ///
     /// `options.timeout` bounds the waiting: no poll starts and no sleep
-    /// ends after it. A poll under way is bounded by the client's own
+    /// ends after it, and a poll still under way is cut off
+    /// [`POLL_OVERRUN`] after it, unless its body has begun with a file.
+    /// The transfer of such a (ready) archive is bounded by the client's own
     /// timeout (silence) and deadline (which, when set, also bounds the whole
-    /// call), so the transfer of a ready archive is never cut short by it.
+    /// call), so it is never cut short by `options.timeout`.
     pub fn wait_for_downloads(
         &self,
         api_key: Option<&str>,
@@ -173,6 +178,7 @@ impl Client {
         options: &WaitOptions,
         sink: &mut dyn Staged,
     ) -> Result<WaitReport> {
+        let _in_use = key.in_use();
         let start = Instant::now();
         let call_deadline = self.config().deadline.and_then(|d| start.checked_add(d));
         let wait_deadline = start.checked_add(options.timeout);
@@ -186,7 +192,10 @@ impl Client {
                 listing: None,
             };
             let tag = format!("poll {polls}");
-            let outcome = self.attempt(key, url, &mut holding, call_deadline, &tag);
+            // A poll is cut off POLL_OVERRUN after the wait's timeout,
+            // unless its body turns out to hold files (see `attempt`).
+            let cutoff = wait_deadline.and_then(|at| at.checked_add(POLL_OVERRUN));
+            let outcome = self.attempt(key, url, &mut holding, call_deadline, cutoff, &tag);
             let listing = holding.listing.take();
             let (seen, server_delay) = match outcome {
                 Ok(size) => {

@@ -531,6 +531,28 @@ fn backslashes_and_control_characters_are_refused() {
 }
 
 #[test]
+fn names_from_an_archive_reach_messages_escaped() {
+    // A C1 control (U+0085, NEL: a newline to some terminals and loggers)
+    // in an entry name, and a directory in the way of that entry: whatever
+    // refuses it, the message names the entry with the control escaped,
+    // never raw (it was printed as is in "cannot write ...: a directory is
+    // in the way").
+    let name = "evil\u{85}name.txt";
+    let bytes = zip_of(&[(name, b"x")]);
+    let scratch = Scratch::new();
+    std::fs::create_dir(scratch.out().join(name)).unwrap();
+    let before = tree(scratch.root());
+    let archive = Archive::from_bytes(bytes).unwrap();
+    let e = archive
+        .extract_to(&scratch.out(), &ExtractLimits::default())
+        .unwrap_err();
+    let m = e.message();
+    assert!(!m.chars().any(char::is_control), "{m:?}");
+    assert!(m.contains(r"evil\u{85}name.txt"), "{m:?}");
+    assert_eq!(tree(scratch.root()), before);
+}
+
+#[test]
 fn symlink_entries_are_refused() {
     let mut w = ZipWriter::new(Cursor::new(Vec::new()));
     w.start_file("fine.txt", options(CompressionMethod::Stored))
@@ -1060,10 +1082,9 @@ fn c_open_list_limit_extract_and_free() {
     assert_eq!(ffi::bb_archive_entry_count(archive), 2);
     let mut rows = Vec::new();
     for i in 0..2 {
-        let mut entry = std::mem::MaybeUninit::<ffi::bb_archive_entry>::uninit();
-        let code = ffi::bb_archive_entry_at(archive, i, entry.as_mut_ptr(), &mut err);
+        let mut entry = ffi::bb_archive_entry::default();
+        let code = ffi::bb_archive_entry_at(archive, i, &mut entry, &mut err);
         assert_eq!(code, bb_code::BB_OK);
-        let entry = unsafe { entry.assume_init() };
         rows.push((
             cstr(entry.original_name),
             cstr(entry.name),
@@ -1082,6 +1103,7 @@ fn c_open_list_limit_extract_and_free() {
 
     // Out of range: an error, and `out` untouched.
     let mut entry = ffi::bb_archive_entry {
+        struct_size: std::mem::size_of::<ffi::bb_archive_entry>(),
         name: std::ptr::null(),
         original_name: std::ptr::null(),
         size: 7,
@@ -1157,13 +1179,8 @@ fn c_arguments_are_checked() {
     assert!(archive.is_null());
 
     assert_eq!(ffi::bb_archive_entry_count(std::ptr::null()), 0);
-    let mut entry = std::mem::MaybeUninit::<ffi::bb_archive_entry>::uninit();
-    let code = ffi::bb_archive_entry_at(
-        std::ptr::null(),
-        0,
-        entry.as_mut_ptr(),
-        std::ptr::null_mut(),
-    );
+    let mut entry = ffi::bb_archive_entry::default();
+    let code = ffi::bb_archive_entry_at(std::ptr::null(), 0, &mut entry, std::ptr::null_mut());
     assert_eq!(code, bb_code::BB_ERR_INVALID_ARGUMENT);
     let code = ffi::bb_archive_extract_to(std::ptr::null(), c"/tmp".as_ptr(), std::ptr::null_mut());
     assert_eq!(code, bb_code::BB_ERR_INVALID_ARGUMENT);

@@ -235,7 +235,7 @@ fn http_errors_map_to_kinds_with_the_servers_message_and_no_retry() {
 fn a_server_error_is_retried_then_succeeds() {
     let server = demo_server();
     let client = client_for(&server);
-    server.script(DEMO, &["status 500", "status 503 | Retry-After: 0"]);
+    server.script(DEMO, &["status 500", "status 503 | retry-after-ms: 1"]);
     let data = client.download_to_vec(KEY, DEMO).unwrap();
     assert!(data.starts_with(b"PK\x03\x04"));
     assert_eq!(server.request_count(), 3);
@@ -750,4 +750,95 @@ fn a_configured_proxy_carries_the_request() {
         format!("{origin}/v1/sessions/{DEMO}/downloads")
     );
     assert_eq!(reqs[0].header("x-bb-api-key"), KEY);
+}
+
+/// Issue 10, row 7: with a plain-http (loopback) base URL, a proxy receives
+/// every request whole, `X-BB-API-Key` included. A plain-http proxy on
+/// another host would carry the key across the network in clear text, so
+/// the combination is refused before anything is sent, as that host is
+/// refused as a base URL. (192.0.2.1 is TEST-NET: never contacted.)
+#[test]
+fn a_plain_http_proxy_on_another_host_is_refused_for_a_plain_http_base_url() {
+    let server = demo_server();
+    for proxy in [
+        "http://192.0.2.1:3128",
+        "http://proxyuser:proxysecret@192.0.2.1:3128",
+        "http://proxy.example.com:8080",
+        "http://bb.localhost:3128",
+    ] {
+        // Either order of the setters: the client refuses the pair.
+        let mut config = config_for(&server);
+        config.set_proxy(proxy).unwrap();
+        let e = Client::new(config).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{proxy}: {e}");
+        assert!(e.message().contains("clear text"), "{proxy}: {e}");
+        assert!(!e.message().contains("proxysecret"), "{proxy}: {e}");
+        let mut config = ClientConfig::default();
+        config.set_proxy(proxy).unwrap();
+        config.set_base_url(&server.base_url()).unwrap();
+        let e = Client::new(config).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{proxy}: {e}");
+    }
+    assert_eq!(server.request_count(), 0);
+    // What stays allowed: the key is not in clear text on the network. A
+    // loopback proxy is `a_configured_proxy_carries_the_request`.
+    for (base, proxy) in [
+        (server.base_url(), "https://192.0.2.1:3128".to_owned()),
+        (server.base_url(), "http://localhost:3128".to_owned()),
+        (
+            "https://api.browserbase.com".to_owned(),
+            "http://192.0.2.1:3128".to_owned(),
+        ),
+    ] {
+        let mut config = ClientConfig::default();
+        config.set_base_url(&base).unwrap();
+        config.set_proxy(&proxy).unwrap();
+        Client::new(config).unwrap_or_else(|e| panic!("{base} via {proxy}: {e}"));
+    }
+}
+
+/// Issue 10, row 8: plain http only to IP literals in 127.0.0.0/8, ::1 and
+/// the exact name `localhost`; `*.localhost` is a name like any other
+/// (`/etc/hosts` or DNS may send it anywhere), as a base URL and as a
+/// redirect target. `localhost` itself keeps working.
+#[test]
+fn plain_http_to_a_subdomain_of_localhost_is_refused() {
+    let server = demo_server();
+    let port = server.addr().port();
+    for base in [
+        format!("http://bb.localhost:{port}"),
+        format!("http://BB.LocalHost:{port}"),
+        format!("http://a.b.localhost:{port}/"),
+    ] {
+        let mut config = ClientConfig::default();
+        let e = config.set_base_url(&base).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{base}: {e}");
+        assert!(e.message().contains("clear text"), "{base}: {e}");
+    }
+    // A redirect there is not followed (the key would go with it).
+    let client = client_no_retry(&server);
+    server.script(
+        DEMO,
+        &[&format!(
+            "redirect http://bb.localhost:{port}/v1/sessions/{DEMO}/downloads"
+        )],
+    );
+    let e = client.download_to_vec(KEY, DEMO).unwrap_err();
+    assert_eq!(
+        (e.kind(), e.http_status()),
+        (ErrorKind::Http, Some(302)),
+        "{e}"
+    );
+    assert_eq!(server.request_count(), 1);
+    // The exact name works.
+    let mut config = ClientConfig::default();
+    config
+        .set_base_url(&format!("http://localhost:{port}"))
+        .unwrap();
+    let data = Client::new(config)
+        .unwrap()
+        .download_to_vec(KEY, DEMO)
+        .unwrap();
+    assert_eq!(support::zip_entry_names(&data).len(), 2);
+    assert_eq!(server.request_count(), 2);
 }

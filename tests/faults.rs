@@ -715,6 +715,35 @@ fn rate_limited_waits_as_long_as_the_server_asks() {
     );
 }
 
+/// Issue 10, row 15: the SDKs honour a server's delay only in (0, 60 s]; 0,
+/// a negative value or a date in the past mean the usual backoff, never a
+/// retry back to back (with `max_retries` 100, 101 requests in a burst).
+#[test]
+fn a_zero_or_negative_retry_after_means_the_usual_backoff() {
+    let _g = shared();
+    let fx = fixture();
+    let past = httpdate::fmt_http_date(std::time::SystemTime::now() - Duration::from_secs(30));
+    for header in [
+        "Retry-After: 0".to_owned(),
+        "retry-after-ms: 0".to_owned(),
+        "Retry-After: -1".to_owned(),
+        "retry-after-ms: -250".to_owned(),
+        format!("Retry-After: {past}"),
+    ] {
+        let row = format!("503 {header}");
+        recovering_row(
+            &fx,
+            &row,
+            fx.config(1),
+            &[&format!("status 503 | {header}")],
+            2,
+        );
+        // The first backoff: 0.5 s less up to 25 %, measured on the server.
+        let g = gaps(&fx.server);
+        assert!(g[0] >= Duration::from_millis(375), "{row}: {g:?}");
+    }
+}
+
 #[test]
 fn retry_after_as_an_http_date() {
     let _g = shared();
@@ -815,6 +844,92 @@ fn timeout_and_conflict_statuses_are_retried() {
             2,
         );
     }
+}
+
+/// Issue 10, row 15: a status without a reason phrase of its own is printed
+/// as `HTTP 599: ...`, not `HTTP 599 : ...`.
+#[test]
+fn a_status_without_a_reason_phrase_is_printed_cleanly() {
+    let _g = shared();
+    let fx = fixture();
+    let e = failing_row(
+        &fx,
+        "599",
+        fx.config(0),
+        &["status 599"],
+        Want {
+            kind: ErrorKind::Server,
+            status: Some(599),
+            requests: 1,
+            says: &[],
+        },
+    );
+    assert_eq!(e.message(), "HTTP 599: stand-in fault 599");
+    // A status with a reason phrase keeps it.
+    let e = failing_row(
+        &fx,
+        "503",
+        fx.config(0),
+        &["status 503"],
+        Want {
+            kind: ErrorKind::Server,
+            status: Some(503),
+            requests: 1,
+            says: &[],
+        },
+    );
+    assert_eq!(
+        e.message(),
+        "HTTP 503 Service Unavailable: stand-in fault 503"
+    );
+}
+
+/// Issue 10, row 13: an error body trickled a byte every 0.3 s (never a
+/// silence the timeout would catch) must not hold the call: it is read for
+/// its message for 2 s at most, then the status alone is reported. 400
+/// bytes at that pace took 2 minutes before (65536 would take 5 hours).
+#[test]
+fn a_trickled_error_body_does_not_hold_the_call() {
+    let _g = shared();
+    let fx = fixture();
+    let mut config = fx.config(2);
+    config.set_timeout(Duration::from_secs(5)).unwrap();
+    let started = Instant::now();
+    let e = failing_row(
+        &fx,
+        "401 trickled",
+        config,
+        &["trickle-status 401 400 1 300"],
+        Want {
+            kind: ErrorKind::Authentication,
+            status: Some(401),
+            requests: 1,
+            says: &["HTTP 401"],
+        },
+    );
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(10), "{took:?}: {e}");
+    // The body was given its budget before the status alone was reported.
+    assert!(took >= Duration::from_millis(1_900), "{took:?}: {e}");
+    // A retried status: each attempt's body gets the budget, not more.
+    let started = Instant::now();
+    failing_row(
+        &fx,
+        "503 trickled twice",
+        fx.config(1),
+        &[
+            "trickle-status 503 400 1 100",
+            "trickle-status 503 400 1 100",
+        ],
+        Want {
+            kind: ErrorKind::Server,
+            status: Some(503),
+            requests: 2,
+            says: &["failed after 2 attempts"],
+        },
+    );
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(15), "{took:?}");
 }
 
 #[test]

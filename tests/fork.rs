@@ -8,7 +8,10 @@
 //!   points SSL_CERT_FILE (read by the system-roots loader) at a FIFO to
 //!   hold the parent's loading open, which would stall other binaries' tests;
 //! - a download whose callback forks goes on in the parent, and fails at
-//!   once in the child instead of reading the parent's connection.
+//!   once in the child instead of reading the parent's connection;
+//! - a process forked while another of its threads hands out and frees
+//!   buffers can hand out and free buffers in the child (the table of
+//!   buffers held by C is never left locked in the child).
 
 mod support;
 
@@ -143,4 +146,56 @@ fn a_download_whose_callback_forks_fails_in_the_child_and_goes_on_in_the_parent(
     );
     let n = result.unwrap();
     assert!(n > 22, "{n}");
+}
+
+/// `bb_buffer_free` looks buffers up in a table under a lock; a fork while
+/// another thread holds it must not leave the child's copy locked. Many
+/// forks while a thread churns buffers; each child allocates and frees one
+/// and must exit at once (an alarm kills a child stuck for 5 s, which fails
+/// the test instead of hanging it).
+#[test]
+fn a_child_forked_while_buffers_churn_can_free_buffers() {
+    use browserbase::ffi::{bb_buffer_free, buffer_for_tests};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let churned = Arc::new(AtomicU64::new(0));
+    let churn = {
+        let (stop, churned) = (stop.clone(), churned.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let (ptr, len) = buffer_for_tests(vec![1u8; 64]);
+                bb_buffer_free(ptr, len);
+                churned.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+    // The churning thread is running before the first fork.
+    while churned.load(Ordering::Relaxed) == 0 {
+        std::thread::yield_now();
+    }
+    let mut stuck = None;
+    for round in 0..300 {
+        // SAFETY: the child only calls the library and leaves with _exit.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            unsafe { libc::alarm(5) };
+            let (ptr, _len) = buffer_for_tests(vec![2u8; 8]);
+            bb_buffer_free(ptr, 0);
+            unsafe { libc::_exit(0) };
+        }
+        assert!(pid > 0, "fork failed");
+        let mut status = 0;
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+            stuck = Some(round);
+            break;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    churn.join().unwrap();
+    assert_eq!(
+        stuck, None,
+        "a child (fork number shown) got stuck freeing a buffer and was killed by its alarm"
+    );
 }

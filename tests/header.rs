@@ -16,14 +16,20 @@ fn header_path() -> PathBuf {
 fn generate() -> String {
     let mut config =
         cbindgen::Config::from_file(root().join("cbindgen.toml")).expect("cbindgen.toml parses");
+    // The version macros first, then cbindgen.toml's `after_includes` (the
+    // extensible structs' BB_<NAME>_INIT macros).
     config.after_includes = Some(format!(
         "\n/* This header's version; bb_version() returns the library's at run time. */\n\
          #define BB_VERSION_MAJOR {}\n#define BB_VERSION_MINOR {}\n#define BB_VERSION_PATCH {}\n\
-         #define BB_VERSION_STRING \"{}\"",
+         #define BB_VERSION_STRING \"{}\"\n\
+         /* (major << 16) | (minor << 8) | patch; bb_version_number() is the library's. */\n\
+         #define BB_VERSION_NUMBER 0x{:06x}\n\n{}",
         env!("CARGO_PKG_VERSION_MAJOR"),
         env!("CARGO_PKG_VERSION_MINOR"),
         env!("CARGO_PKG_VERSION_PATCH"),
         env!("CARGO_PKG_VERSION"),
+        browserbase::ffi::VERSION_NUMBER,
+        config.after_includes.as_deref().unwrap_or(""),
     ));
     let mut out = Vec::new();
     cbindgen::Builder::new()
@@ -431,7 +437,8 @@ fn every_function_is_documented_with_ownership() {
     let lines: Vec<&str> = h.lines().collect();
     let mut functions = 0;
     for (i, line) in lines.iter().enumerate() {
-        let is_decl = line.contains(" bb_")
+        // `const char *bb_version(void);` too: the name may follow a `*`.
+        let is_decl = (line.contains(" bb_") || line.contains("*bb_"))
             && line.contains('(')
             && !line.starts_with("typedef")
             && !line.starts_with([' ', '*', '/']);

@@ -108,10 +108,12 @@ fn browserbase_log_writes_to_stderr_and_is_quiet_otherwise() {
     assert_eq!(quiet.stderr, "", "{}", quiet.describe());
 }
 
-#[test]
-fn progress_and_log_callbacks_work_from_c() {
+/// Runs tests/c/test_callbacks.c (built into `target/.../c-tests/<name>/`)
+/// with `BROWSERBASE_LOG` set to `log` (or unset), and checks every check
+/// passed.
+fn run_test_callbacks(name: &str, log: Option<&str>) -> support::cbuild::Run {
     let server = StandInServer::start_with(&["--demo"]);
-    let dir = out_dir("callbacks");
+    let dir = out_dir(name);
     let exe = dir.join("test_callbacks");
     compile(
         false,
@@ -120,16 +122,204 @@ fn progress_and_log_callbacks_work_from_c() {
         &exe,
         Link::Shared,
     );
-    let result = run(program(&exe)
+    let mut command = program(&exe);
+    command
         .env("BB_TEST_BASE_URL", server.base_url())
-        .env("BB_TEST_SESSION", StandInServer::DEMO_SESSION)
-        .env_remove("BROWSERBASE_LOG"));
+        .env("BB_TEST_SESSION", StandInServer::DEMO_SESSION);
+    match log {
+        Some(value) => command.env("BROWSERBASE_LOG", value),
+        None => command.env_remove("BROWSERBASE_LOG"),
+    };
+    let result = run(&mut command);
     assert!(result.status.success(), "{}", result.describe());
     assert!(
-        result.stdout.contains("11 passed, 0 failed"),
+        result.stdout.contains("15 passed, 0 failed"),
         "{}",
         result.describe()
     );
+    result
+}
+
+#[test]
+fn progress_and_log_callbacks_work_from_c() {
+    let result = run_test_callbacks("callbacks", None);
+    assert_eq!(result.stderr, "", "{}", result.describe());
+}
+
+#[test]
+fn bb_log_off_with_a_null_callback_silences_even_browserbase_log() {
+    // test_callbacks ends with bb_set_log_callback(NULL, NULL, BB_LOG_OFF)
+    // and a download: with BROWSERBASE_LOG=debug that download's lines went
+    // to stderr (NULL re-applied the environment).
+    let result = run_test_callbacks("callbacks_log_debug", Some("debug"));
+    assert_eq!(result.stderr, "", "{}", result.describe());
+}
+
+#[test]
+fn a_bad_browserbase_log_is_reported_once() {
+    // test_callbacks restores the default (NULL) three times; the bad value
+    // was reported at each of them and once more when first read.
+    let result = run_test_callbacks("callbacks_log_bad", Some("loud"));
+    assert_eq!(
+        result
+            .stderr
+            .matches("BROWSERBASE_LOG=\"loud\" is not one of")
+            .count(),
+        1,
+        "{}",
+        result.describe()
+    );
+    assert_eq!(result.stderr.lines().count(), 1, "{}", result.describe());
+}
+
+/// Collects the lines of a callback logger at `max` (take `logger_turn` first).
+fn capture(max: Level) -> Arc<Mutex<Vec<(Level, String)>>> {
+    let lines: Arc<Mutex<Vec<(Level, String)>>> = Arc::default();
+    let sink = lines.clone();
+    set_logger(
+        Some(Arc::new(move |level, line: &str| {
+            sink.lock().unwrap().push((level, line.to_owned()))
+        })),
+        Some(max),
+    );
+    lines
+}
+
+fn has_control(text: &str) -> bool {
+    text.chars().any(char::is_control)
+}
+
+#[test]
+fn a_redirect_target_holding_the_key_is_redacted_in_messages_and_log_lines() {
+    let _turn = logger_turn();
+    // A key with capitals: host names come back lower-cased from the URL
+    // parser, and must still be recognised as the key.
+    const MIXED_KEY: &str = "bb_Live_Key_0123abcd";
+    let server = StandInServer::start_with(&["--demo", "--api-key", MIXED_KEY]);
+    let lines = capture(Level::Debug);
+    let mut config = ClientConfig::default();
+    config.set_base_url(&server.base_url()).unwrap();
+    config.set_max_retries(0).unwrap();
+    config
+        .set_connect_timeout(std::time::Duration::from_secs(2))
+        .unwrap();
+    config.set_deadline(Some(std::time::Duration::from_secs(10)));
+    let client = Client::new(config).unwrap();
+    let lower = MIXED_KEY.to_ascii_lowercase();
+    let targets = [
+        // Refused (plain http to a remote host): the refusal names the host.
+        format!("http://{MIXED_KEY}.example.com/x"),
+        // Followed, and the connection fails: "cannot connect to <host>".
+        format!("https://{MIXED_KEY}.invalid/x"),
+        // Followed to loopback; the debug line names the path.
+        format!("http://127.0.0.1:1/{MIXED_KEY}/downloads"),
+    ];
+    let mut messages = Vec::new();
+    for target in &targets {
+        server.script(
+            StandInServer::DEMO_SESSION,
+            &[&format!("redirect {target}")],
+        );
+        let err = client
+            .download_to_vec(Some(MIXED_KEY), StandInServer::DEMO_SESSION)
+            .unwrap_err();
+        messages.push(err.message().to_owned());
+    }
+    set_logger(None, None);
+    let lines = lines.lock().unwrap().clone();
+    let text: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
+    for m in &messages {
+        assert!(
+            !m.to_ascii_lowercase().contains(&lower),
+            "the key is in the message: {m}"
+        );
+    }
+    assert!(
+        messages[0].contains("[redacted].example.com")
+            && messages[1].contains("[redacted].invalid"),
+        "{messages:#?}"
+    );
+    let redirects = lines
+        .iter()
+        .filter(|(_, l)| l.contains("following the redirect"))
+        .count();
+    assert_eq!(redirects, 3, "{text:#?}");
+    assert!(
+        lines
+            .iter()
+            .all(|(_, l)| !l.to_ascii_lowercase().contains(&lower)),
+        "{text:#?}"
+    );
+}
+
+/// A 403 whose message tries to forge a log line and send terminal escapes.
+const FORGING_403: &str = r#"status 403 | Message: "denied\nGET /v1/sessions/x/downloads -> 200, 4212 bytes in 1 ms (attempt 1/1)\r\u001b]0;owned\u0007\u001b[2J\u0085\u007f""#;
+
+#[test]
+fn server_text_cannot_forge_log_lines_or_send_terminal_escapes() {
+    let _turn = logger_turn();
+    let server = StandInServer::start_with(&["--demo"]);
+    let lines = capture(Level::Debug);
+    let mut config = ClientConfig::default();
+    config.set_base_url(&server.base_url()).unwrap();
+    let client = Client::new(config).unwrap();
+    server.script(StandInServer::DEMO_SESSION, &[FORGING_403]);
+    let err = client
+        .download_to_vec(Some(KEY), StandInServer::DEMO_SESSION)
+        .unwrap_err();
+    set_logger(None, None);
+    assert_eq!(err.kind(), browserbase::ErrorKind::PermissionDenied);
+    let m = err.message();
+    assert!(!has_control(m), "{m:?}");
+    assert!(
+        m.contains(r"denied\nGET /v1/sessions/x/downloads -> 200")
+            && m.contains(r"\r\u{1b}]0;owned\u{7}\u{1b}[2J\u{85}\u{7f}"),
+        "{m:?}"
+    );
+    let lines = lines.lock().unwrap().clone();
+    assert!(!lines.is_empty());
+    for (_, line) in &lines {
+        assert!(!has_control(line), "{line:?}");
+    }
+    assert!(
+        lines.iter().any(|(_, l)| l.contains(r"denied\nGET")),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn server_text_cannot_forge_lines_on_stderr() {
+    // The same 403 through the C API and BROWSERBASE_LOG: stderr gets the
+    // library's log line and examples/download.c's bb_error_message line,
+    // each one line, and no line that the server wrote.
+    let server = StandInServer::start_with(&["--demo"]);
+    let dir = out_dir("logging_forged");
+    let exe = dir.join("download");
+    compile(false, CFLAGS, "examples/download.c", &exe, Link::Shared);
+    server.script(StandInServer::DEMO_SESSION, &[FORGING_403]);
+    let out = dir.join("scratch/out.zip");
+    let result = run(program(&exe)
+        .args([StandInServer::DEMO_SESSION, out.to_str().unwrap()])
+        .env("BROWSERBASE_BASE_URL", server.base_url())
+        .env("BROWSERBASE_API_KEY", KEY)
+        .env("BROWSERBASE_LOG", "info"));
+    assert!(!result.status.success(), "{}", result.describe());
+    let stderr = &result.stderr;
+    assert!(
+        !stderr.chars().any(|c| c.is_control() && c != '\n'),
+        "{stderr:?}"
+    );
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr:?}");
+    assert!(
+        lines[0].starts_with("browserbase: info: GET /v1/sessions/"),
+        "{stderr:?}"
+    );
+    assert!(
+        lines[1].starts_with("download: BB_ERR_PERMISSION_DENIED"),
+        "{stderr:?}"
+    );
+    assert!(stderr.contains(r"denied\nGET"), "{stderr:?}");
 }
 
 #[test]

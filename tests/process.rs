@@ -42,6 +42,38 @@ fn fork_then_download_in_the_child_and_the_parent() {
 }
 
 #[test]
+fn a_child_forked_while_a_log_callback_runs_can_replace_it() {
+    // Another thread is parked inside the log callback (a pipe holds it
+    // there) when the process forks: that call never ends in the child,
+    // whose bb_set_log_callback must not wait for it (it spun forever). The
+    // child runs under alarm(10): a hang fails the check in seconds.
+    let server = StandInServer::start_with(&["--demo"]);
+    let (binary, _) = build_test_fork("test_fork_log");
+    let run = run(program(&binary)
+        .arg("log-callback")
+        .env("BB_TEST_BASE_URL", server.base_url())
+        .env("BROWSERBASE_API_KEY", StandInServer::KEY)
+        .env_remove("BROWSERBASE_LOG"));
+    assert_all_checks_passed(&run, 5);
+}
+
+#[test]
+fn a_child_forked_while_a_thread_writes_a_log_line_to_stderr_logs_too() {
+    // Another thread is blocked writing a log line to stderr (a full pipe,
+    // seen in /proc/self/task/*/syscall) when the process forks; the child
+    // points its stderr elsewhere and downloads with BROWSERBASE_LOG=info.
+    // std's stderr lock, held by the blocked thread, hung the child forever.
+    let server = StandInServer::start_with(&["--demo"]);
+    let (binary, _) = build_test_fork("test_fork_log_stderr");
+    let run = run(program(&binary)
+        .arg("log-stderr")
+        .env("BB_TEST_BASE_URL", server.base_url())
+        .env("BROWSERBASE_API_KEY", StandInServer::KEY)
+        .env("BROWSERBASE_LOG", "info"));
+    assert_all_checks_passed(&run, 4);
+}
+
+#[test]
 fn a_host_name_lookup_that_hangs_holds_up_neither_the_call_nor_the_free() {
     // getaddrinfo cannot be interrupted, so it runs on a helper thread; the
     // call stops waiting at its deadline and freeing the client must not
@@ -74,6 +106,43 @@ fn a_host_name_lookup_that_hangs_holds_up_neither_the_call_nor_the_free() {
         "the program waited for the lookup: {}",
         run.describe()
     );
+}
+
+#[test]
+fn localhost_resolving_to_another_machine_is_never_connected_to() {
+    // Issue 10, row 8: plain http is allowed to `localhost` because it is
+    // this machine. tests/c/test_foreign_localhost.c runs with an LD_PRELOAD
+    // shim whose getaddrinfo says "localhost" is 192.0.2.1 and whose
+    // connect() counts (and refuses) every attempt at a non-loopback address.
+    let server = StandInServer::start_with(&["--demo"]);
+    let dir = out_dir("test_foreign_localhost");
+    let shim = dir.join("foreign_localhost.so");
+    compile_with(
+        false,
+        &["-shared", "-fPIC", "-O2", "-Wall", "-Werror"],
+        "tests/c/foreign_localhost.c",
+        &shim,
+        Link::Without,
+        &["-ldl"],
+    );
+    let binary = dir.join("test_foreign_localhost");
+    compile_with(
+        false,
+        CFLAGS,
+        "tests/c/test_foreign_localhost.c",
+        &binary,
+        Link::Shared,
+        &["-ldl"],
+    );
+    let mut command = program(&binary);
+    command
+        .env("LD_PRELOAD", &shim)
+        .env("BB_TEST_PORT", server.addr().port().to_string())
+        .env("BB_TEST_SESSION", DEMO);
+    let run = run(&mut command);
+    assert_all_checks_passed(&run, 6);
+    // Only the download by IP literal reached the server.
+    assert_eq!(server.request_count(), 1, "{}", run.describe());
 }
 
 #[test]
@@ -187,7 +256,11 @@ fn unusable_environment_values_are_invalid_arguments_at_first_use() {
         ("BROWSERBASE_FSYNC", "maybe"),
         ("BROWSERBASE_BASE_URL", "http://example.com"),
         ("BROWSERBASE_BASE_URL", "not a url"),
+        ("BROWSERBASE_BASE_URL", "http://bb.localhost:1"),
         ("BROWSERBASE_PROXY", "ftp://proxy"),
+        // Issue 10, row 7: the key in clear text to a proxy on another host
+        // (192.0.2.1 is TEST-NET: never contacted).
+        ("BROWSERBASE_PROXY", "http://192.0.2.1:3128"),
         ("BROWSERBASE_USER_AGENT_SUFFIX", "a\u{1}b"),
         ("BROWSERBASE_CA_FILE", "/dev/zero"),
         ("BROWSERBASE_CA_FILE", fifo.to_str().unwrap()),
@@ -231,6 +304,80 @@ fn unusable_environment_values_are_invalid_arguments_at_first_use() {
         .collect();
     left.sort();
     assert_eq!(left, ["fifo.pem", "out.zip"]);
+}
+
+/// Issue 10, row 7: the system's proxy variables never apply to a loopback
+/// base URL (so they cannot carry the key off this machine in clear text):
+/// the request goes straight to the server, in origin form.
+#[test]
+fn system_proxies_never_apply_to_a_loopback_base_url() {
+    let server = StandInServer::start_with(&["--demo"]);
+    let (binary, scratch) = build_test_fork("env_system_proxy");
+    let path = scratch.join("out.zip");
+    let proxy = "http://192.0.2.1:3128";
+    let env = [
+        ("HTTP_PROXY", proxy),
+        ("http_proxy", proxy),
+        ("HTTPS_PROXY", proxy),
+        ("https_proxy", proxy),
+        ("ALL_PROXY", proxy),
+        ("all_proxy", proxy),
+        ("BROWSERBASE_MAX_RETRIES", "0"),
+        ("BROWSERBASE_CONNECT_TIMEOUT_MS", "2000"),
+    ];
+    for mode in ["default", "env-client"] {
+        server.clear_requests();
+        let r = env_download(&binary, mode, &server.base_url(), &env, &path);
+        assert!(
+            r.success && r.line.starts_with("BB_OK "),
+            "{mode}: {}",
+            r.line
+        );
+        let seen = server.requests();
+        assert_eq!(seen.len(), 1, "{mode}");
+        assert_eq!(
+            seen[0].target,
+            format!("/v1/sessions/{DEMO}/downloads"),
+            "{mode}"
+        );
+    }
+}
+
+/// Issue 10, row 15: when the system's proxy (`HTTPS_PROXY`) refuses the
+/// connection, the message names that proxy, not only the target host (which
+/// was never contacted).
+#[test]
+fn a_system_proxy_that_refuses_is_named() {
+    let (binary, scratch) = build_test_fork("env_system_proxy_named");
+    let path = scratch.join("out.zip");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let proxy = format!("http://127.0.0.1:{port}");
+    let env = [
+        ("HTTPS_PROXY", proxy.as_str()),
+        ("https_proxy", proxy.as_str()),
+        ("ALL_PROXY", ""),
+        ("all_proxy", ""),
+        ("NO_PROXY", ""),
+        ("no_proxy", ""),
+        ("BROWSERBASE_MAX_RETRIES", "0"),
+    ];
+    for mode in ["default", "env-client"] {
+        let r = env_download(&binary, mode, "https://api.browserbase.test", &env, &path);
+        assert!(
+            r.line.starts_with("BB_ERR_CONNECTION 0 "),
+            "{mode}: {}",
+            r.line
+        );
+        assert!(
+            r.line.contains(&format!(
+                "api.browserbase.test:443 through the system proxy 127.0.0.1:{port}"
+            )),
+            "{mode}: {}",
+            r.line
+        );
+    }
 }
 
 #[test]

@@ -14,9 +14,11 @@
 //! - `python` blocks run with the package from `bindings/python` and the
 //!   release library.
 //!
-//! A block that is not run says so in an HTML comment on the line before it:
-//! `<!-- readme-test: skip (why) -->`, or `<!-- readme-test: first-line-only
-//! (why) -->`. Any other block, or one in another language, fails the test.
+//! A block that is not run here says so in an HTML comment on the line before
+//! it: `<!-- readme-test: skip (why) -->`, `<!-- readme-test: first-line-only
+//! (why) -->`, or `<!-- readme-test: run-by (FILE, ...) -->` for a snippet
+//! another suite runs (the Node and Go ones). Any other block, or one in
+//! another language, fails the test.
 
 mod support;
 
@@ -90,6 +92,18 @@ fn every_readme_block_is_runnable_or_marked() {
     for block in &all {
         match &block.marker {
             Some(m) if m.starts_with("skip (") || m.starts_with("first-line-only (") => {}
+            Some(m) if m.starts_with("run-by (") => {
+                // Run by another suite: the file named must exist and read
+                // the README.
+                let file = m["run-by (".len()..].split([',', ')']).next().unwrap();
+                let text = std::fs::read_to_string(manifest_dir().join(file))
+                    .unwrap_or_else(|e| panic!("README.md:{}: {file}: {e}", block.line));
+                assert!(
+                    text.contains("README"),
+                    "README.md:{}: {file} does not read the README",
+                    block.line
+                );
+            }
             Some(m) => panic!("README.md:{}: unknown marker {m:?}", block.line),
             None => assert!(
                 RUNNABLE.contains(&block.lang.as_str()),
@@ -316,7 +330,7 @@ fn every_readme_block_runs_as_written() {
     let mut ran = 0;
     for block in blocks(&readme()) {
         match block.marker.as_deref() {
-            Some(m) if m.starts_with("skip") => continue,
+            Some(m) if m.starts_with("skip") || m.starts_with("run-by") => continue,
             Some(m) if m.starts_with("first-line-only") => {
                 let first = block.code.lines().next().unwrap().to_owned();
                 runner.sh(&block, &first);

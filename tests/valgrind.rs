@@ -1,5 +1,7 @@
 //! The C tests under valgrind memcheck: `tests/c/test_api.c` (every function
-//! of the C API), `tests/c/test_dlopen.c` and `tests/c/test_fork.c`, each
+//! of the C API), `tests/c/test_dlopen.c`, `tests/c/test_fork.c` and
+//! `tests/c/test_abi.c` (extensible structs written to their exact size,
+//! buffers freed with a wrong or zero len), each
 //! against a stand-in server of its own, through
 //! `scripts/valgrind-c-tests.sh` (flags, and why there are no suppressions:
 //! see that script). Zero memory errors and
@@ -20,7 +22,7 @@ use support::cbuild::{
 };
 use support::StandInServer;
 
-/// Valgrind runs programs 20-50 times slower; the three run in parallel and
+/// Valgrind runs programs 20-50 times slower; the four run in parallel and
 /// take well under a minute on two cores.
 const VALGRIND_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -69,11 +71,13 @@ fn c_tests_under_valgrind_memcheck() {
         Link::Without,
         &["-ldl"],
     );
+    let test_abi = dir.join("test_abi");
+    compile(false, CFLAGS, "tests/c/test_abi.c", &test_abi, Link::Shared);
     let script = manifest_dir().join("scripts/valgrind-c-tests.sh");
 
     // One server and one scratch directory per program: test_api scripts
     // faults on its server, and counts requests.
-    let runs: Vec<_> = [test_api, test_fork, test_dlopen]
+    let runs: Vec<_> = [test_api, test_fork, test_dlopen, test_abi]
         .into_iter()
         .map(|binary: PathBuf| {
             let script = script.clone();

@@ -134,6 +134,71 @@ fn a_session_that_stays_empty_times_out_on_schedule_with_a_message() {
     );
 }
 
+/// Issue 10, row 13: `timeout_ms` bounds a poll under way too. A poll whose
+/// answer never comes, or trickles (an empty archive a byte a second, an
+/// error body a byte every 0.3 s), is cut off at most 2 s past the timeout
+/// (`POLL_OVERRUN`); before, each ran to the client's own limits (minutes).
+#[test]
+fn a_poll_under_way_is_cut_off_after_the_timeout() {
+    let server = server();
+    server.set_empty(S);
+    let client = client_for(&server);
+    for (row, step) in [
+        ("empty archive trickled", "trickle 1 1000"),
+        ("headers never come", "stall-headers 60000"),
+        ("error body trickled", "trickle-status 503 400 1 300"),
+    ] {
+        server.clear_requests();
+        server.script(S, &[step, step, step]);
+        let (dir, path) = support::scratch();
+        std::fs::write(&path, b"old").unwrap();
+        let started = Instant::now();
+        let e = client
+            .wait_for_downloads(KEY, S, &path, &wait(1_000))
+            .unwrap_err();
+        let took = started.elapsed();
+        assert_eq!(e.kind(), ErrorKind::NotReady, "{row}: {e}");
+        assert!(e.message().contains("the last poll failed"), "{row}: {e}");
+        assert!(took < Duration::from_secs(8), "{row}: {took:?}: {e}");
+        // Waited for the timeout at least.
+        assert!(took >= Duration::from_millis(1_000), "{row}: {took:?}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"old", "{row}");
+        assert_eq!(
+            support::leftovers(dir.path(), &["out.zip"]),
+            Vec::<String>::new(),
+            "{row}"
+        );
+        server.script(S, &[]);
+    }
+}
+
+/// The other side of the cutoff: once a poll's body starts with a file
+/// (not the empty archive), it is a ready archive's transfer, which only the
+/// client's timeout and deadline bound: a slow one is not cut short.
+#[test]
+fn the_slow_transfer_of_a_ready_archive_is_not_cut_off() {
+    let server = server();
+    let mut noise = vec![0u8; 3_000];
+    let mut x: u32 = 2_463_534_242;
+    for b in noise.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        *b = x as u8;
+    }
+    server.add_file(S, "noise.bin", &noise);
+    // 100 bytes every 100 ms: over 3 s in all, past the 0.5 s timeout + 2 s.
+    server.script(S, &["trickle 100 100"]);
+    let client = client_for(&server);
+    let started = Instant::now();
+    let (bytes, report) = client
+        .wait_for_downloads_to_vec(KEY, S, &wait(500))
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(2_500));
+    assert_eq!((report.polls, report.files), (1, 1));
+    assert_eq!(original_names(&bytes), ["noise.bin"]);
+}
+
 #[test]
 fn a_zero_timeout_polls_once() {
     let server = server();

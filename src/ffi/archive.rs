@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use super::client::bb_client;
 use super::error::{bb_code, bb_error};
 use super::wait::{wait_options, with_client};
-use super::{ffi_guard, opt_str_arg, out_arg, path_arg, ref_arg, str_arg};
+use super::{ffi_guard, opt_str_arg, out_arg, path_arg, ref_arg, str_arg, write_fields};
 use crate::archive::Archive;
 use crate::error::{Error, Result};
 use crate::extract::ExtractLimits;
@@ -24,10 +24,17 @@ pub struct bb_archive {
     limits: Mutex<ExtractLimits>,
 }
 
-/// One entry of an archive, filled by `bb_archive_entry_at`.
+/// One entry of an archive, filled by `bb_archive_entry_at`. An extensible
+/// struct (see the header's preamble): set `struct_size` before the call,
+/// best with `bb_archive_entry e = BB_ARCHIVE_ENTRY_INIT;`. Later versions
+/// may add fields at the end; the library fills only those that fit inside
+/// `struct_size`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct bb_archive_entry {
+    /// `sizeof(bb_archive_entry)` as the caller's header declares it; set by
+    /// the caller (`BB_ARCHIVE_ENTRY_INIT`), never written by the library.
+    pub struct_size: usize,
     /// The name as stored, UTF-8, such as "report-1719265797164.pdf"; a
     /// directory entry's name ends with '/'. It may be hostile (such as
     /// "../x"): extract with `bb_archive_extract_to`, which checks every
@@ -46,6 +53,32 @@ pub struct bb_archive_entry {
     /// name, milliseconds since 1970 (UTC); -1 when the name carries none.
     pub download_time_ms: i64,
 }
+
+impl Default for bb_archive_entry {
+    /// `BB_ARCHIVE_ENTRY_INIT`: `struct_size` set, everything else empty.
+    fn default() -> bb_archive_entry {
+        bb_archive_entry {
+            struct_size: std::mem::size_of::<bb_archive_entry>(),
+            name: std::ptr::null(),
+            original_name: std::ptr::null(),
+            size: 0,
+            mtime_unix: 0,
+            download_time_ms: 0,
+        }
+    }
+}
+
+/// Where each field of `bb_archive_entry` ends, in order: the library writes
+/// a field only when it ends inside the caller's `struct_size`. The first
+/// version ends after `download_time_ms`; a smaller `struct_size` is refused.
+const ENTRY_FIELD_ENDS: [usize; 5] = [
+    std::mem::offset_of!(bb_archive_entry, name) + std::mem::size_of::<*const c_char>(),
+    std::mem::offset_of!(bb_archive_entry, original_name) + std::mem::size_of::<*const c_char>(),
+    std::mem::offset_of!(bb_archive_entry, size) + std::mem::size_of::<u64>(),
+    std::mem::offset_of!(bb_archive_entry, mtime_unix) + std::mem::size_of::<i64>(),
+    std::mem::offset_of!(bb_archive_entry, download_time_ms) + std::mem::size_of::<i64>(),
+];
+const ENTRY_V1_SIZE: usize = ENTRY_FIELD_ENDS[4];
 
 impl bb_archive {
     fn new(inner: Archive) -> Result<bb_archive> {
@@ -157,6 +190,13 @@ pub extern "C" fn bb_archive_entry_count(archive: *const bb_archive) -> usize {
 /// `archive`. An index at or past `bb_archive_entry_count` is
 /// `BB_ERR_INVALID_ARGUMENT`.
 ///
+/// `out->struct_size` must be set first (`BB_ARCHIVE_ENTRY_INIT` does it):
+/// the library writes only the fields that end within `struct_size` bytes,
+/// never past them, and leaves `struct_size` itself and any later field it
+/// does not know as they were. A `struct_size` smaller than this first
+/// version of the struct (48 bytes on 64-bit systems) is
+/// `BB_ERR_INVALID_ARGUMENT`.
+///
 /// Ownership: `archive` is borrowed. The strings written to `out` belong to
 /// `archive` and stay valid until `bb_archive_free(archive)`; do not free
 /// them. `*out` is written only on success.
@@ -169,6 +209,14 @@ pub extern "C" fn bb_archive_entry_at(
 ) -> bb_code {
     ffi_guard!(err, {
         let out = out_arg(out, "out")?;
+        // SAFETY: out points to a struct that starts with its size (documented).
+        let room = unsafe { out.cast::<usize>().read_unaligned() };
+        if room < ENTRY_V1_SIZE {
+            return Err(Error::invalid_argument(format!(
+                "out->struct_size is {room}, less than the {ENTRY_V1_SIZE} bytes of a \
+                 bb_archive_entry: initialize it with BB_ARCHIVE_ENTRY_INIT"
+            )));
+        }
         // SAFETY: NULL or a live archive (documented).
         let archive = unsafe { ref_arg(archive, "archive") }?;
         let count = archive.inner.len();
@@ -179,6 +227,7 @@ pub extern "C" fn bb_archive_entry_at(
         })?;
         let (name, original) = &archive.names[index];
         let filled = bb_archive_entry {
+            struct_size: room,
             name: name.as_ptr(),
             original_name: original.as_ptr(),
             size: entry.size(),
@@ -188,8 +237,8 @@ pub extern "C" fn bb_archive_entry_at(
                 .and_then(|ms| i64::try_from(ms).ok())
                 .unwrap_or(-1),
         };
-        // SAFETY: out is non-NULL and writable (documented).
-        unsafe { *out = filled };
+        // SAFETY: out is non-NULL and has room for `room` bytes (documented).
+        unsafe { write_fields(out, &filled, room, &ENTRY_FIELD_ENDS) };
         Ok(())
     })
 }

@@ -96,7 +96,10 @@ pub extern "C" fn bb_client_builder_load_env(
 
 /// Sets the service's base URL, e.g. "https://api.browserbase.com". Plain
 /// "http://" is accepted only for a loopback host (127.0.0.0/8, ::1,
-/// localhost), so the key never travels in clear text.
+/// localhost), so the key never travels in clear text. `localhost` is the
+/// exact name (not `*.localhost`), and it is only ever connected to at a
+/// loopback address: if the resolver says otherwise, the call fails with
+/// `BB_ERR_CONNECTION` and nothing is sent.
 ///
 /// Ownership: `url` is borrowed for the call (copied).
 #[no_mangle]
@@ -213,9 +216,13 @@ pub extern "C" fn bb_client_builder_add_ca_file(
     })
 }
 
-/// Sends every request through the proxy at `proxy_url` ("http://host:port",
-/// credentials allowed in the URL). NULL restores the default: the
+/// Sends every request through the proxy at `proxy_url` ("http://host:port"
+/// or "https://host:port", credentials allowed in the URL; other schemes,
+/// "socks5://" included, are refused). NULL restores the default: the
 /// `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` variables, never for loopback.
+/// With a plain "http://" (loopback) base URL the proxy receives each request
+/// whole, key included: a plain "http://" proxy on a non-loopback host is
+/// then refused by `bb_client_new` (`BB_ERR_INVALID_ARGUMENT`, nothing sent).
 ///
 /// Ownership: `proxy_url` is borrowed for the call (copied).
 #[no_mangle]

@@ -5,10 +5,12 @@
 use std::ffi::{c_char, c_int, c_void};
 use std::path::Path;
 
+use super::buffer::give_buffer;
 use super::client::bb_client;
+use super::default_client::default_client;
 use super::error::{bb_code, bb_error};
 use super::{ffi_guard, opt_str_arg, out_arg, path_arg, ref_arg, str_arg};
-use crate::client::{default_client, Client};
+use crate::client::Client;
 use crate::error::{Error, Result};
 
 /// Receives the next chunk of the archive: `len` bytes at `data`, which are
@@ -70,13 +72,8 @@ fn to_buffer(
     // SAFETY: documented string arguments.
     let t = unsafe { target(api_key, session_id) }?;
     let data = with_client(client, |c| c.download_to_vec(t.api_key, t.session_id))?;
-    let boxed = data.into_boxed_slice();
-    let len = boxed.len();
     // SAFETY: both outputs are non-NULL and writable (documented).
-    unsafe {
-        *out_len = len;
-        *out_data = Box::into_raw(boxed).cast::<u8>();
-    }
+    unsafe { give_buffer(data, out_data, out_len) };
     Ok(())
 }
 
@@ -135,7 +132,7 @@ pub extern "C" fn bb_download_session(
 ///
 /// Ownership: on success `*out_data` receives a buffer of `*out_len` bytes
 /// that the caller owns and must free with `bb_buffer_free(data, len)`
-/// (not `free`). Neither output is written on failure. When the server sends
+/// (not `free`, see `bb_buffer_free`). Neither output is written on failure. When the server sends
 /// Content-Length, the buffer is allocated once, at its final size.
 #[no_mangle]
 pub extern "C" fn bb_download_session_to_buffer(
@@ -229,19 +226,5 @@ pub extern "C" fn bb_client_download_to_callback(
         // SAFETY: NULL or a live client (documented).
         let client = unsafe { ref_arg(client, "client") }?;
         to_callback(Some(client), api_key, session_id, write, user_data)
-    })
-}
-
-/// Frees a buffer returned by a `*_to_buffer` function. `data` NULL is fine.
-///
-/// Ownership: takes ownership of `data`; `len` must be the length returned
-/// with it.
-#[no_mangle]
-pub extern "C" fn bb_buffer_free(data: *mut u8, len: usize) {
-    ffi_guard!(value: (), {
-        if !data.is_null() {
-            // SAFETY: data/len came from Box<[u8]>::into_raw in to_buffer (documented).
-            drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(data, len)) });
-        }
     })
 }

@@ -164,7 +164,9 @@ pub extern "C" fn bb_error_http_status(err: *const bb_error) -> c_int {
 }
 
 /// A message for people, in English, UTF-8: the HTTP status and the server's
-/// message, or the OS or network reason. Never contains the API key.
+/// message, or the OS or network reason. Never contains the API key, and is
+/// one line: control characters, whoever sent them, are written as escapes
+/// (`\n`, `\u{1b}`).
 ///
 /// Ownership: the string belongs to `err` and is valid until
 /// `bb_error_free(err)`; do not free it. Returns "" when `err` is NULL.
@@ -206,12 +208,41 @@ pub extern "C" fn bb_code_name(code: bb_code_arg) -> *const c_char {
     })
 }
 
-/// This library's version, such as "0.1.0".
+/// This library's version, such as "0.1.0": the library loaded at run
+/// time, which may be newer than the header a program was compiled with
+/// (`BB_VERSION_STRING`).
 ///
 /// Ownership: a static string; do not free it.
 #[no_mangle]
 pub extern "C" fn bb_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// A decimal version component from Cargo, at compile time.
+const fn component(s: &str) -> u32 {
+    let bytes = s.as_bytes();
+    let mut value = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        value = value * 10 + (bytes[i] - b'0') as u32;
+        i += 1;
+    }
+    value
+}
+
+/// `(major << 16) | (minor << 8) | patch`, as `BB_VERSION_NUMBER`.
+pub const VERSION_NUMBER: u32 = (component(env!("CARGO_PKG_VERSION_MAJOR")) << 16)
+    | (component(env!("CARGO_PKG_VERSION_MINOR")) << 8)
+    | component(env!("CARGO_PKG_VERSION_PATCH"));
+
+/// This library's version as one number, `(major << 16) | (minor << 8) |
+/// patch` (0.1.0 is 0x000100), the form of the header's
+/// `BB_VERSION_NUMBER`. A program can check at run time that the library it
+/// loaded is at least the one it was compiled against:
+/// `bb_version_number() >= BB_VERSION_NUMBER`.
+#[no_mangle]
+pub extern "C" fn bb_version_number() -> u32 {
+    VERSION_NUMBER
 }
 
 #[cfg(test)]
@@ -230,6 +261,16 @@ mod tests {
         assert_eq!(unknown.to_str().unwrap(), "BB_UNKNOWN_CODE");
         let unknown = unsafe { CStr::from_ptr(bb_code_name(bb_code_arg(-1))) };
         assert_eq!(unknown.to_str().unwrap(), "BB_UNKNOWN_CODE");
+    }
+
+    #[test]
+    fn the_version_number_is_the_version_string() {
+        let text = unsafe { CStr::from_ptr(bb_version()) }.to_str().unwrap();
+        let parts: Vec<u32> = text.split('.').map(|p| p.parse().unwrap()).collect();
+        assert_eq!(
+            bb_version_number(),
+            (parts[0] << 16) | (parts[1] << 8) | parts[2]
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::error::{bb_code, bb_error};
 use super::{ffi_guard, CallerData};
 use crate::error::Error;
-use crate::log::{set_logger, Level};
+use crate::log::{set_logger, silence, Level};
 
 /// How much a log line matters. A logger set to a level receives that level
 /// and everything more severe.
@@ -33,7 +33,8 @@ pub struct bb_log_level_arg(pub c_int);
 /// Receives one log line: `message` is a NUL-terminated UTF-8 line without a
 /// trailing newline, valid only during the call. Called from whichever
 /// thread is downloading, possibly from several at once; it must not block
-/// for long. It never contains the API key.
+/// for long. It never contains the API key, nor a control character (they
+/// are written as escapes: `\n`, `\u{1b}`).
 pub type bb_log_callback = Option<
     unsafe extern "C" fn(user_data: *mut c_void, level: bb_log_level, message: *const c_char),
 >;
@@ -42,12 +43,17 @@ pub type bb_log_callback = Option<
 /// `callback` instead of stderr, for the whole process. `callback` NULL
 /// restores the default: stderr, at the level the `BROWSERBASE_LOG`
 /// environment variable asks for (`debug`, `info`, `warn`, `error`; unset
-/// means off). `max_level` `BB_LOG_OFF` silences the library entirely.
+/// means off; read once, when the library first logs or this function is
+/// first called). `max_level` `BB_LOG_OFF` silences the library entirely,
+/// also with `callback` NULL and whatever `BROWSERBASE_LOG` says.
 ///
 /// Returns only once calls of the replaced callback still running on other
 /// threads have finished (a callback may call this function to replace
-/// itself; its own call is not waited for). So a callback must not wait for
-/// a lock that the thread calling this function holds.
+/// itself, also from a nested call: a library call it makes logs and the
+/// line reaches it again; its own calls are not waited for). So a callback
+/// must not wait for a lock that the thread calling this function holds.
+/// In a child process made by fork(), calls that other threads of the
+/// parent had under way are not waited for (they never end there).
 ///
 /// Ownership: `user_data` is passed to every call of `callback` untouched;
 /// it must stay valid, and be safe to use from any thread, until the
@@ -74,7 +80,10 @@ pub extern "C" fn bb_set_log_callback(
             }
         };
         let Some(callback) = callback else {
-            set_logger(None, None);
+            match max {
+                None => silence(),
+                Some(_) => set_logger(None, None),
+            }
             return Ok(());
         };
         let user_data = CallerData(user_data);

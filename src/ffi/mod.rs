@@ -23,8 +23,13 @@ use crate::error::{Error, Result};
 
 // The order of these modules is the order of the functions in the header
 // (cbindgen follows it), which is written to read like a manual: downloading
-// first, then clients, waiting, archives, errors and logging.
+// first (and the buffers it hands out), then clients, waiting, archives,
+// errors and logging.
+mod default_client;
+
 pub mod download;
+
+pub mod buffer;
 
 pub mod client;
 
@@ -37,11 +42,16 @@ pub mod error;
 pub mod log;
 
 pub use archive::*;
+pub use buffer::*;
 pub use client::*;
 pub use download::*;
 pub use error::*;
 pub use log::*;
 pub use wait::*;
+
+// Each exported function's symbol version, from abi/browserbase.map (see
+// build.rs).
+include!(concat!(env!("OUT_DIR"), "/symver.rs"));
 
 /// Runs an exported function's body, catching any panic.
 ///
@@ -136,6 +146,34 @@ pub(crate) struct CallerData(pub(crate) *mut std::ffi::c_void);
 unsafe impl Send for CallerData {}
 unsafe impl Sync for CallerData {}
 
+/// Writes an extensible output struct (one that starts with a `size_t
+/// struct_size`) the way every such struct is written: the fields of
+/// `value` after `struct_size` that end within the caller's `room` bytes,
+/// and nothing else: neither `struct_size` nor any byte past the last
+/// whole field that fits. `field_ends` lists where each field after
+/// `struct_size` ends, in order.
+///
+/// # Safety
+/// `out` is writable for `room` bytes.
+pub(crate) unsafe fn write_fields<T: Copy>(
+    out: *mut T,
+    value: &T,
+    room: usize,
+    field_ends: &[usize],
+) {
+    let start = std::mem::size_of::<usize>();
+    let end = field_ends
+        .iter()
+        .copied()
+        .take_while(|&end| end <= room.min(std::mem::size_of::<T>()))
+        .last()
+        .unwrap_or(start);
+    if end > start {
+        let from = (value as *const T).cast::<u8>().add(start);
+        std::ptr::copy_nonoverlapping(from, out.cast::<u8>().add(start), end - start);
+    }
+}
+
 /// A required output pointer, checked before any work is done.
 pub(crate) fn out_arg<T>(ptr: *mut T, name: &str) -> Result<*mut T> {
     if ptr.is_null() {
@@ -147,6 +185,7 @@ pub(crate) fn out_arg<T>(ptr: *mut T, name: &str) -> Result<*mut T> {
 #[cfg(test)]
 mod tests {
     use super::error::{bb_code, bb_error, bb_error_free, bb_error_http_status, bb_error_message};
+    use super::write_fields;
     use std::ffi::CStr;
 
     fn panicking(err: *mut *mut bb_error) -> bb_code {
@@ -171,6 +210,56 @@ mod tests {
         bb_error_free(err);
         // And with err NULL: just the code.
         assert_eq!(panicking(std::ptr::null_mut()), bb_code::BB_ERR_INTERNAL);
+    }
+
+    /// A later version of an extensible struct, with two fields added, as
+    /// the library would know it; callers compiled against the earlier
+    /// declarations pass smaller sizes.
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Later {
+        struct_size: usize,
+        a: u64,
+        b: u32,
+        c: u32,
+        d: u64,
+    }
+
+    #[test]
+    fn write_fields_writes_only_whole_fields_within_the_callers_size() {
+        let ends = [16, 20, 24, 32];
+        let value = Later {
+            struct_size: 999,
+            a: 1,
+            b: 2,
+            c: 3,
+            d: 4,
+        };
+        for (room, (a, b, c, d)) in [
+            (8usize, (0xEE, 0xEE, 0xEE, 0xEE)),
+            (16, (1, 0xEE, 0xEE, 0xEE)),
+            (22, (1, 2, 0xEE, 0xEE)),
+            (24, (1, 2, 3, 0xEE)),
+            (31, (1, 2, 3, 0xEE)),
+            (32, (1, 2, 3, 4)),
+            (4096, (1, 2, 3, 4)),
+        ] {
+            // The caller's struct, then a canary: nothing but whole fields
+            // inside `room` may change, and never struct_size.
+            let mut memory = [0xEEu8; 48];
+            memory[..8].copy_from_slice(&room.to_ne_bytes());
+            let out = memory.as_mut_ptr().cast::<Later>();
+            unsafe { write_fields(out, &value, room, &ends) };
+            let got = unsafe { out.read_unaligned() };
+            let fill32 = |v: u32| if v == 0xEE { 0xEEEE_EEEE } else { v };
+            let fill64 = |v: u64| if v == 0xEE { 0xEEEE_EEEE_EEEE_EEEE } else { v };
+            assert_eq!(got.struct_size, room, "room {room}");
+            assert_eq!(got.a, fill64(a), "room {room}");
+            assert_eq!(got.b, fill32(b), "room {room}");
+            assert_eq!(got.c, fill32(c), "room {room}");
+            assert_eq!(got.d, fill64(d), "room {room}");
+            assert!(memory[32..].iter().all(|&b| b == 0xEE), "room {room}");
+        }
     }
 
     #[test]

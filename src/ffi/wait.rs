@@ -6,10 +6,12 @@ use std::ffi::c_char;
 use std::path::Path;
 use std::time::Duration;
 
+use super::buffer::give_buffer;
 use super::client::bb_client;
+use super::default_client::default_client;
 use super::error::{bb_code, bb_error};
 use super::{ffi_guard, opt_str_arg, out_arg, path_arg, ref_arg, str_arg};
-use crate::client::{default_client, Client};
+use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::wait::WaitOptions;
 
@@ -47,17 +49,6 @@ pub(crate) fn with_client<T>(
         Some(c) => f(&c.inner),
         None => f(&*default_client()?),
     }
-}
-
-/// Hands a buffer to C; freed by `bb_buffer_free(data, len)`.
-///
-/// # Safety
-/// Both outputs are non-NULL and writable.
-unsafe fn give_buffer(data: Vec<u8>, out_data: *mut *mut u8, out_len: *mut usize) {
-    let boxed = data.into_boxed_slice();
-    let len = boxed.len();
-    *out_len = len;
-    *out_data = Box::into_raw(boxed).cast::<u8>();
 }
 
 fn to_file(
@@ -117,9 +108,11 @@ fn to_buffer(
 /// code.
 ///
 /// - `timeout_ms`: how long to wait for the files; 0 polls exactly once.
-///   No poll starts and no sleep ends after it; a poll under way (such as
-///   the transfer of a ready archive) is bounded by the client's timeout and
-///   deadline settings instead, never cut short by `timeout_ms`.
+///   No poll starts and no sleep ends after it, and a poll still under way
+///   is cut off 2 s after it (the call then fails with `BB_ERR_NOT_READY`)
+///   unless its body has begun with a file: the transfer of a ready archive
+///   is bounded by the client's timeout and deadline settings instead, never
+///   cut short by `timeout_ms`.
 /// - On timeout: `BB_ERR_NOT_READY`, whose message says how many polls were
 ///   made in how long and what the last one saw (an empty archive, or the
 ///   error it got). No file is created and a file at `path` is untouched.

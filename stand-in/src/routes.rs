@@ -67,8 +67,14 @@ impl Server {
             None | Some(Step::Ok) => {
                 Action::Respond(self.normal_answer(id, head), Delivery::Normal)
             }
-            Some(Step::Status(code, headers)) => {
-                let mut resp = Response::json(code, &format!("stand-in fault {code}"));
+            Some(Step::Status(code, mut headers)) => {
+                let message = headers
+                    .iter()
+                    .position(|(n, _)| n.eq_ignore_ascii_case("message"))
+                    .map(|i| headers.remove(i).1)
+                    .and_then(|literal| serde_json::from_str::<String>(&literal).ok())
+                    .unwrap_or_else(|| format!("stand-in fault {code}"));
+                let mut resp = Response::json(code, &message);
                 if headers
                     .iter()
                     .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
@@ -95,6 +101,16 @@ impl Server {
             Some(Step::ChunkedCut(n)) => content(Delivery::ChunkedCut(n)),
             Some(Step::StallBody(n, ms)) => content(Delivery::StallBody(n, ms)),
             Some(Step::Trickle(n, ms)) => content(Delivery::Trickle(n, ms)),
+            Some(Step::TrickleStatus(code, len, n, ms)) => {
+                let mut resp = Response::json(code, &format!("stand-in fault {code}"));
+                if let Body::Bytes(json) = &resp.body {
+                    // JSON allows trailing white space: the message still parses.
+                    let mut padded = json.to_vec();
+                    padded.resize(padded.len().max(len as usize), b' ');
+                    resp.body = Body::Bytes(Arc::new(padded));
+                }
+                Action::Respond(resp, Delivery::Trickle(n, ms))
+            }
             Some(Step::StallHeaders(ms)) => Action::StallThenNormal(ms),
             Some(Step::Redirect(url)) => Action::Respond(
                 Response::new(302, "text/plain; charset=utf-8", Body::Static(b""))

@@ -5,12 +5,16 @@ use std::collections::VecDeque;
 
 /// One step of a session's fault script (`POST /_control/sessions/<id>/script`, one
 /// step a line; each downloads request to the session consumes one):
-/// `ok`, `status CODE | Header: value | ...`, `empty`, `reset` (RST before the
+/// `ok`, `status CODE | Header: value | ...` (the pseudo-header `Message: "..."`,
+/// a JSON string literal so it can hold any character, replaces the JSON
+/// body's `message` instead of being sent), `empty`, `reset` (RST before the
 /// headers), `cut N` (N body bytes, then RST), `long-length N` (Content-Length N
 /// more than the body), `chunked-cut N` (chunked, ends after N bytes without the
 /// last chunk), `stall-headers MS`, `stall-body N MS` (N bytes, then MS of
 /// silence, then the rest), `trickle N MS` (the body N bytes at a time, MS
-/// between writes: slow but never silent for long), `redirect URL`, `html`.
+/// between writes: slow but never silent for long), `trickle-status CODE LEN
+/// N MS` (a CODE answer whose JSON error body is padded to LEN bytes and sent
+/// N bytes at a time, MS apart), `redirect URL`, `html`.
 /// `GET /_control/requests/times` lists when each logged request arrived
 /// (microseconds since the server started, one a line).
 #[derive(Debug, Clone)]
@@ -25,6 +29,7 @@ pub enum Step {
     StallHeaders(u64),
     StallBody(u64, u64),
     Trickle(u64, u64),
+    TrickleStatus(u16, u64, u64, u64),
     Redirect(String),
     Html,
 }
@@ -59,6 +64,19 @@ pub fn parse_step(line: &str) -> Result<Step, String> {
                 return Err("trickle needs at least 1 byte per write".into());
             }
             Step::Trickle(n, ms)
+        }
+        "trickle-status" => {
+            let code = parse_u64(words.next(), "status code")?;
+            if !(200..=599).contains(&code) {
+                return Err(format!("status code {code} out of range 200..=599"));
+            }
+            let len = parse_u64(words.next(), "body length")?;
+            let n = parse_u64(words.next(), "byte count")?;
+            let ms = parse_u64(words.next(), "milliseconds")?;
+            if n == 0 {
+                return Err("trickle-status needs at least 1 byte per write".into());
+            }
+            Step::TrickleStatus(code as u16, len, n, ms)
         }
         "redirect" => {
             let url = words.next().ok_or("missing redirect URL")?;

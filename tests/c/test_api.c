@@ -1112,18 +1112,18 @@ static void test_faults(void) {
     }
 
     /* Server errors: retried, then reported with the last status. */
-    script(session, "status 503 | Retry-After: 0\nstatus 503 | Retry-After: 0");
+    script(session, "status 503 | retry-after-ms: 1\nstatus 503 | retry-after-ms: 1");
     err = NULL;
     rc = bb_client_download_to_buffer(client, NULL, session, &data, &len, &err);
     expect_failure("503 on both attempts -> BB_ERR_SERVER, HTTP 503", rc, err, BB_ERR_SERVER, 503,
                    "2 attempts", NULL);
-    script(session, "status 503 | Retry-After: 0");
+    script(session, "status 503 | retry-after-ms: 1");
     err = NULL;
     data = NULL;
     rc = bb_client_download_to_buffer(client, NULL, session, &data, &len, &err);
     expect_ok("503 once, then the archive: BB_OK", rc, err);
     if (rc == BB_OK) bb_buffer_free(data, len);
-    script(session, "status 429 | Retry-After: 0\nstatus 429 | Retry-After: 0");
+    script(session, "status 429 | retry-after-ms: 1\nstatus 429 | retry-after-ms: 1");
     err = NULL;
     rc = bb_client_download_to_buffer(client, NULL, session, &data, &len, &err);
     expect_failure("429 on both attempts -> BB_ERR_RATE_LIMITED, HTTP 429", rc, err,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <dirent.h>
+#include <unistd.h>
 
 #include "browserbase.h"
 
@@ -49,6 +50,33 @@ static void on_log(void *user_data, bb_log_level level, const char *message) {
     l->lines++;
     if (level == BB_LOG_INFO && strncmp(message, "GET /v1/sessions/", 17) == 0) l->info_requests++;
     if (strstr(message, "bb_test_key") != NULL) l->has_key = 1;
+}
+
+/* A callback that replaces itself from a nested call: its first line makes
+ * a download from inside the callback, whose own log line reaches it again
+ * on the same thread, and that nested call replaces it. */
+struct nested_log { bb_client *client; const char *session; int depth, calls, replaced; bb_code rc; };
+static struct line_log after_nested = {0, 0, 0};
+
+static void on_log_nested(void *user_data, bb_log_level level, const char *message) {
+    struct nested_log *n = user_data;
+    (void)level; (void)message;
+    n->calls++;
+    if (n->depth == 0 && !n->replaced) {
+        n->depth++;
+        uint8_t *data = NULL;
+        size_t len = 0;
+        bb_error *err = NULL;
+        if (bb_client_download_to_buffer(n->client, NULL, n->session, &data, &len, &err) == BB_OK)
+            bb_buffer_free(data, len);
+        bb_error_free(err);
+        n->depth--;
+    } else if (n->depth == 1 && !n->replaced) {
+        bb_error *err = NULL;
+        n->rc = bb_set_log_callback(on_log, &after_nested, BB_LOG_DEBUG, &err);
+        bb_error_free(err);
+        n->replaced = 1;
+    }
 }
 
 static bb_client *make_client(const char *base, struct progress_log *p) {
@@ -104,6 +132,33 @@ int main(void) {
     bb_error_free(err);
     err = NULL;
     bb_client_free(client);
+
+    /* The nested self-replacement waited for its own outer call forever:
+     * alarm() turns a hang into a failure (SIGALRM) within seconds. */
+    alarm(20);
+    struct progress_log quiet = {0, 1, 0, 0, 0};
+    struct nested_log nested = {NULL, session, 0, 0, 0, BB_ERR_INTERNAL};
+    nested.client = make_client(base, &quiet);
+    check(bb_set_log_callback(on_log_nested, &nested, BB_LOG_INFO, &err) == BB_OK,
+          "the self-replacing callback is installed");
+    rc = bb_client_download_to_buffer(nested.client, NULL, session, &data, &len, &err);
+    check(rc == BB_OK && nested.replaced && nested.rc == BB_OK && nested.calls == 2,
+          "a callback replaces itself from a nested call (callback, download, its line) "
+          "without waiting for its own calls");
+    if (rc == BB_OK) bb_buffer_free(data, len); else { bb_error_free(err); err = NULL; }
+    rc = bb_client_download_to_buffer(nested.client, NULL, session, &data, &len, &err);
+    check(rc == BB_OK && after_nested.info_requests == 1 && nested.calls == 2,
+          "the replacement receives the next lines");
+    if (rc == BB_OK) bb_buffer_free(data, len); else { bb_error_free(err); err = NULL; }
+    bb_client_free(nested.client);
+    alarm(0);
+
+    /* NULL restores stderr at BROWSERBASE_LOG's level (read once: a bad
+     * value is reported once, not at every restore); no line is logged
+     * between these and the BB_LOG_OFF below. */
+    check(bb_set_log_callback(NULL, NULL, BB_LOG_INFO, &err) == BB_OK &&
+          bb_set_log_callback(NULL, NULL, BB_LOG_DEBUG, &err) == BB_OK,
+          "NULL restores the default");
 
     int lines_before = log.lines;
     check(bb_set_log_callback(NULL, NULL, BB_LOG_OFF, &err) == BB_OK, "log callback removed");

@@ -8,6 +8,12 @@
  *                                    the process-wide default client
  *     test_fork env-client ID PATH   the same through bb_client_new(NULL, ...),
  *                                    a client with the environment's settings
+ *     test_fork log-callback         a fork while another thread is inside the
+ *                                    log callback (TAP-style output; needs
+ *                                    BB_TEST_BASE_URL and BROWSERBASE_API_KEY)
+ *     test_fork log-stderr           a fork while another thread is blocked
+ *                                    writing a log line to stderr (the same,
+ *                                    and BROWSERBASE_LOG=info)
  *
  * The fork checks need BB_TEST_BASE_URL (a bb-stand-in-server --demo),
  * BB_TEST_DIR (a scratch directory) and BROWSERBASE_API_KEY; BB_TEST_FORKS
@@ -38,6 +44,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -284,6 +293,186 @@ static void fork_checks(void) {
     bb_buffer_free(reference, reference_len);
 }
 
+/* ------------------------------------------------------------------------ */
+/* A fork while another thread is inside the log callback: the child inherits
+ * a call of the callback that never ends there, and must not wait for it when
+ * it replaces the callback. */
+
+static int inside_pipe[2], release_pipe[2];
+static volatile int parked;
+
+/* The first line parks its thread inside the callback until released. */
+static void parking_log(void *user_data, bb_log_level level, const char *message) {
+    (void)user_data; (void)level; (void)message;
+    if (__sync_bool_compare_and_swap(&parked, 0, 1)) {
+        char c = 'x';
+        if (write(inside_pipe[1], &c, 1) != 1) _exit(3);
+        if (read(release_pipe[0], &c, 1) != 1) _exit(3);
+    }
+}
+
+static int child_lines;
+static void counting_log(void *user_data, bb_log_level level, const char *message) {
+    (void)user_data; (void)level; (void)message;
+    child_lines++;
+}
+
+static void *parked_download(void *arg) {
+    bb_client *client = arg;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    bb_error *err = NULL;
+    bb_code rc = bb_client_download_to_buffer(client, NULL, DEMO_SESSION, &data, &len, &err);
+    if (rc == BB_OK) bb_buffer_free(data, len);
+    bb_error_free(err);
+    return (void *)(intptr_t)rc;
+}
+
+static void log_fork_checks(void) {
+    if (pipe(inside_pipe) != 0 || pipe(release_pipe) != 0) die("pipe failed");
+    bb_error *err = NULL;
+    bb_client *client = new_client();
+    bb_code got = bb_client_download_to_buffer(client, NULL, DEMO_SESSION, &reference,
+                                               &reference_len, &err);
+    if (!check(got == BB_OK, "the reference download", "%s", bb_error_message(err))) return;
+    check(bb_set_log_callback(parking_log, NULL, BB_LOG_INFO, &err) == BB_OK,
+          "the parking log callback is installed", "%s", bb_error_message(err));
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, parked_download, client) != 0) die("pthread_create failed");
+    char c;
+    /* The other thread is now inside the callback, and stays there. */
+    if (read(inside_pipe[0], &c, 1) != 1) die("read failed");
+
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) die("fork failed");
+    if (pid == 0) {
+        alarm(10); /* the watchdog: a hang ends as SIGALRM */
+        int failed = 0;
+        bb_error *e = NULL;
+        if (bb_set_log_callback(counting_log, NULL, BB_LOG_INFO, &e) != BB_OK) failed |= 1;
+        bb_client *mine = new_client();
+        if (!download_matches(mine, NULL, 0) || child_lines == 0) failed |= 2;
+        bb_client_free(mine);
+        if (bb_set_log_callback(NULL, NULL, BB_LOG_OFF, &e) != BB_OK) failed |= 4;
+        _exit(failed);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    char buf[128];
+    check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+          "a child forked while another thread is inside the log callback replaces the "
+          "callback without waiting for that call, and its lines reach the new one",
+          "%s", describe(status, buf, sizeof buf));
+
+    /* The parent's call was never disturbed: released, it completes. */
+    c = 'x';
+    if (write(release_pipe[1], &c, 1) != 1) die("write failed");
+    void *rc = NULL;
+    pthread_join(thread, &rc);
+    check((bb_code)(intptr_t)rc == BB_OK, "the parent's parked download completes", "%s",
+          bb_code_name((bb_code)(intptr_t)rc));
+    check(bb_set_log_callback(NULL, NULL, BB_LOG_OFF, &err) == BB_OK,
+          "the parent replaces the callback once its call has returned", "%s",
+          bb_error_message(err));
+    bb_client_free(client);
+    bb_buffer_free(reference, reference_len);
+}
+
+/* ------------------------------------------------------------------------ */
+/* A fork while another thread is blocked writing a log line to stderr (a
+ * full pipe): whatever that thread holds while it writes, the child must
+ * still log to its own stderr. */
+
+/* Whether some thread of this process is inside write(2) on fd 2. */
+static int a_thread_writes_stderr(void) {
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "%d 0x2 ", (int)SYS_write);
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return 0;
+    int found = 0;
+    struct dirent *e;
+    while (!found && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        char path[300], line[256];
+        snprintf(path, sizeof path, "/proc/self/task/%s/syscall", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        if (fgets(line, sizeof line, f) && strncmp(line, prefix, strlen(prefix)) == 0) found = 1;
+        fclose(f);
+    }
+    closedir(d);
+    return found;
+}
+
+static void log_stderr_checks(void) {
+    bb_error *err = NULL;
+    bb_client *client = new_client();
+    bb_code got = bb_client_download_to_buffer(client, NULL, DEMO_SESSION, &reference,
+                                               &reference_len, &err);
+    if (!check(got == BB_OK, "the reference download", "%s", bb_error_message(err))) return;
+
+    /* stderr becomes a pipe nobody reads, filled to the brim. */
+    fflush(stderr);
+    int saved = dup(2), p[2];
+    if (saved < 0 || pipe(p) != 0 || dup2(p[1], 2) < 0) die("pipe/dup2 failed");
+    fcntl(p[1], F_SETFL, O_NONBLOCK);
+    char byte = '.';
+    while (write(p[1], &byte, 1) == 1) {}
+    fcntl(p[1], F_SETFL, 0);
+
+    /* The download's log line blocks its thread inside the write. */
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, parked_download, client) != 0) die("pthread_create failed");
+    int blocked = 0;
+    for (int i = 0; i < 10000 && !blocked; i++) {
+        struct timespec pause = {0, 1000 * 1000};
+        nanosleep(&pause, NULL);
+        blocked = a_thread_writes_stderr();
+    }
+    check(blocked, "a thread is blocked writing a log line to stderr", "not seen in 10 s");
+
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) die("fork failed");
+    if (pid == 0) {
+        alarm(10); /* the watchdog: a hang ends as SIGALRM */
+        int null = open("/dev/null", O_WRONLY);
+        if (null < 0 || dup2(null, 2) < 0) _exit(3);
+        bb_client *mine = new_client();
+        int ok = download_matches(mine, NULL, 0); /* logs its line to stderr */
+        bb_client_free(mine);
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    char buf[128];
+    check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+          "a child forked meanwhile logs to its own stderr and downloads",
+          "%s", describe(status, buf, sizeof buf));
+
+    /* Drain the pipe: the parent's thread finishes its line and its call. */
+    fcntl(p[0], F_SETFL, O_NONBLOCK);
+    char sink[4096];
+    void *rc = NULL;
+    for (;;) {
+        while (read(p[0], sink, sizeof sink) > 0) {}
+        if (!a_thread_writes_stderr()) break;
+        struct timespec pause = {0, 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    pthread_join(thread, &rc);
+    dup2(saved, 2);
+    close(saved);
+    close(p[0]);
+    close(p[1]);
+    check((bb_code)(intptr_t)rc == BB_OK, "the parent's blocked download completes", "%s",
+          bb_code_name((bb_code)(intptr_t)rc));
+    bb_client_free(client);
+    bb_buffer_free(reference, reference_len);
+}
+
 /* One download with the environment's settings; prints its outcome. */
 static int download_mode(int with_env_client, const char *id, const char *path) {
     bb_error *err = NULL;
@@ -312,8 +501,22 @@ static int download_mode(int with_env_client, const char *id, const char *path) 
 int main(int argc, char **argv) {
     if (argc == 4 && strcmp(argv[1], "default") == 0) return download_mode(0, argv[2], argv[3]);
     if (argc == 4 && strcmp(argv[1], "env-client") == 0) return download_mode(1, argv[2], argv[3]);
+    if (argc == 2 && strcmp(argv[1], "log-callback") == 0) {
+        base_url = getenv("BB_TEST_BASE_URL");
+        if (!base_url || !*base_url || !getenv("BROWSERBASE_API_KEY"))
+            die("set BB_TEST_BASE_URL and BROWSERBASE_API_KEY");
+        log_fork_checks();
+        return tap_summary();
+    }
+    if (argc == 2 && strcmp(argv[1], "log-stderr") == 0) {
+        base_url = getenv("BB_TEST_BASE_URL");
+        if (!base_url || !*base_url || !getenv("BROWSERBASE_API_KEY"))
+            die("set BB_TEST_BASE_URL and BROWSERBASE_API_KEY");
+        log_stderr_checks();
+        return tap_summary();
+    }
     if (argc != 1) {
-        fprintf(stderr, "usage: test_fork [default|env-client SESSION_ID PATH]\n");
+        fprintf(stderr, "usage: test_fork [default|env-client SESSION_ID PATH | log-callback | log-stderr]\n");
         return 2;
     }
     base_url = getenv("BB_TEST_BASE_URL");

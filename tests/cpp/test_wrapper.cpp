@@ -57,6 +57,7 @@ static_assert(std::is_base_of_v<bb::ApiStatusError, bb::NotFoundError>);
 static_assert(std::is_base_of_v<bb::ConnectionError, bb::TimeoutError>);
 static_assert(std::is_base_of_v<bb::ApiError, bb::ConnectionError>);
 static_assert(noexcept(bb::version()));
+static_assert(noexcept(bb::version_number()));
 static_assert(std::is_same_v<bb::ProgressFunction,
                              std::function<bool(std::uint64_t, std::optional<std::uint64_t>)>>);
 static_assert(std::is_same_v<bb::LogHandler, std::function<void(bb::LogLevel, std::string_view)>>);
@@ -226,6 +227,8 @@ int main() {
         check(bb::version() == BB_VERSION_STRING, "version() == BB_VERSION_STRING",
               std::string(bb::version()));
         check(bb::code_name(BB_ERR_NOT_FOUND) == "BB_ERR_NOT_FOUND", "code_name()");
+        check(bb::version_number() == BB_VERSION_NUMBER && bb::version_number() >= BB_VERSION_NUMBER,
+              "version_number() == BB_VERSION_NUMBER", std::to_string(bb::version_number()));
 
         // ---- Free functions: the default client --------------------------
         const fs::path free_zip = dir / "free.zip";

@@ -131,6 +131,7 @@ bb_code_t = c_int  # a C enum: int-sized
 PROTOTYPES = {
     # name: (restype, argtypes)
     "bb_version": (c_char_p, []),
+    "bb_version_number": (ctypes.c_uint32, []),
     "bb_code_name": (c_char_p, [bb_code_t]),
     "bb_error_code": (bb_code_t, [ErrorP]),
     "bb_error_http_status": (c_int, [ErrorP]),
@@ -538,6 +539,28 @@ class HeaderAndVersionTest(LibTestCase):
         self.assertEqual(lib.bb_version().decode("ascii"), expected)
         parts = [VERSION_DEFINES.get(f"BB_VERSION_{p}", "?") for p in ("MAJOR", "MINOR", "PATCH")]
         self.assertEqual(".".join(parts), expected)
+
+    def test_version_number_matches_header(self):
+        number = int(VERSION_DEFINES.get("BB_VERSION_NUMBER", "-1"), 0)
+        major, minor, patch = (int(VERSION_DEFINES[f"BB_VERSION_{p}"]) for p in ("MAJOR", "MINOR", "PATCH"))
+        self.assertEqual(number, (major << 16) | (minor << 8) | patch)
+        self.assertEqual(lib.bb_version_number(), number)
+        # The run-time check a binding makes: the library is at least the header.
+        self.assertGreaterEqual(lib.bb_version_number(), number)
+
+    def test_buffer_free_needs_no_len(self):
+        """A binding that keeps only the pointer frees with any len: the
+        library remembers each buffer's size itself."""
+        for wrong in (0, 1, 2**64 - 1):
+            with self.subTest(len=wrong):
+                data, length, err = BufferP(), c_size_t(), ErrorP()
+                rc = lib.bb_download_session_to_buffer(
+                    None, _b(DEMO_SESSION), byref(data), byref(length), byref(err)
+                )
+                _finish(rc, err)
+                self.assertEqual(rc, BB_OK)
+                self.assertEqual(ctypes.string_at(data, length.value), self.demo_archive)
+                lib.bb_buffer_free(data, wrong)
 
     def test_code_names_match_header_enum(self):
         self.assertEqual(len(set(CODES.values())), len(CODES), "duplicate values")

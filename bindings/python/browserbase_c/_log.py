@@ -112,7 +112,9 @@ def disable_logging() -> None:
     environment variable asks for (unset: nothing)."""
     global _enabled
     with _lock:
-        _call("bb_set_log_callback", _NO_CALLBACK, None, BB_LOG_OFF)
+        # NULL with any level but BB_LOG_OFF restores the default (NULL with
+        # BB_LOG_OFF would silence the library instead).
+        _call("bb_set_log_callback", _NO_CALLBACK, None, BB_LOG_ERROR)
         _enabled = False
 
 

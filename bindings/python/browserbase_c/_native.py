@@ -70,15 +70,22 @@ class BbArchive(_Opaque):
 
 
 class BbArchiveEntry(Structure):
-    """``bb_archive_entry``; its strings belong to the archive."""
+    """``bb_archive_entry``; its strings belong to the archive. An extensible
+    struct: ``struct_size`` says how much of it this package knows, and the
+    library writes nothing past that (see the header's preamble)."""
 
     _fields_ = [
+        ("struct_size", c_size_t),
         ("name", c_char_p),
         ("original_name", c_char_p),
         ("size", c_uint64),
         ("mtime_unix", c_int64),
         ("download_time_ms", c_int64),
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.struct_size = ctypes.sizeof(BbArchiveEntry)  # BB_ARCHIVE_ENTRY_INIT
 
 
 ErrorP = POINTER(BbError)
@@ -96,6 +103,10 @@ PROGRESS_CALLBACK = CFUNCTYPE(c_int, c_void_p, c_uint64, c_int64)
 LOG_CALLBACK = CFUNCTYPE(None, c_void_p, c_int, c_void_p)
 bb_code_t = c_int  # a C enum: int-sized
 UINT32_MAX = 0xFFFFFFFF
+#: The oldest library this package works with, as ``BB_VERSION_NUMBER``:
+#: ``(major << 16) | (minor << 8) | patch``. Checked when the library is
+#: loaded, with ``bb_version_number()``.
+MIN_LIBRARY_VERSION = 0x000100
 UINT64_MAX = 0xFFFFFFFFFFFFFFFF
 
 _BUFFER_OUT = [POINTER(BufferP), POINTER(c_size_t)]
@@ -103,6 +114,7 @@ _BUFFER_OUT = [POINTER(BufferP), POINTER(c_size_t)]
 PROTOTYPES = {
     # name: (restype, argtypes)
     "bb_version": (c_char_p, []),
+    "bb_version_number": (c_uint32, []),
     "bb_code_name": (c_char_p, [bb_code_t]),
     "bb_error_code": (bb_code_t, [ErrorP]),
     "bb_error_http_status": (c_int, [ErrorP]),
@@ -269,6 +281,16 @@ def _declare(cdll: ctypes.CDLL) -> None:
         raise OSError(
             f"not a usable libbrowserbase (too old?): lacks {', '.join(missing)}"
         )
+    found = cdll.bb_version_number()
+    if found < MIN_LIBRARY_VERSION:
+        raise OSError(
+            f"libbrowserbase {cdll.bb_version().decode('ascii', 'replace')} is older than "
+            f"the {_version_text(MIN_LIBRARY_VERSION)} this package needs"
+        )
+
+
+def _version_text(number: int) -> str:
+    return f"{number >> 16}.{(number >> 8) & 0xFF}.{number & 0xFF}"
 
 
 _lock = threading.Lock()

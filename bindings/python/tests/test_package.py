@@ -14,6 +14,7 @@ build in <repo>/target/debug/.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime as dt
 import gc
 import io
@@ -256,6 +257,43 @@ class PackageTest(unittest.TestCase):
     def test_public_names(self):
         for name in bb.__all__:
             self.assertTrue(hasattr(bb, name), name)
+
+    def test_entry_struct_is_the_header_s_extensible_struct(self):
+        from browserbase_c import _native
+
+        entry = _native.BbArchiveEntry()
+        # x86-64 LP64, as tests/c/test_abi.c.
+        self.assertEqual(ctypes.sizeof(entry), 48)
+        self.assertEqual(entry.struct_size, 48)
+        self.assertEqual(_native.BbArchiveEntry.struct_size.offset, 0)
+        self.assertEqual(_native.BbArchiveEntry.name.offset, 8)
+        self.assertEqual(_native.BbArchiveEntry.download_time_ms.offset, 40)
+        # And the library fills it.
+        with bb.Archive.open(bb.download_bytes(DEMO_SESSION)) as archive:
+            self.assertEqual(len(list(archive)), 2)
+
+    def test_version_number_matches_the_header_and_old_libraries_are_refused(self):
+        from browserbase_c import _native
+
+        with open(HEADER, encoding="utf-8") as f:
+            number = int(
+                re.search(r"#define BB_VERSION_NUMBER (0x[0-9a-f]+)", f.read()).group(1), 16
+            )
+        lib = _native.load()
+        self.assertEqual(lib.bb_version_number(), number)
+        self.assertGreaterEqual(number, _native.MIN_LIBRARY_VERSION)
+
+        class OldLibrary:
+            """Answers like a library older than the package needs."""
+
+            def __init__(self):
+                for name in _native.PROTOTYPES:
+                    setattr(self, name, lambda *args: None)
+                self.bb_version_number = lambda: _native.MIN_LIBRARY_VERSION - 1
+                self.bb_version = lambda: b"0.0.255"
+
+        with self.assertRaisesRegex(OSError, r"0\.0\.255 is older than"):
+            _native._declare(OldLibrary())
 
 
 # ---------------------------------------------------------------------------

@@ -60,7 +60,7 @@ impl Response {
     }
 
     pub fn json(status: u16, message: &str) -> Self {
-        let text = format!("{{\"code\":{status},\"message\":\"{message}\"}}");
+        let text = serde_json::json!({ "code": status, "message": message }).to_string();
         Response::new(
             status,
             "application/json",

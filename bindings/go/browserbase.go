@@ -1,0 +1,259 @@
+// Package browserbase downloads the files a Browserbase browser session
+// downloaded (a ZIP archive), lists and extracts them safely, through
+// libbrowserbase, the C library of this repository (cgo).
+//
+// Build with the library's header and shared library where cgo finds them:
+//
+//	CGO_CFLAGS=-I/path/to/libbrowserbase/include \
+//	CGO_LDFLAGS="-L/path/to/libbrowserbase/target/debug -Wl,-rpath,/path/to/libbrowserbase/target/debug" \
+//	go build
+//
+// (or install the library: then nothing needs setting).
+//
+// Every blocking function takes a context.Context. Today the context is
+// checked before the call and each time the library hands control back (a
+// chunk of a streamed download, a progress report); a context that ends
+// while the library waits on a silent server takes effect only then. The
+// library's coming cancel handle plugs in at one place, call.stopped, and
+// will make every call return promptly when its context ends.
+//
+// Every function is safe to use from many goroutines at once.
+package browserbase
+
+/*
+#include <stdint.h>
+#include <stdlib.h>
+#include <browserbase.h>
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+	"unsafe"
+)
+
+// Code is one of the library's bb_code values. A Code is an error too, so
+// that the package's sentinels (ErrNotFound...) are Codes; compare with
+// errors.Is.
+type Code int
+
+// The library's codes (part of its ABI: they never change).
+const (
+	CodeOK               Code = 0
+	CodeInvalidArgument  Code = 1
+	CodeAuthentication   Code = 2
+	CodePermissionDenied Code = 3
+	CodeNotFound         Code = 4
+	CodeRateLimited      Code = 5
+	CodeServer           Code = 6
+	CodeHTTP             Code = 7
+	CodeConnection       Code = 8
+	CodeTimeout          Code = 9
+	CodeIO               Code = 10
+	CodeInvalidArchive   Code = 11
+	CodeCancelled        Code = 12
+	CodeNotReady         Code = 13
+	CodeInternal         Code = 14
+)
+
+var codeNames = [...]string{
+	"BB_OK", "BB_ERR_INVALID_ARGUMENT", "BB_ERR_AUTHENTICATION", "BB_ERR_PERMISSION_DENIED",
+	"BB_ERR_NOT_FOUND", "BB_ERR_RATE_LIMITED", "BB_ERR_SERVER", "BB_ERR_HTTP",
+	"BB_ERR_CONNECTION", "BB_ERR_TIMEOUT", "BB_ERR_IO", "BB_ERR_INVALID_ARCHIVE",
+	"BB_ERR_CANCELLED", "BB_ERR_NOT_READY", "BB_ERR_INTERNAL",
+}
+
+// String is the code's name, such as "BB_ERR_NOT_FOUND".
+func (c Code) String() string {
+	if c >= 0 && int(c) < len(codeNames) {
+		return codeNames[c]
+	}
+	return "BB_UNKNOWN_CODE"
+}
+
+// Error makes a Code usable as a sentinel error.
+func (c Code) Error() string { return "browserbase: " + c.String() }
+
+// Sentinels: errors.Is(err, browserbase.ErrNotFound) is true for every
+// *APIError of that code.
+var (
+	ErrInvalidArgument  error = CodeInvalidArgument
+	ErrAuthentication   error = CodeAuthentication
+	ErrPermissionDenied error = CodePermissionDenied
+	ErrNotFound         error = CodeNotFound
+	ErrRateLimited      error = CodeRateLimited
+	ErrServer           error = CodeServer
+	ErrHTTP             error = CodeHTTP
+	ErrConnection       error = CodeConnection
+	ErrTimeout          error = CodeTimeout
+	ErrIO               error = CodeIO
+	ErrInvalidArchive   error = CodeInvalidArchive
+	ErrCancelled        error = CodeCancelled
+	ErrNotReady         error = CodeNotReady
+	ErrInternal         error = CodeInternal
+)
+
+// APIError is every failure the library reports, HTTP or not: use
+// errors.As to read it, errors.Is with a sentinel to test its code.
+type APIError struct {
+	// Code says what failed (CodeNotFound, CodeIO...).
+	Code Code
+	// StatusCode is the HTTP status of the response that caused the error;
+	// 0 when no HTTP response came (connection, local file, bad argument).
+	StatusCode int
+	// Message is the library's message, for people. It never holds the API key.
+	Message string
+}
+
+func (e *APIError) Error() string { return "browserbase: " + e.Message }
+
+// Is matches the sentinel of the error's code.
+func (e *APIError) Is(target error) bool {
+	c, ok := target.(Code)
+	return ok && c == e.Code
+}
+
+func invalid(format string, args ...any) error {
+	return &APIError{Code: CodeInvalidArgument, Message: fmt.Sprintf(format, args...)}
+}
+
+// bbCode is a call's result as cgo types it: C.enum_bb_code for prototypes
+// spelled `enum bb_code`, C.bb_code for the typedef spelling; both work.
+type bbCode interface {
+	~uint32
+}
+
+// takeError turns a failed call's result into an *APIError and frees the
+// library's error.
+func takeError[T bbCode](rc T, cerr *C.bb_error) error {
+	if rc == C.BB_OK {
+		if cerr != nil {
+			C.bb_error_free(cerr)
+		}
+		return nil
+	}
+	if cerr == nil {
+		return &APIError{Code: Code(rc), Message: C.GoString(C.bb_code_name(C.bb_code(rc)))}
+	}
+	defer C.bb_error_free(cerr)
+	code := Code(C.bb_error_code(cerr))
+	if code == CodeOK {
+		code = Code(rc)
+	}
+	return &APIError{
+		Code:       code,
+		StatusCode: int(C.bb_error_http_status(cerr)),
+		Message:    C.GoString(C.bb_error_message(cerr)),
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Arguments
+// ---------------------------------------------------------------------------
+
+// cstrings converts the strings of one call, refusing any with a NUL byte
+// (C would see only the part before it). Free with free().
+type cstrings []*C.char
+
+func (cs *cstrings) add(what, s string) (*C.char, error) {
+	if strings.IndexByte(s, 0) >= 0 {
+		return nil, invalid("%s contains a NUL byte", what)
+	}
+	p := C.CString(s)
+	*cs = append(*cs, p)
+	return p, nil
+}
+
+// optional is add, with "" passed as NULL (the client's or environment's key).
+func (cs *cstrings) optional(what, s string) (*C.char, error) {
+	if s == "" {
+		return nil, nil
+	}
+	return cs.add(what, s)
+}
+
+func (cs *cstrings) free() {
+	for _, p := range *cs {
+		C.free(unsafe.Pointer(p))
+	}
+	*cs = nil
+}
+
+func millis(what string, d time.Duration, allowZero bool) (C.uint32_t, error) {
+	if d < 0 || (d == 0 && !allowZero) {
+		return 0, invalid("%s must be %s, not %v", what, map[bool]string{true: ">= 0", false: "> 0"}[allowZero], d)
+	}
+	ms := (d + time.Millisecond - 1) / time.Millisecond // a positive duration under 1 ms is 1 ms
+	if ms > math.MaxUint32 {
+		return 0, invalid("%s is too long: at most %v", what, time.Duration(math.MaxUint32)*time.Millisecond)
+	}
+	return C.uint32_t(ms), nil
+}
+
+// ---------------------------------------------------------------------------
+// One call
+// ---------------------------------------------------------------------------
+
+// call is the state of one blocking call, shared with its callbacks.
+type call struct {
+	ctx        context.Context
+	err        error // what a callback returned (or the context's error)
+	panicked   bool
+	panicValue any
+}
+
+func begin(ctx context.Context) (*call, error) {
+	if ctx == nil {
+		return nil, invalid("ctx is nil")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return &call{ctx: ctx}, nil
+}
+
+// stopped is the CANCEL HOOK: the one place a call looks at its context.
+// Today it is asked before the call and at each callback; with the library's
+// cancel handle, begin() will also arrange (context.AfterFunc-style) for the
+// context's end to trigger the handle passed to the C call.
+func (c *call) stopped() error { return c.ctx.Err() }
+
+// finish turns the C call's result into the method's: a callback's panic is
+// re-raised here, on the caller's goroutine, once the library has returned
+// and cleaned up; a callback's error is returned as is.
+func finish[T bbCode](c *call, rc T, cerr *C.bb_error) error {
+	err := takeError(rc, cerr)
+	if c.panicked {
+		panic(c.panicValue)
+	}
+	if c.err != nil {
+		return c.err
+	}
+	return err
+}
+
+// buffer copies and frees a buffer returned by the library.
+func buffer(data *C.uint8_t, n C.size_t) []byte {
+	if data == nil {
+		return []byte{}
+	}
+	defer C.bb_buffer_free(data, n)
+	out := make([]byte, int(n))
+	copy(out, unsafe.Slice((*byte)(unsafe.Pointer(data)), int(n)))
+	return out
+}
+
+// stream is the user data of a streamed download.
+type stream struct {
+	call *call
+	w    io.Writer
+	n    int64
+}
+
+var errNilWriter = errors.New("browserbase: the io.Writer is nil")

@@ -1,0 +1,3 @@
+module github.com/browserbase/libbrowserbase/bindings/go
+
+go 1.19

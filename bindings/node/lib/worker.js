@@ -1,0 +1,174 @@
+'use strict';
+// A worker thread of the package's own pool (see pool.js): it makes the
+// library's blocking calls, one at a time, so that neither the event loop nor
+// libuv's shared thread pool waits for a download.
+//
+// The library calls its callbacks (chunks, progress) on the thread that
+// called it: this one. Each callback asks the main thread, where the user's
+// function lives, and blocks on a shared Int32Array until it answers (0: go
+// on, anything else: stop). That keeps the library's contract (a callback
+// returns only once the chunk was handled) and gives backpressure for free.
+
+const { parentPort, workerData } = require('worker_threads');
+const { load, takeError, koffi } = require('./native');
+
+const { fns, types } = load(workerData.library);
+// sync[0]: 0 while a question is open, 1 once answered; sync[1]: the answer.
+const sync = new Int32Array(workerData.sync);
+let currentId = 0;
+
+function ask(what, payload, transfer) {
+  Atomics.store(sync, 0, 0);
+  parentPort.postMessage({ type: 'ask', id: currentId, what, ...payload }, transfer || []);
+  Atomics.wait(sync, 0, 0);
+  return Atomics.load(sync, 1);
+}
+
+function copyOut(ptr, len) {
+  const copy = new Uint8Array(len);
+  if (len > 0) copy.set(new Uint8Array(koffi.view(ptr, len)));
+  return copy;
+}
+
+// ---------------------------------------------------------------------------
+// This worker's C clients: one per JS Client that used it, built from the
+// Client's settings. Per worker, because a progress callback registered by
+// one thread's koffi must be called on that thread (koffi would queue a call
+// from another thread to this one's event loop, which is blocked in the C
+// call: a deadlock).
+// ---------------------------------------------------------------------------
+
+const clients = new Map(); // key -> { ptr, progress (registered callback) }
+
+function check(rc, err) {
+  if (rc !== 0) {
+    const e = takeError(fns, rc, err[0]);
+    throw Object.assign(new Error(e.message), { bb: e });
+  }
+}
+
+function clientFor(key, spec) {
+  const known = clients.get(key);
+  if (known) return known.ptr;
+  let progress = null;
+  const builder = fns.bb_client_builder_new();
+  try {
+    const err = [null];
+    if (spec.loadEnv) check(fns.bb_client_builder_load_env(builder, err), err);
+    for (const [fn, value] of spec.steps) check(fns[fn](builder, value, err), err);
+    if (spec.progress) {
+      progress = koffi.register(
+        (_user, received, total) =>
+          ask('progress', { received: Number(received), total: total < 0 ? null : Number(total) }),
+        koffi.pointer(types.progress),
+      );
+      check(fns.bb_client_builder_set_progress(builder, progress, null, err), err);
+    }
+    const out = [null];
+    check(fns.bb_client_new(builder, out, err), err);
+    clients.set(key, { ptr: out[0], progress });
+    progress = null;
+    return out[0];
+  } finally {
+    fns.bb_client_builder_free(builder);
+    if (progress) koffi.unregister(progress);
+  }
+}
+
+function freeClient(key) {
+  const known = clients.get(key);
+  if (!known) return;
+  clients.delete(key);
+  fns.bb_client_free(known.ptr);
+  if (known.progress) koffi.unregister(known.progress);
+}
+
+// ---------------------------------------------------------------------------
+// Calls
+// ---------------------------------------------------------------------------
+
+function readEntries(archive) {
+  const count = Number(fns.bb_archive_entry_count(archive));
+  const entries = [];
+  for (let i = 0; i < count; i++) {
+    const raw = { struct_size: koffi.sizeof(types.entry) };
+    const err = [null];
+    check(fns.bb_archive_entry_at(archive, i, raw, err), err);
+    entries.push({
+      name: raw.name || '',
+      originalName: raw.original_name || '',
+      size: Number(raw.size),
+      mtimeUnix: Number(raw.mtime_unix),
+      downloadTimeMs: Number(raw.download_time_ms),
+    });
+  }
+  return entries;
+}
+
+function run(msg) {
+  const args = msg.args.slice();
+  if (msg.client) args.unshift(clientFor(msg.client.key, msg.client.spec));
+  // CANCEL HOOK (worker side): once the library has per-call options with a
+  // cancel handle, the handle's address arrives in msg and is passed here,
+  // with the call's own progress callback, instead of the client's.
+  const fn = fns[msg.fn];
+  const err = [null];
+  switch (msg.kind) {
+    case 'plain':
+      check(fn(...args, err), err);
+      return { value: undefined };
+    case 'buffer': {
+      const data = [null];
+      const len = [0];
+      check(fn(...args, data, len, err), err);
+      const n = Number(len[0]);
+      try {
+        const copy = copyOut(data[0], n);
+        return { value: copy, transfer: [copy.buffer] };
+      } finally {
+        fns.bb_buffer_free(data[0], n);
+      }
+    }
+    case 'stream': {
+      let total = 0;
+      const write = (_user, data, len) => {
+        const n = Number(len);
+        total += n;
+        const chunk = copyOut(data, n);
+        return ask('chunk', { chunk }, [chunk.buffer]);
+      };
+      check(fn(...args, write, null, err), err);
+      return { value: total };
+    }
+    case 'archive': {
+      const out = [null];
+      check(fn(...args, out, err), err);
+      try {
+        return { value: { ptr: out[0], entries: readEntries(out[0]) } };
+      } catch (e) {
+        fns.bb_archive_free(out[0]);
+        throw e;
+      }
+    }
+    default:
+      throw new Error(`unknown call kind ${msg.kind}`);
+  }
+}
+
+parentPort.on('message', (msg) => {
+  if (msg.op === 'freeClient') {
+    freeClient(msg.key);
+    return;
+  }
+  currentId = msg.id;
+  let reply;
+  try {
+    const { value, transfer } = run(msg);
+    reply = [{ type: 'done', id: msg.id, value }, transfer || []];
+  } catch (e) {
+    const bb = e && e.bb ? e.bb : { code: 14, status: 0, message: `browserbase-c worker: ${e && e.stack}` };
+    reply = [{ type: 'failed', id: msg.id, error: bb }, []];
+  }
+  currentId = 0;
+  parentPort.postMessage(reply[0], reply[1]);
+});
