@@ -701,6 +701,9 @@ fn python_wheel_bundles_the_stripped_library_under_a_platform_tag() {
     let dir = out_dir("install-python-wheel");
     let site = dir.join("site");
     check(run(Command::new("python3")
+        // Debian's pip refuses installs outside a venv (PEP 668) unless told;
+        // these go to a --target directory of the test's own.
+        .env("PIP_BREAK_SYSTEM_PACKAGES", "1")
         .args([
             "-m",
             "pip",
@@ -766,6 +769,9 @@ fn python_package_from_the_tree_is_pure_leaves_the_tree_clean_and_names_a_missin
     let dir = out_dir("install-python-pure");
     let site = dir.join("site");
     check(run(Command::new("python3")
+        // Debian's pip refuses installs outside a venv (PEP 668) unless told;
+        // these go to a --target directory of the test's own.
+        .env("PIP_BREAK_SYSTEM_PACKAGES", "1")
         .args([
             "-m",
             "pip",
