@@ -353,7 +353,7 @@ pub(crate) fn is_localhost(name: &str) -> bool {
 }
 
 /// May a request (and so the key) go to this URL? https, or http to loopback.
-pub(crate) fn check_transport(url: &Url, what: &str) -> Result<()> {
+pub(crate) fn check_scheme(url: &Url, what: &str) -> Result<()> {
     match url.scheme() {
         "https" => Ok(()),
         "http" if is_loopback(url) => Ok(()),
@@ -370,7 +370,7 @@ pub(crate) fn check_transport(url: &Url, what: &str) -> Result<()> {
 fn check_base_url(url: &str, what: &str) -> Result<Url> {
     let parsed = Url::parse(url.trim())
         .map_err(|e| Error::invalid_argument(format!("{what} {url:?} is not a URL: {e}")))?;
-    check_transport(&parsed, what)?;
+    check_scheme(&parsed, what)?;
     if parsed.host_str().is_none_or(str::is_empty) {
         return Err(Error::invalid_argument(format!("{what} has no host")));
     }

@@ -379,8 +379,8 @@ impl Archive {
 
     fn bomb(&self, why: String) -> Error {
         Error::invalid_archive(format!(
-            "{} looks like a zip bomb: {why}; nothing was extracted (the limits are \
-             ExtractLimits in Rust, bb_archive_set_limits in C)",
+            "{} looks like a zip bomb: {why}; nothing was extracted (the extraction \
+             limits can be raised)",
             self.label
         ))
     }
@@ -886,12 +886,14 @@ fn zip_error_text(e: zip::result::ZipError) -> String {
     }
 }
 
+/// What a failed read of an entry's data means. The zip crate reports a
+/// CRC-32 mismatch and undecodable compressed data alike, as `InvalidData`
+/// (its wording is not part of its API, so it is not matched).
 fn read_error_text(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    if text.contains("Invalid checksum") {
-        "its CRC-32 checksum does not match its data".to_owned()
+    if e.kind() == std::io::ErrorKind::InvalidData {
+        format!("its data does not match its CRC-32 checksum or does not decompress ({e})")
     } else {
-        text
+        e.to_string()
     }
 }
 

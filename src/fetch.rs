@@ -9,7 +9,7 @@ use reqwest::{StatusCode, Url};
 
 use crate::archive;
 use crate::client::Client;
-use crate::config::check_transport;
+use crate::config::check_scheme;
 use crate::error::{Error, ErrorKind, Result};
 use crate::failure::{deadline_error, error_from_body, summarize, Failure};
 use crate::log::{bb_log, Level};
@@ -239,7 +239,7 @@ impl Client {
                     "another origin, key not sent"
                 }
             );
-            check_transport(&next, "redirect target").map_err(|e| {
+            check_scheme(&next, "redirect target").map_err(|e| {
                 Failure::fatal(Error::http(
                     status,
                     format!("HTTP {status}: refused to follow: {}", e.message()),

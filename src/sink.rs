@@ -284,21 +284,13 @@ fn open_unnamed(_dir: &Path) -> Option<File> {
 }
 
 /// Whether `/proc/self/fd` is there: `linkat` names an unnamed file through
-/// it (`AT_EMPTY_PATH` would need CAP_DAC_READ_SEARCH). Looked up once; no
-/// lock (threads racing to look it up find the same answer).
+/// it (`AT_EMPTY_PATH` would need CAP_DAC_READ_SEARCH). Looked up once; a
+/// race rather than a lock (threads racing to look it up find the same
+/// answer, and no fork can inherit a lock held).
 #[cfg(target_os = "linux")]
 fn proc_fd_usable() -> bool {
-    use std::sync::atomic::{AtomicU8, Ordering};
-    static USABLE: AtomicU8 = AtomicU8::new(0); // 0 unknown, 1 yes, 2 no
-    match USABLE.load(Ordering::Relaxed) {
-        1 => true,
-        2 => false,
-        _ => {
-            let usable = Path::new("/proc/self/fd").is_dir();
-            USABLE.store(if usable { 1 } else { 2 }, Ordering::Relaxed);
-            usable
-        }
-    }
+    static USABLE: once_cell::race::OnceBool = once_cell::race::OnceBool::new();
+    USABLE.get_or_init(|| Path::new("/proc/self/fd").is_dir())
 }
 
 /// Gives the complete unnamed `file` the name `path` with `linkat`. Where

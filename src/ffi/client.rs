@@ -44,7 +44,8 @@ fn with_builder(
     f: impl FnOnce(&mut ClientConfig) -> Result<()>,
 ) -> bb_code {
     ffi_guard!(err, {
-        // SAFETY: NULL or a live builder from bb_client_builder_new (documented).
+        // SAFETY: `builder` is NULL or a live object this library handed out, which the
+        // caller keeps alive for the call (its documented contract).
         let builder = unsafe { ref_arg(builder, "builder") }?;
         builder.update(f)
     })
@@ -110,6 +111,8 @@ pub extern "C" fn bb_client_builder_set_base_url(
 ) -> bb_code {
     // SAFETY (all setters): string arguments are NULL or NUL-terminated (documented).
     with_builder(builder, err, |c| {
+        // SAFETY: `url` is NULL or a NUL-terminated string that stays valid for the call
+        // (its documented contract).
         c.set_base_url(unsafe { str_arg(url, "url") }?)
     })
 }
@@ -125,6 +128,8 @@ pub extern "C" fn bb_client_builder_set_api_key(
     err: *mut *mut bb_error,
 ) -> bb_code {
     with_builder(builder, err, |c| {
+        // SAFETY: `api_key` is NULL or a NUL-terminated string that stays valid for the
+        // call (its documented contract).
         c.set_api_key(unsafe { str_arg(api_key, "api_key") }?)
     })
 }
@@ -197,6 +202,8 @@ pub extern "C" fn bb_client_builder_set_user_agent_suffix(
     err: *mut *mut bb_error,
 ) -> bb_code {
     with_builder(builder, err, |c| {
+        // SAFETY: `suffix` is NULL or a NUL-terminated string that stays valid for the call
+        // (its documented contract).
         c.set_user_agent_suffix(unsafe { str_arg(suffix, "suffix") }?)
     })
 }
@@ -212,6 +219,8 @@ pub extern "C" fn bb_client_builder_add_ca_file(
     err: *mut *mut bb_error,
 ) -> bb_code {
     with_builder(builder, err, |c| {
+        // SAFETY: `pem_path` is NULL or a NUL-terminated string that stays valid for the
+        // call (its documented contract).
         c.add_ca_file(unsafe { path_arg(pem_path, "pem_path") }?)
     })
 }
@@ -232,6 +241,8 @@ pub extern "C" fn bb_client_builder_set_proxy(
     err: *mut *mut bb_error,
 ) -> bb_code {
     with_builder(builder, err, |c| {
+        // SAFETY: `proxy_url` is NULL or a NUL-terminated string that stays valid for the
+        // call (its documented contract).
         match unsafe { opt_str_arg(proxy_url, "proxy_url") }? {
             Some(url) => c.set_proxy(url),
             None => {

@@ -27,10 +27,12 @@ struct Target<'a> {
 }
 
 /// # Safety
-/// Both pointers are NULL or NUL-terminated strings (documented).
+/// Both pointers are NULL or NUL-terminated strings that outlive `'a`.
 unsafe fn target<'a>(api_key: *const c_char, session_id: *const c_char) -> Result<Target<'a>> {
-    let api_key = opt_str_arg(api_key, "api_key")?;
-    let session_id = str_arg(session_id, "session_id")?;
+    // SAFETY: the caller's promise for both pointers is what these need.
+    let api_key = unsafe { opt_str_arg(api_key, "api_key") }?;
+    // SAFETY: as above.
+    let session_id = unsafe { str_arg(session_id, "session_id") }?;
     Ok(Target {
         api_key,
         session_id,
@@ -51,8 +53,11 @@ fn to_file(
     session_id: *const c_char,
     path: *const c_char,
 ) -> Result<()> {
-    // SAFETY: documented string arguments.
+    // SAFETY: both are NULL or NUL-terminated strings that stay valid for
+    // the call (the exported functions' documented contract).
     let t = unsafe { target(api_key, session_id) }?;
+    // SAFETY: `path` is NULL or a NUL-terminated string that stays valid for the call (its
+    // documented contract).
     let path: &Path = unsafe { path_arg(path, "path") }?;
     with_client(client, |c| {
         c.download_to_file(t.api_key, t.session_id, path)
@@ -69,7 +74,8 @@ fn to_buffer(
 ) -> Result<()> {
     let out_data = out_arg(out_data, "out_data")?;
     let out_len = out_arg(out_len, "out_len")?;
-    // SAFETY: documented string arguments.
+    // SAFETY: both are NULL or NUL-terminated strings that stay valid for
+    // the call (the exported functions' documented contract).
     let t = unsafe { target(api_key, session_id) }?;
     let data = with_client(client, |c| c.download_to_vec(t.api_key, t.session_id))?;
     // SAFETY: both outputs are non-NULL and writable (documented).
@@ -85,7 +91,8 @@ fn to_callback(
     user_data: *mut c_void,
 ) -> Result<()> {
     let write = write.ok_or_else(|| Error::invalid_argument("write is NULL"))?;
-    // SAFETY: documented string arguments.
+    // SAFETY: both are NULL or NUL-terminated strings that stay valid for
+    // the call (the exported functions' documented contract).
     let t = unsafe { target(api_key, session_id) }?;
     with_client(client, |c| {
         c.download_with(t.api_key, t.session_id, |chunk| {
@@ -185,7 +192,8 @@ pub extern "C" fn bb_client_download(
     err: *mut *mut bb_error,
 ) -> bb_code {
     ffi_guard!(err, {
-        // SAFETY: NULL or a live client (documented).
+        // SAFETY: `client` is NULL or a live object this library handed out, which the
+        // caller keeps alive for the call (its documented contract).
         let client = unsafe { ref_arg(client, "client") }?;
         to_file(Some(client), api_key, session_id, path)
     })
@@ -204,7 +212,8 @@ pub extern "C" fn bb_client_download_to_buffer(
     err: *mut *mut bb_error,
 ) -> bb_code {
     ffi_guard!(err, {
-        // SAFETY: NULL or a live client (documented).
+        // SAFETY: `client` is NULL or a live object this library handed out, which the
+        // caller keeps alive for the call (its documented contract).
         let client = unsafe { ref_arg(client, "client") }?;
         to_buffer(Some(client), api_key, session_id, out_data, out_len)
     })
@@ -223,7 +232,8 @@ pub extern "C" fn bb_client_download_to_callback(
     err: *mut *mut bb_error,
 ) -> bb_code {
     ffi_guard!(err, {
-        // SAFETY: NULL or a live client (documented).
+        // SAFETY: `client` is NULL or a live object this library handed out, which the
+        // caller keeps alive for the call (its documented contract).
         let client = unsafe { ref_arg(client, "client") }?;
         to_callback(Some(client), api_key, session_id, write, user_data)
     })
