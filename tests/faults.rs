@@ -1113,6 +1113,82 @@ fn destination_missing_directory_or_a_directory_at_path() {
     assert!(files_under(dest.dir.path()).is_empty());
 }
 
+/// Disk space of the file behind each of this process's descriptors into
+/// `dir` (`st_blocks`, in bytes).
+fn allocated_under(dir: &Path) -> Vec<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .filter(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t.starts_with(dir)))
+        .filter_map(|fd| std::fs::metadata(fd.path()).ok())
+        .map(|m| m.blocks() * 512)
+        .collect()
+}
+
+/// A server that announces far more than it sends earns no disk for it:
+/// `Content-Length: 1 GiB`, 100,000 bytes, then a stall. While the bytes are
+/// in and the server stalls, the temporary file holds about what arrived
+/// (the reservation grows as data comes: at most twice what was written, at
+/// least 1 MiB), not the gigabyte (issue 10, row 1). Synchronised on the
+/// progress callback, called once the first bytes were written; it then
+/// cancels.
+#[test]
+fn an_announced_length_earns_no_disk_before_its_bytes_arrive() {
+    let _g = shared();
+    let fx = fixture();
+    const ANNOUNCED: u64 = 1 << 30;
+    for replacing in [false, true] {
+        let row = if replacing {
+            "lying Content-Length, replacing a file"
+        } else {
+            "lying Content-Length, a new file"
+        };
+        let dest = Dest::new();
+        if !replacing {
+            std::fs::remove_file(&dest.path).unwrap();
+        }
+        fx.server.clear_requests();
+        fx.server
+            .script(BIG, &[&format!("lie-length {ANNOUNCED} 100000 20000")]);
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let mut config = fx.config(0);
+        config.set_timeout(Duration::from_secs(10)).unwrap();
+        let (dir, record) = (dest.dir.path().to_path_buf(), seen.clone());
+        config.set_progress(Some(browserbase::Progress::new(move |received, total| {
+            if received == 0 {
+                return true;
+            }
+            *record.lock().unwrap() = Some((received, total, allocated_under(&dir)));
+            false
+        })));
+        let e = with_client(&fx, config, dest.dir.path(), row, |c| {
+            c.download_to_file(KEY, BIG, &dest.path).unwrap_err()
+        });
+        assert_eq!(e.kind(), ErrorKind::Cancelled, "{row}: {e}");
+        let (received, total, allocated) = seen.lock().unwrap().take().expect("no progress");
+        assert_eq!(total, Some(ANNOUNCED), "{row}");
+        assert_eq!(allocated.len(), 1, "{row}: staged files {allocated:?}");
+        // Generous: 2 x received, or 1 MiB, rounded up to whole extents.
+        let earned = (2 * received).max(1 << 20) + (1 << 20);
+        assert!(
+            allocated[0] <= earned,
+            "{row}: {} bytes reserved after {received} arrived",
+            allocated[0]
+        );
+        assert_eq!(fx.server.request_count(), 1, "{row}");
+        if replacing {
+            dest.assert_untouched(row);
+        } else {
+            assert_eq!(
+                support::leftovers(dest.dir.path(), &[]),
+                Vec::<String>::new(),
+                "{row}"
+            );
+        }
+    }
+}
+
 /// The child side of the destination faults that need their own process.
 /// Does nothing unless `BB_FAULTS_CHILD` is set (by [`child`]).
 #[test]
