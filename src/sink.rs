@@ -74,6 +74,22 @@ impl FileSink {
                 ),
             ));
         }
+        // So do "name/." and "name/.." (which `Path` would quietly read as
+        // "name" and "name/.."'s parent): refused now with what the file
+        // system says of them, as any other missing or existing directory.
+        if matches!(
+            path.as_os_str().as_bytes().rsplit(|&b| b == b'/').next(),
+            Some(b".") | Some(b"..")
+        ) {
+            let why = match std::fs::metadata(path) {
+                Ok(_) => "Is a directory".to_owned(),
+                Err(e) => e.to_string(),
+            };
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!("cannot write {}: {why}", path.display()),
+            ));
+        }
         // A symlink is written through, as `curl -o link` does: the file it
         // points to is replaced and the link stays a link.
         let (path, metadata) = follow_symlinks(path)?;
