@@ -604,8 +604,10 @@ public:
     }
 
     /// Streams the archive chunk by chunk to `write`; returns the number of
-    /// bytes it accepted. Only the start is checked to be a ZIP archive:
-    /// treat the data as unverified until this returns.
+    /// bytes it accepted. The start is checked to be a ZIP archive before
+    /// the first chunk, the end (end record and central directory, see
+    /// bb_download_session_to_callback) before this returns: treat the data
+    /// as unverified until then.
     std::uint64_t download_to(std::string_view session_id, const WriteFunction &write,
                               ApiKey api_key = std::nullopt) const {
         if (!write) detail::invalid("download_to: the write function is empty");

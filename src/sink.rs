@@ -604,9 +604,12 @@ fn too_big(len: u64) -> Error {
 /// Hands each chunk to a caller's function. The function returns `true` to go
 /// on and `false` to cancel. Chunks already handed over cannot be taken back,
 /// so a download through this sink is not retried once bytes were delivered.
+/// The end of the body is kept ([`archive::StreamTail`], at most 256 KiB) so
+/// that `finish` can refuse a body that does not end as a ZIP archive.
 pub struct CallbackSink<F> {
     on_chunk: F,
     delivered: bool,
+    tail: archive::StreamTail,
 }
 
 impl<F: FnMut(&[u8]) -> bool> CallbackSink<F> {
@@ -614,22 +617,25 @@ impl<F: FnMut(&[u8]) -> bool> CallbackSink<F> {
         CallbackSink {
             on_chunk,
             delivered: false,
+            tail: archive::StreamTail::new(None),
         }
     }
 }
 
 impl<F: FnMut(&[u8]) -> bool> Sink for CallbackSink<F> {
-    fn begin(&mut self, _content_length: Option<u64>) -> Result<()> {
+    fn begin(&mut self, content_length: Option<u64>) -> Result<()> {
         if self.delivered {
             return Err(Error::internal(
                 "callback download restarted after delivery",
             ));
         }
+        self.tail = archive::StreamTail::new(content_length);
         Ok(())
     }
 
     fn write(&mut self, chunk: &[u8]) -> Result<()> {
         self.delivered = true;
+        self.tail.push(chunk);
         if (self.on_chunk)(chunk) {
             Ok(())
         } else {
@@ -641,7 +647,7 @@ impl<F: FnMut(&[u8]) -> bool> Sink for CallbackSink<F> {
     }
 
     fn finish(&mut self) -> Result<()> {
-        Ok(())
+        self.tail.check().map(drop)
     }
 
     fn can_restart(&self) -> bool {

@@ -950,6 +950,110 @@ fn a_body_that_is_not_an_archive_is_never_retried() {
     );
 }
 
+/// The callback variant hands bytes over as they come, so it cannot check
+/// the whole archive before the first chunk; but it must not say `BB_OK`
+/// for a body that does not end as one (issue 10, row 11): a local file
+/// header followed by junk, and a valid archive cut short on a
+/// close-delimited HTTP/1.0 body (no Content-Length: the cut looks like the
+/// end). The file and buffer variants refuse both too; a close-delimited
+/// body that is whole passes.
+#[test]
+fn a_body_that_does_not_end_as_an_archive_is_refused_by_every_variant() {
+    let _g = shared();
+    let fx = fixture();
+    let client = fx.client(2);
+    let junk_session = "faults-junk-after-a-header";
+    let mut junk = b"PK\x03\x04".to_vec();
+    junk.extend((0..5000u32).map(|i| (i * 7 + 3) as u8));
+    fx.server.set_archive(junk_session, &junk);
+    let cut = fx.big.len() as u64 - 1000;
+    let cases: [(&str, &str, Option<String>); 2] = [
+        ("PK\\3\\4 and junk", junk_session, None),
+        (
+            "an archive cut short on an HTTP/1.0 body",
+            BIG,
+            Some(format!("close-cut {cut}")),
+        ),
+    ];
+    for (row, session, step) in &cases {
+        let script: Vec<&str> = step.iter().map(String::as_str).collect();
+        // The callback.
+        fx.server.clear_requests();
+        fx.server.script(session, &script);
+        let mut seen = 0usize;
+        let e = client
+            .download_with(KEY, session, |c| {
+                seen += c.len();
+                true
+            })
+            .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.http_status()),
+            (ErrorKind::InvalidArchive, None),
+            "{row}: {e}"
+        );
+        assert!(
+            e.message().contains("not a whole ZIP archive"),
+            "{row}: {e}"
+        );
+        assert_eq!(fx.server.request_count(), 1, "{row}: retried");
+        assert!(seen > 0, "{row}: the bytes were handed over before the end");
+        // The buffer.
+        fx.server.clear_requests();
+        fx.server.script(session, &script);
+        let e = client.download_to_vec(KEY, session).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArchive, "{row}, buffer: {e}");
+        assert_eq!(fx.server.request_count(), 1, "{row}, buffer: retried");
+        // The file.
+        fx.server.clear_requests();
+        fx.server.script(session, &script);
+        let dest = Dest::new();
+        let e = client
+            .download_to_file(KEY, session, &dest.path)
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArchive, "{row}, file: {e}");
+        assert_eq!(fx.server.request_count(), 1, "{row}, file: retried");
+        dest.assert_untouched(row);
+    }
+    // The same close-delimited body, whole: every byte, and BB_OK.
+    fx.server
+        .script(BIG, &[&format!("close-cut {}", fx.big.len())]);
+    let mut seen = Vec::new();
+    client
+        .download_with(KEY, BIG, |c| {
+            seen.extend_from_slice(c);
+            true
+        })
+        .unwrap();
+    assert!(seen == fx.big, "the callback saw {} bytes", seen.len());
+    // And an archive with a central directory bigger than the kept tail
+    // (about 2,000 entries): checked by its end record alone, and BB_OK.
+    let many = "faults-many-entries";
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..2500 {
+        writer
+            .start_file(
+                format!("file-with-a-longish-name-{i:05}-1719265797164.txt"),
+                zip::write::SimpleFileOptions::default()
+                    .compression_method(zip::CompressionMethod::Stored),
+            )
+            .unwrap();
+        writer.write_all(b"x").unwrap();
+    }
+    let archive = writer.finish().unwrap().into_inner();
+    fx.server.set_archive(many, &archive);
+    let mut seen = Vec::new();
+    client
+        .download_with(KEY, many, |c| {
+            seen.extend_from_slice(c);
+            true
+        })
+        .unwrap();
+    assert!(seen == archive);
+    drop(client);
+    assert_eq!(sockets_to(fx.port()), 0);
+}
+
 // ---------------------------------------------------------------------------
 // Redirects
 // ---------------------------------------------------------------------------

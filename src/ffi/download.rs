@@ -152,7 +152,14 @@ pub extern "C" fn bb_download_session_to_buffer(
 /// Memory use does not grow with the archive's size.
 ///
 /// The first bytes are checked to start a ZIP archive before any chunk is
-/// handed over; the rest cannot be checked without keeping it, so the
+/// handed over, and the end before `BB_OK` is returned, from the last
+/// 256 KiB of the body (kept, besides the chunks): the end-of-central-
+/// directory record (ZIP64's too) must end the body exactly, on one disk,
+/// with the central directory ending where it begins; when the central
+/// directory fits in those 256 KiB, each entry in it must be whole, as many
+/// as the record says, and start before it. A body cut short or padded is
+/// `BB_ERR_INVALID_ARCHIVE` after its chunks were handed over. The entries'
+/// data (local headers, compressed bytes, CRC-32s) is not checked, so the
 /// callback should treat the data as unverified until `BB_OK` returns. Once
 /// a chunk was handed over, a failure is not retried (the callback would
 /// see bytes twice); failures before that are retried as usual.

@@ -530,8 +530,10 @@ class Client(_Handle):
         ``sink`` (a callable taking ``bytes``, or a binary file); returns the
         number of bytes. An exception raised by ``sink`` cancels the download
         and propagates; ``sink`` returning ``False`` cancels it with
-        :class:`CancelledError`. Only the start of the data is checked to be
-        a ZIP archive: treat it as unverified until this returns."""
+        :class:`CancelledError`. The start of the data is checked to be a ZIP
+        archive before the first chunk, and its end (end record and central
+        directory, see the C header) before this returns: treat the data as
+        unverified until then."""
         args = (_text("api_key", api_key, optional=True), _text("session_id", session_id))
         with self._use() as client:
             return self._run(
