@@ -477,11 +477,18 @@ fn preallocate(file: &File, offset: u64, len: u64) {
 fn preallocate(_file: &File, _offset: u64, _len: u64) {}
 
 /// Collects the archive in memory: one allocation of Content-Length bytes
-/// when the server sends it.
+/// when the server sends at most [`BUFFER_RESERVE_MAX`]; past that, the
+/// announced length is not trusted up front: [`BUFFER_RESERVE_MAX`] is
+/// reserved, and the buffer doubles as the bytes arrive (never past the
+/// announced length, so an honest body ends in a buffer of its size).
 #[derive(Default)]
 pub struct BufferSink {
     data: Vec<u8>,
+    announced: Option<u64>,
 }
+
+/// The most memory a buffer download reserves before the bytes arrive.
+pub const BUFFER_RESERVE_MAX: usize = 8 << 20;
 
 impl BufferSink {
     pub fn new() -> BufferSink {
@@ -501,19 +508,30 @@ impl BufferSink {
 impl Sink for BufferSink {
     fn begin(&mut self, content_length: Option<u64>) -> Result<()> {
         self.data.clear();
+        self.announced = content_length;
         if let Some(len) = content_length {
-            let len = usize::try_from(len).map_err(|_| too_big(len))?;
+            let up_front = len.min(BUFFER_RESERVE_MAX as u64) as usize;
             self.data
-                .try_reserve_exact(len)
-                .map_err(|_| too_big(len as u64))?;
+                .try_reserve_exact(up_front)
+                .map_err(|_| too_big(up_front as u64))?;
         }
         Ok(())
     }
 
     fn write(&mut self, chunk: &[u8]) -> Result<()> {
-        self.data
-            .try_reserve(chunk.len())
-            .map_err(|_| too_big((self.data.len() + chunk.len()) as u64))?;
+        let needed = self.data.len() + chunk.len();
+        if needed > self.data.capacity() {
+            let doubled = needed.max(self.data.capacity().saturating_mul(2));
+            let target = match self.announced {
+                Some(len) if len >= needed as u64 => {
+                    doubled.min(usize::try_from(len).unwrap_or(usize::MAX))
+                }
+                _ => doubled,
+            };
+            self.data
+                .try_reserve_exact(target - self.data.len())
+                .map_err(|_| too_big(target as u64))?;
+        }
         self.data.extend_from_slice(chunk);
         Ok(())
     }
@@ -652,5 +670,40 @@ impl<F: FnMut(&[u8]) -> bool> Sink for CallbackSink<F> {
 
     fn can_restart(&self) -> bool {
         !self.delivered
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An announced length is not reserved up front past 8 MiB; the buffer
+    /// grows as the bytes come, and an honest body ends in a buffer of its
+    /// exact size (issue 10, row 14).
+    #[test]
+    fn a_buffer_reserves_what_arrives_not_what_is_announced() {
+        let mut sink = BufferSink::new();
+        sink.begin(Some(4 << 30)).unwrap();
+        assert!(sink.data.capacity() <= BUFFER_RESERVE_MAX);
+        sink.write(&[7; 1000]).unwrap();
+        assert!(sink.data.capacity() <= BUFFER_RESERVE_MAX);
+
+        let len = 3 * BUFFER_RESERVE_MAX + 12_345;
+        sink.begin(Some(len as u64)).unwrap();
+        let chunk = vec![1u8; 64 * 1024];
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(chunk.len());
+            sink.write(&chunk[..n]).unwrap();
+            assert!(sink.data.capacity() <= (2 * sink.data.len()).max(BUFFER_RESERVE_MAX));
+            left -= n;
+        }
+        assert_eq!(sink.data.len(), len);
+        assert_eq!(sink.data.capacity(), len, "not the exact size");
+
+        // Unannounced: grows as needed.
+        sink.begin(None).unwrap();
+        sink.write(&chunk).unwrap();
+        assert_eq!(sink.bytes(), &chunk[..]);
     }
 }

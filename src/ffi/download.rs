@@ -132,8 +132,12 @@ pub extern "C" fn bb_download_session(
 ///
 /// Ownership: on success `*out_data` receives a buffer of `*out_len` bytes
 /// that the caller owns and must free with `bb_buffer_free(data, len)`
-/// (not `free`, see `bb_buffer_free`). Neither output is written on failure. When the server sends
-/// Content-Length, the buffer is allocated once, at its final size.
+/// (not `free`, see `bb_buffer_free`). Neither output is written on
+/// failure. When the server sends a Content-Length of at most 8 MiB, the
+/// buffer is allocated once, at its final size; a larger announced size is
+/// not trusted up front: 8 MiB is reserved and the buffer doubles as the
+/// bytes arrive (never past the announced size).
+/// `bb_client_builder_set_max_archive_bytes` bounds it.
 #[no_mangle]
 pub extern "C" fn bb_download_session_to_buffer(
     api_key: *const c_char,
