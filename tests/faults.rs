@@ -1645,6 +1645,8 @@ fn descriptors_do_not_leak() {
         vec!["status 429 | Retry-After: 1"],
         vec!["html"],
         vec![&redirect],
+        vec!["close-cut 1000"],
+        vec!["lie-length 1073741824 1000 3000"],
     ];
     let dest = Dest::new();
     let before = open_fds();
@@ -1660,10 +1662,21 @@ fn descriptors_do_not_leak() {
         assert_eq!(open_fds(), before, "{script:?} leaked a descriptor");
         dest.assert_untouched(&format!("{script:?}"));
     }
+    // An archive over the size limit, through every variant.
+    let mut limited = fx.config(0);
+    limited.set_max_archive_bytes(Some(1000));
+    let client = Client::new(limited).unwrap();
+    client.download_to_file(KEY, BIG, &dest.path).unwrap_err();
+    client.download_to_vec(KEY, BIG).unwrap_err();
+    client.download_with(KEY, BIG, |_| true).unwrap_err();
+    drop(client);
+    assert_eq!(open_fds(), before, "the size limit leaked a descriptor");
+    dest.assert_untouched("the size limit");
     // Destination faults, and a refused connection.
     let client = fx.client(0);
     for path in [
         dest.dir.path().join("missing/x.zip"),
+        dest.dir.path().join("missing/."),
         dest.dir.path().into(),
     ] {
         client.download_to_file(KEY, BIG, &path).unwrap_err();
