@@ -152,6 +152,14 @@ impl Client {
             });
         }
         let content_length = response.content_length();
+        if let (Some(len), Some(max)) = (content_length, self.config.max_archive_bytes) {
+            if len > max {
+                return Err(Failure::fatal(too_large(
+                    max,
+                    format_args!("the server announced {len} bytes"),
+                )));
+            }
+        }
         sink.begin(content_length).map_err(Failure::fatal)?;
         let total = self.stream_body(
             &transport,
@@ -357,6 +365,14 @@ impl Client {
                     })));
                 }
             };
+            if let Some(max) = self.config.max_archive_bytes {
+                if total + chunk.len() as u64 > max {
+                    return Err(Failure::fatal(too_large(
+                        max,
+                        format_args!("more arrived; nothing past the limit was kept"),
+                    )));
+                }
+            }
             sink.write(&chunk).map_err(Failure::fatal)?;
             total += chunk.len() as u64;
             report(total)?;
@@ -420,4 +436,13 @@ fn holds_files(start: &[u8]) -> bool {
 
 pub(crate) fn deadline_passed(deadline: Option<Instant>) -> bool {
     deadline.is_some_and(|at| Instant::now() >= at)
+}
+
+/// A body over the client's `max_archive_bytes`: a refusal, not a fault a
+/// retry could mend.
+fn too_large(max: u64, detail: std::fmt::Arguments<'_>) -> Error {
+    Error::new(
+        ErrorKind::Http,
+        format!("the archive is larger than the limit of {max} bytes ({detail})"),
+    )
 }

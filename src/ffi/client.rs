@@ -53,7 +53,7 @@ fn with_builder(
 
 /// A builder holding the built-in defaults (not the environment): base URL
 /// https://api.browserbase.com, connect timeout 5000 ms, timeout 60000 ms,
-/// no deadline, 2 retries, no proxy, no fsync.
+/// no deadline, 2 retries, no proxy, no fsync, no archive size limit.
 ///
 /// Ownership: the caller owns the result and frees it with
 /// `bb_client_builder_free`. Never returns NULL.
@@ -266,6 +266,30 @@ pub extern "C" fn bb_client_builder_set_fsync(
 ) -> bb_code {
     with_builder(builder, err, |c| {
         c.set_fsync(enabled != 0);
+        Ok(())
+    })
+}
+
+/// Sets the largest archive a download through the client accepts, in
+/// bytes; 0 means no limit (the default, for files, buffers and callbacks
+/// alike). A larger archive fails with `BB_ERR_HTTP` ("the archive is larger
+/// than the limit of N bytes", `bb_error_http_status` 0), never retried: at
+/// once when the server announces its size (Content-Length), before the byte
+/// past the limit otherwise. Nothing is left behind: no file is written or
+/// replaced, no buffer returned, and no byte past the limit reaches a
+/// callback. Without a limit, a buffer download reserves at most 8 MiB
+/// before the bytes arrive, whatever size the server announces, and grows
+/// as they come. Environment: `BROWSERBASE_MAX_ARCHIVE_BYTES`.
+///
+/// Ownership: `builder` is borrowed for the call.
+#[no_mangle]
+pub extern "C" fn bb_client_builder_set_max_archive_bytes(
+    builder: *mut bb_client_builder,
+    max_bytes: u64,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    with_builder(builder, err, |c| {
+        c.set_max_archive_bytes(Some(max_bytes));
         Ok(())
     })
 }

@@ -139,8 +139,12 @@ pub extern "C" fn bb_download_session(
 ///
 /// Ownership: on success `*out_data` receives a buffer of `*out_len` bytes
 /// that the caller owns and must free with `bb_buffer_free(data, len)`
-/// (not `free`, see `bb_buffer_free`). Neither output is written on failure. When the server sends
-/// Content-Length, the buffer is allocated once, at its final size.
+/// (not `free`, see `bb_buffer_free`). Neither output is written on
+/// failure. When the server sends a Content-Length of at most 8 MiB, the
+/// buffer is allocated once, at its final size; a larger announced size is
+/// not trusted up front: 8 MiB is reserved and the buffer doubles as the
+/// bytes arrive (never past the announced size).
+/// `bb_client_builder_set_max_archive_bytes` bounds it.
 #[no_mangle]
 pub extern "C" fn bb_download_session_to_buffer(
     api_key: *const c_char,
@@ -159,7 +163,14 @@ pub extern "C" fn bb_download_session_to_buffer(
 /// Memory use does not grow with the archive's size.
 ///
 /// The first bytes are checked to start a ZIP archive before any chunk is
-/// handed over; the rest cannot be checked without keeping it, so the
+/// handed over, and the end before `BB_OK` is returned, from the last
+/// 256 KiB of the body (kept, besides the chunks): the end-of-central-
+/// directory record (ZIP64's too) must end the body exactly, on one disk,
+/// with the central directory ending where it begins; when the central
+/// directory fits in those 256 KiB, each entry in it must be whole, as many
+/// as the record says, and start before it. A body cut short or padded is
+/// `BB_ERR_INVALID_ARCHIVE` after its chunks were handed over. The entries'
+/// data (local headers, compressed bytes, CRC-32s) is not checked, so the
 /// callback should treat the data as unverified until `BB_OK` returns. Once
 /// a chunk was handed over, a failure is not retried (the callback would
 /// see bytes twice); failures before that are retried as usual.

@@ -605,6 +605,24 @@ class ClientTest(TempDirTestCase):
         (agent,) = [r["user-agent"] for r in requests_for(session)]
         self.assertRegex(agent, r"^browserbase-c/\S+ py-test/1\.0$")
 
+    def test_max_archive_bytes(self):
+        session = new_session("max-archive", {"a.txt": b"a" * 1000})
+        size = len(served_archive(session))
+        with quick_client(max_archive_bytes=size - 1, max_retries=2) as client:
+            before = len(requests_for(session))
+            with self.assertRaises(bb.APIStatusError) as caught:
+                client.download(session, self.tmp / "limited.zip")
+            self.assertEqual(caught.exception.code, "BB_ERR_HTTP")
+            self.assertEqual(caught.exception.status_code, 0)
+            self.assertIn(f"larger than the limit of {size - 1} bytes", str(caught.exception))
+            self.assertEqual(len(requests_for(session)) - before, 1)  # not retried
+            self.assertEqual(os.listdir(self.tmp), [])
+        with quick_client(max_archive_bytes=size) as client:
+            self.assertEqual(len(client.download_bytes(session)), size)
+        for bad in (-1, 2**64):
+            with self.assertRaises(bb.InvalidArgumentError):
+                bb.Client(max_archive_bytes=bad)
+
     def test_client_key_beats_environment_and_call_key_beats_client(self):
         with quick_client(api_key="not-the-key") as client:
             with self.assertRaises(bb.AuthenticationError):
