@@ -52,7 +52,7 @@ CARGO_ENV := RUSTFLAGS="$(BUILD_RUSTFLAGS)" \
              HOST_CFLAGS="$(strip $(HOST_CFLAGS) $(PREFIX_MAP))" \
              TARGET_CFLAGS="$(strip $(TARGET_CFLAGS) $(PREFIX_MAP))"
 
-.PHONY: all build examples demo test test-node test-go debug-lib header abi-baseline \
+.PHONY: all build examples demo test lint test-node test-go debug-lib header abi-baseline \
         install install-check install-files install-debug uninstall python-wheel bench clean
 
 # Installation, with the usual PREFIX/DESTDIR semantics:
@@ -110,11 +110,11 @@ examples: build
 demo: all
 	@scripts/demo.sh $(RELEASE)/bb-stand-in-server $(OUT)
 
-# The release build first (tests/install.rs and tests/readme.rs check the
-# user's build route and what it installs), then the Rust unit and
+# Lint first, then the release build (tests/install.rs and tests/readme.rs
+# check the user's build route and what it installs), then the Rust unit and
 # integration tests (they build and run the C and C++ tests), then the Python
 # ctypes tests and the Python package's tests against the debug build.
-test: build
+test: lint build
 	$(CARGO) build
 	$(CARGO) test
 	BB_LIBRARY=$(DEBUG)/libbrowserbase.so \
@@ -124,6 +124,12 @@ test: build
 	BB_STAND_IN_SERVER=$(DEBUG)/bb-stand-in-server \
 	    $(PYTHON) -m unittest discover -s bindings/python/tests -t bindings/python -v
 	$(MAKE) test-node test-go
+
+# Formatting and clippy over the whole workspace (the library, its tests,
+# the stand-in server), warnings as errors: part of `make test`, so of CI.
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # The debug library with its soname link (what programs linked with
 # -lbrowserbase look for), and the stand-in server.

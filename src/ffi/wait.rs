@@ -60,9 +60,14 @@ fn to_file(
     path: *const c_char,
 ) -> Result<()> {
     let options = wait_options(timeout_ms, flags)?;
-    // SAFETY: documented string arguments.
+    // SAFETY: `api_key` is NULL or a NUL-terminated string that stays valid for the call
+    // (its documented contract).
     let api_key = unsafe { opt_str_arg(api_key, "api_key") }?;
+    // SAFETY: `session_id` is NULL or a NUL-terminated string that stays valid for the call
+    // (its documented contract).
     let session_id = unsafe { str_arg(session_id, "session_id") }?;
+    // SAFETY: `path` is NULL or a NUL-terminated string that stays valid for the call (its
+    // documented contract).
     let path: &Path = unsafe { path_arg(path, "path") }?;
     with_client(client, |c| {
         c.wait_for_downloads(api_key, session_id, path, &options)
@@ -82,8 +87,11 @@ fn to_buffer(
     let out_data = out_arg(out_data, "out_data")?;
     let out_len = out_arg(out_len, "out_len")?;
     let options = wait_options(timeout_ms, flags)?;
-    // SAFETY: documented string arguments.
+    // SAFETY: `api_key` is NULL or a NUL-terminated string that stays valid for the call
+    // (its documented contract).
     let api_key = unsafe { opt_str_arg(api_key, "api_key") }?;
+    // SAFETY: `session_id` is NULL or a NUL-terminated string that stays valid for the call
+    // (its documented contract).
     let session_id = unsafe { str_arg(session_id, "session_id") }?;
     let (data, _) = with_client(client, |c| {
         c.wait_for_downloads_to_vec(api_key, session_id, &options)
@@ -172,7 +180,8 @@ pub extern "C" fn bb_client_wait_for_downloads(
     err: *mut *mut bb_error,
 ) -> bb_code {
     ffi_guard!(err, {
-        // SAFETY: NULL or a live client (documented).
+        // SAFETY: `client` is NULL or a live object this library handed out, which the
+        // caller keeps alive for the call (its documented contract).
         let client = unsafe { ref_arg(client, "client") }?;
         to_file(Some(client), api_key, session_id, timeout_ms, flags, path)
     })
@@ -194,7 +203,8 @@ pub extern "C" fn bb_client_wait_for_downloads_to_buffer(
     err: *mut *mut bb_error,
 ) -> bb_code {
     ffi_guard!(err, {
-        // SAFETY: NULL or a live client (documented).
+        // SAFETY: `client` is NULL or a live object this library handed out, which the
+        // caller keeps alive for the call (its documented contract).
         let client = unsafe { ref_arg(client, "client") }?;
         to_buffer(
             Some(client),
