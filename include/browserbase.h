@@ -51,6 +51,7 @@
 
 /* Initializers of the extensible structs: struct_size set, the rest empty. */
 #define BB_ARCHIVE_ENTRY_INIT { sizeof(bb_archive_entry), NULL, NULL, 0, 0, 0 }
+#define BB_CALL_OPTIONS_INIT { sizeof(bb_call_options), NULL, NULL, NULL }
 
 /**
  * What a call returned. The numeric values are part of the ABI and never
@@ -171,6 +172,18 @@ typedef enum bb_wait_flags {
 typedef struct bb_archive bb_archive;
 
 /**
+ * A cancel handle: triggered once, it makes every call it was passed to
+ * (through `bb_call_options.cancel`) return `BB_ERR_CANCELLED` within
+ * about 100 ms, wherever that call is (connecting, waiting for the server,
+ * reading the body, sleeping between retries or wait polls, extracting),
+ * leaving nothing behind. Create with `bb_cancel_new`, free with
+ * `bb_cancel_free`. One handle may serve several calls, on several threads,
+ * at once; once triggered it stays triggered (use a new handle for the
+ * next operation).
+ */
+typedef struct bb_cancel bb_cancel;
+
+/**
  * A client: kept-alive connections plus settings. Create with
  * `bb_client_new`, free with `bb_client_free`. Safe to use from many
  * threads at once (threads calling at the same time use connections of
@@ -245,6 +258,46 @@ typedef struct bb_archive_entry {
  * A retried download reports from 0 again.
  */
 typedef int (*bb_progress_callback)(void *user_data, uint64_t received, int64_t total);
+
+/**
+ * Per-call options of the `_opts` functions. An extensible struct (see the
+ * header's preamble): initialize it with `BB_CALL_OPTIONS_INIT`, which sets
+ * `struct_size` and leaves every option off, then set what you need:
+ *
+ *     bb_call_options o = BB_CALL_OPTIONS_INIT;
+ *     o.cancel = cancel;
+ *
+ * A later version may add fields at the end; a program compiled against
+ * this header keeps working (the library reads only the fields that fit
+ * within `struct_size`, the others keep their defaults). Passing NULL
+ * instead of a struct means all defaults.
+ *
+ * Ownership: the struct and what it points to are borrowed for the call;
+ * `cancel` must stay valid (not freed) until the call returns.
+ */
+typedef struct bb_call_options {
+  /**
+   * `sizeof(bb_call_options)` as the caller's header declares it (set by
+   * `BB_CALL_OPTIONS_INIT`); never written by the library.
+   */
+  size_t struct_size;
+  /**
+   * A cancel handle that stops the call (`BB_ERR_CANCELLED`); NULL: the
+   * call cannot be cancelled.
+   */
+  struct bb_cancel *cancel;
+  /**
+   * This call's progress callback, called on the calling thread as
+   * `bb_progress_callback` describes; NULL: the client's progress
+   * callback, if any (`bb_client_builder_set_progress`). It replaces the
+   * client's for this call. Extraction reports no progress.
+   */
+  bb_progress_callback progress;
+  /**
+   * Passed to `progress` untouched.
+   */
+  void *progress_user_data;
+} bb_call_options;
 
 /**
  * Receives the next chunk of the archive: `len` bytes at `data`, which are
@@ -389,6 +442,20 @@ enum bb_code bb_archive_extract_to(const struct bb_archive *archive,
                                    struct bb_error **err);
 
 /**
+ * As `bb_archive_extract_to`, with per-call `options` (see
+ * `bb_call_options`; `options` NULL: the defaults). A triggered cancel
+ * handle stops the extraction with `BB_ERR_CANCELLED` (checked between
+ * entries and between chunks of 256 KiB, until files are put in place),
+ * leaving `dir` as it was. No progress is reported.
+ *
+ * Ownership: `archive`, `dir` and `options` are borrowed for the call.
+ */
+enum bb_code bb_archive_extract_to_opts(const struct bb_archive *archive,
+                                        const char *dir,
+                                        const struct bb_call_options *options,
+                                        struct bb_error **err);
+
+/**
  * Frees an archive (and closes its file). NULL is fine. The strings of its
  * entries become invalid.
  *
@@ -435,6 +502,25 @@ enum bb_code bb_client_extract_downloads(const struct bb_client *client,
                                          struct bb_error **err);
 
 /**
+ * As `bb_client_extract_downloads`, with per-call `options` (see
+ * `bb_call_options`). `client` NULL means the process-wide default client;
+ * `options` NULL the defaults. A triggered cancel handle ends the wait or
+ * the extraction with `BB_ERR_CANCELLED` within about 100 ms, leaving
+ * `dir` as it was (a `dir` the call created is removed again).
+ *
+ * Ownership: `client`, the strings and `options` (with its cancel handle)
+ * are borrowed for the call.
+ */
+enum bb_code bb_client_extract_downloads_opts(const struct bb_client *client,
+                                              const char *api_key,
+                                              const char *session_id,
+                                              uint32_t timeout_ms,
+                                              uint32_t flags,
+                                              const char *dir,
+                                              const struct bb_call_options *options,
+                                              struct bb_error **err);
+
+/**
  * Frees a buffer returned by a `*_to_buffer` function. `data` NULL is fine.
  *
  * `len` is not needed and not trusted: the library remembers each buffer's
@@ -452,6 +538,44 @@ enum bb_code bb_client_extract_downloads(const struct bb_client *client,
  * Ownership: takes ownership of `data`.
  */
 void bb_buffer_free(uint8_t *data, size_t len);
+
+/**
+ * Creates an untriggered cancel handle. It holds one file descriptor (an
+ * eventfd, close-on-exec) until `bb_cancel_free`.
+ *
+ * Ownership: on success `*out` receives a handle the caller owns and frees
+ * with `bb_cancel_free`. Fails (`BB_ERR_IO`) only when the process is out
+ * of file descriptors.
+ */
+enum bb_code bb_cancel_new(struct bb_cancel **out, struct bb_error **err);
+
+/**
+ * Triggers `cancel`: every call using it returns `BB_ERR_CANCELLED`, now
+ * and later. Safe from any thread, and async-signal-safe (it may be called
+ * from a signal handler): it is an atomic store and one write(2) to the
+ * handle's eventfd, with no allocation and no lock. Calling it again does
+ * nothing. NULL is a no-op.
+ *
+ * Ownership: `cancel` is borrowed; it must not be freed meanwhile.
+ */
+void bb_cancel_trigger(struct bb_cancel *cancel);
+
+/**
+ * Returns 1 when `cancel` was triggered, 0 when not (and for NULL).
+ * Async-signal-safe.
+ *
+ * Ownership: `cancel` is borrowed for the call.
+ */
+int bb_cancel_is_triggered(const struct bb_cancel *cancel);
+
+/**
+ * Frees a cancel handle and closes its descriptor. NULL is fine. It must
+ * not be in use by a running call, nor be triggered meanwhile (for example
+ * by a signal handler that may still run).
+ *
+ * Ownership: takes ownership of `cancel`.
+ */
+void bb_cancel_free(struct bb_cancel *cancel);
 
 /**
  * A builder holding the built-in defaults (not the environment): base URL
@@ -724,6 +848,55 @@ enum bb_code bb_client_download_to_callback(const struct bb_client *client,
                                             struct bb_error **err);
 
 /**
+ * As `bb_client_download`, with per-call `options` (see `bb_call_options`:
+ * a cancel handle, a progress callback for this call). `client` NULL means
+ * the process-wide default client (as `bb_download_session`); `options`
+ * NULL means the defaults. A triggered cancel handle ends the call with
+ * `BB_ERR_CANCELLED` within about 100 ms (at once, nothing sent, when it
+ * was triggered before the call), with no file created and a file already
+ * at `path` untouched.
+ *
+ * Ownership: `client`, the strings and `options` (with its cancel handle)
+ * are borrowed for the call.
+ */
+enum bb_code bb_client_download_opts(const struct bb_client *client,
+                                     const char *api_key,
+                                     const char *session_id,
+                                     const char *path,
+                                     const struct bb_call_options *options,
+                                     struct bb_error **err);
+
+/**
+ * As `bb_client_download_to_buffer`, with per-call `options` as
+ * `bb_client_download_opts` (`client` NULL: the default client).
+ * Cancelled, neither output is written.
+ *
+ * Ownership: as `bb_client_download_to_buffer`; `options` is borrowed.
+ */
+enum bb_code bb_client_download_to_buffer_opts(const struct bb_client *client,
+                                               const char *api_key,
+                                               const char *session_id,
+                                               uint8_t **out_data,
+                                               size_t *out_len,
+                                               const struct bb_call_options *options,
+                                               struct bb_error **err);
+
+/**
+ * As `bb_client_download_to_callback`, with per-call `options` as
+ * `bb_client_download_opts` (`client` NULL: the default client). A
+ * cancelled call makes no further call to `write`.
+ *
+ * Ownership: as `bb_client_download_to_callback`; `options` is borrowed.
+ */
+enum bb_code bb_client_download_to_callback_opts(const struct bb_client *client,
+                                                 const char *api_key,
+                                                 const char *session_id,
+                                                 bb_write_callback write,
+                                                 void *user_data,
+                                                 const struct bb_call_options *options,
+                                                 struct bb_error **err);
+
+/**
  * The code of an error. Returns `BB_OK` when `err` is NULL.
  *
  * Ownership: `err` is borrowed for the call.
@@ -892,6 +1065,42 @@ enum bb_code bb_client_wait_for_downloads_to_buffer(const struct bb_client *clie
                                                     uint8_t **out_data,
                                                     size_t *out_len,
                                                     struct bb_error **err);
+
+/**
+ * As `bb_client_wait_for_downloads`, with per-call `options` (see
+ * `bb_call_options`). `client` NULL means the process-wide default client;
+ * `options` NULL the defaults. A triggered cancel handle ends the wait
+ * with `BB_ERR_CANCELLED` within about 100 ms, during a poll or between
+ * polls, with no file created and a file already at `path` untouched.
+ *
+ * Ownership: `client`, the strings and `options` (with its cancel handle)
+ * are borrowed for the call.
+ */
+enum bb_code bb_client_wait_for_downloads_opts(const struct bb_client *client,
+                                               const char *api_key,
+                                               const char *session_id,
+                                               uint32_t timeout_ms,
+                                               uint32_t flags,
+                                               const char *path,
+                                               const struct bb_call_options *options,
+                                               struct bb_error **err);
+
+/**
+ * As `bb_client_wait_for_downloads_to_buffer`, with per-call `options` as
+ * `bb_client_wait_for_downloads_opts` (`client` NULL: the default client).
+ *
+ * Ownership: as `bb_client_wait_for_downloads_to_buffer`; `options` is
+ * borrowed.
+ */
+enum bb_code bb_client_wait_for_downloads_to_buffer_opts(const struct bb_client *client,
+                                                         const char *api_key,
+                                                         const char *session_id,
+                                                         uint32_t timeout_ms,
+                                                         uint32_t flags,
+                                                         uint8_t **out_data,
+                                                         size_t *out_len,
+                                                         const struct bb_call_options *options,
+                                                         struct bb_error **err);
 
 #ifdef __cplusplus
 }  // extern "C"
