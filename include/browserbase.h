@@ -285,7 +285,7 @@ typedef struct bb_call_options {
    * A cancel handle that stops the call (`BB_ERR_CANCELLED`); NULL: the
    * call cannot be cancelled.
    */
-  struct bb_cancel *cancel;
+  bb_cancel *cancel;
   /**
    * This call's progress callback, called on the calling thread as
    * `bb_progress_callback` describes; NULL: the client's progress
@@ -314,7 +314,7 @@ typedef int (*bb_write_callback)(void *user_data, const uint8_t *data, size_t le
  * for long. It never contains the API key, nor a control character (they
  * are written as escapes: `\n`, `\u{1b}`).
  */
-typedef void (*bb_log_callback)(void *user_data, enum bb_log_level level, const char *message);
+typedef void (*bb_log_callback)(void *user_data, bb_log_level level, const char *message);
 
 #ifdef __cplusplus
 extern "C" {
@@ -336,7 +336,7 @@ extern "C" {
  * Ownership: `path` is borrowed for the call. On success `*out` receives an
  * archive the caller owns and frees with `bb_archive_free`.
  */
-enum bb_code bb_archive_open_file(const char *path, struct bb_archive **out, struct bb_error **err);
+bb_code bb_archive_open_file(const char *path, bb_archive **out, bb_error **err);
 
 /**
  * Opens the ZIP archive in the `len` bytes at `data`, such as a buffer from
@@ -348,10 +348,10 @@ enum bb_code bb_archive_open_file(const char *path, struct bb_archive **out, str
  * success `*out` receives an archive the caller owns and frees with
  * `bb_archive_free`.
  */
-enum bb_code bb_archive_open_buffer(const uint8_t *data,
-                                    size_t len,
-                                    struct bb_archive **out,
-                                    struct bb_error **err);
+bb_code bb_archive_open_buffer(const uint8_t *data,
+                               size_t len,
+                               bb_archive **out,
+                               bb_error **err);
 
 /**
  * The number of entries in `archive` (0 for the service's empty archive,
@@ -359,7 +359,7 @@ enum bb_code bb_archive_open_buffer(const uint8_t *data,
  *
  * Ownership: `archive` is borrowed for the call.
  */
-size_t bb_archive_entry_count(const struct bb_archive *archive);
+size_t bb_archive_entry_count(const bb_archive *archive);
 
 /**
  * Fills `*out` with entry `index` (from 0, in the archive's order) of
@@ -377,10 +377,10 @@ size_t bb_archive_entry_count(const struct bb_archive *archive);
  * `archive` and stay valid until `bb_archive_free(archive)`; do not free
  * them. `*out` is written only on success.
  */
-enum bb_code bb_archive_entry_at(const struct bb_archive *archive,
-                                 size_t index,
-                                 struct bb_archive_entry *out,
-                                 struct bb_error **err);
+bb_code bb_archive_entry_at(const bb_archive *archive,
+                            size_t index,
+                            bb_archive_entry *out,
+                            bb_error **err);
 
 /**
  * Sets the zip-bomb limits that `bb_archive_extract_to` enforces on
@@ -397,10 +397,10 @@ enum bb_code bb_archive_entry_at(const struct bb_archive *archive,
  *
  * Ownership: `archive` is borrowed for the call.
  */
-enum bb_code bb_archive_set_limits(struct bb_archive *archive,
-                                   uint64_t max_total_bytes,
-                                   uint32_t max_ratio,
-                                   struct bb_error **err);
+bb_code bb_archive_set_limits(bb_archive *archive,
+                              uint64_t max_total_bytes,
+                              uint32_t max_ratio,
+                              bb_error **err);
 
 /**
  * Extracts every entry of `archive` into the directory `dir`, safely:
@@ -437,9 +437,9 @@ enum bb_code bb_archive_set_limits(struct bb_archive *archive,
  *
  * Ownership: `archive` and `dir` are borrowed for the call.
  */
-enum bb_code bb_archive_extract_to(const struct bb_archive *archive,
-                                   const char *dir,
-                                   struct bb_error **err);
+bb_code bb_archive_extract_to(const bb_archive *archive,
+                              const char *dir,
+                              bb_error **err);
 
 /**
  * As `bb_archive_extract_to`, with per-call `options` (see
@@ -450,10 +450,10 @@ enum bb_code bb_archive_extract_to(const struct bb_archive *archive,
  *
  * Ownership: `archive`, `dir` and `options` are borrowed for the call.
  */
-enum bb_code bb_archive_extract_to_opts(const struct bb_archive *archive,
-                                        const char *dir,
-                                        const struct bb_call_options *options,
-                                        struct bb_error **err);
+bb_code bb_archive_extract_to_opts(const bb_archive *archive,
+                                   const char *dir,
+                                   const bb_call_options *options,
+                                   bb_error **err);
 
 /**
  * Frees an archive (and closes its file). NULL is fine. The strings of its
@@ -461,7 +461,7 @@ enum bb_code bb_archive_extract_to_opts(const struct bb_archive *archive,
  *
  * Ownership: takes ownership of `archive`.
  */
-void bb_archive_free(struct bb_archive *archive);
+void bb_archive_free(bb_archive *archive);
 
 /**
  * Opens the archive at `zip_path` and extracts it into `dir` with the
@@ -469,7 +469,7 @@ void bb_archive_free(struct bb_archive *archive);
  *
  * Ownership: both strings are borrowed for the call.
  */
-enum bb_code bb_archive_extract(const char *zip_path, const char *dir, struct bb_error **err);
+bb_code bb_archive_extract(const char *zip_path, const char *dir, bb_error **err);
 
 /**
  * Waits for session `session_id`'s files as `bb_wait_for_downloads` does
@@ -481,11 +481,11 @@ enum bb_code bb_archive_extract(const char *zip_path, const char *dir, struct bb
  *
  * Ownership: all strings are borrowed for the call.
  */
-enum bb_code bb_extract_downloads(const char *api_key,
-                                  const char *session_id,
-                                  uint32_t timeout_ms,
-                                  const char *dir,
-                                  struct bb_error **err);
+bb_code bb_extract_downloads(const char *api_key,
+                             const char *session_id,
+                             uint32_t timeout_ms,
+                             const char *dir,
+                             bb_error **err);
 
 /**
  * As `bb_extract_downloads`, through `client`, with `flags` (a bitwise OR
@@ -493,13 +493,13 @@ enum bb_code bb_extract_downloads(const char *api_key,
  *
  * Ownership: `client` and the strings are borrowed for the call.
  */
-enum bb_code bb_client_extract_downloads(const struct bb_client *client,
-                                         const char *api_key,
-                                         const char *session_id,
-                                         uint32_t timeout_ms,
-                                         uint32_t flags,
-                                         const char *dir,
-                                         struct bb_error **err);
+bb_code bb_client_extract_downloads(const bb_client *client,
+                                    const char *api_key,
+                                    const char *session_id,
+                                    uint32_t timeout_ms,
+                                    uint32_t flags,
+                                    const char *dir,
+                                    bb_error **err);
 
 /**
  * As `bb_client_extract_downloads`, with per-call `options` (see
@@ -511,14 +511,14 @@ enum bb_code bb_client_extract_downloads(const struct bb_client *client,
  * Ownership: `client`, the strings and `options` (with its cancel handle)
  * are borrowed for the call.
  */
-enum bb_code bb_client_extract_downloads_opts(const struct bb_client *client,
-                                              const char *api_key,
-                                              const char *session_id,
-                                              uint32_t timeout_ms,
-                                              uint32_t flags,
-                                              const char *dir,
-                                              const struct bb_call_options *options,
-                                              struct bb_error **err);
+bb_code bb_client_extract_downloads_opts(const bb_client *client,
+                                         const char *api_key,
+                                         const char *session_id,
+                                         uint32_t timeout_ms,
+                                         uint32_t flags,
+                                         const char *dir,
+                                         const bb_call_options *options,
+                                         bb_error **err);
 
 /**
  * Frees a buffer returned by a `*_to_buffer` function. `data` NULL is fine.
@@ -547,7 +547,7 @@ void bb_buffer_free(uint8_t *data, size_t len);
  * with `bb_cancel_free`. Fails (`BB_ERR_IO`) only when the process is out
  * of file descriptors.
  */
-enum bb_code bb_cancel_new(struct bb_cancel **out, struct bb_error **err);
+bb_code bb_cancel_new(bb_cancel **out, bb_error **err);
 
 /**
  * Triggers `cancel`: every call using it returns `BB_ERR_CANCELLED`, now
@@ -558,7 +558,7 @@ enum bb_code bb_cancel_new(struct bb_cancel **out, struct bb_error **err);
  *
  * Ownership: `cancel` is borrowed; it must not be freed meanwhile.
  */
-void bb_cancel_trigger(struct bb_cancel *cancel);
+void bb_cancel_trigger(bb_cancel *cancel);
 
 /**
  * Returns 1 when `cancel` was triggered, 0 when not (and for NULL).
@@ -566,7 +566,7 @@ void bb_cancel_trigger(struct bb_cancel *cancel);
  *
  * Ownership: `cancel` is borrowed for the call.
  */
-int bb_cancel_is_triggered(const struct bb_cancel *cancel);
+int bb_cancel_is_triggered(const bb_cancel *cancel);
 
 /**
  * Frees a cancel handle and closes its descriptor. NULL is fine. It must
@@ -575,7 +575,7 @@ int bb_cancel_is_triggered(const struct bb_cancel *cancel);
  *
  * Ownership: takes ownership of `cancel`.
  */
-void bb_cancel_free(struct bb_cancel *cancel);
+void bb_cancel_free(bb_cancel *cancel);
 
 /**
  * A builder holding the built-in defaults (not the environment): base URL
@@ -585,14 +585,14 @@ void bb_cancel_free(struct bb_cancel *cancel);
  * Ownership: the caller owns the result and frees it with
  * `bb_client_builder_free`. Never returns NULL.
  */
-struct bb_client_builder *bb_client_builder_new(void);
+bb_client_builder *bb_client_builder_new(void);
 
 /**
  * Frees a builder. NULL is fine. Clients built from it are unaffected.
  *
  * Ownership: takes ownership of `builder`.
  */
-void bb_client_builder_free(struct bb_client_builder *builder);
+void bb_client_builder_free(bb_client_builder *builder);
 
 /**
  * Applies every `BROWSERBASE_*` environment variable that is set (the same
@@ -601,7 +601,7 @@ void bb_client_builder_free(struct bb_client_builder *builder);
  *
  * Ownership: `builder` is borrowed for the call.
  */
-enum bb_code bb_client_builder_load_env(struct bb_client_builder *builder, struct bb_error **err);
+bb_code bb_client_builder_load_env(bb_client_builder *builder, bb_error **err);
 
 /**
  * Sets the service's base URL, e.g. "https://api.browserbase.com". Plain
@@ -613,9 +613,9 @@ enum bb_code bb_client_builder_load_env(struct bb_client_builder *builder, struc
  *
  * Ownership: `url` is borrowed for the call (copied).
  */
-enum bb_code bb_client_builder_set_base_url(struct bb_client_builder *builder,
-                                            const char *url,
-                                            struct bb_error **err);
+bb_code bb_client_builder_set_base_url(bb_client_builder *builder,
+                                       const char *url,
+                                       bb_error **err);
 
 /**
  * Sets the API key used when a call passes `api_key` NULL (it is then
@@ -623,18 +623,18 @@ enum bb_code bb_client_builder_set_base_url(struct bb_client_builder *builder,
  *
  * Ownership: `api_key` is borrowed for the call (copied).
  */
-enum bb_code bb_client_builder_set_api_key(struct bb_client_builder *builder,
-                                           const char *api_key,
-                                           struct bb_error **err);
+bb_code bb_client_builder_set_api_key(bb_client_builder *builder,
+                                      const char *api_key,
+                                      bb_error **err);
 
 /**
  * Sets how long to wait for a connection (TCP and TLS), in milliseconds (> 0).
  *
  * Ownership: `builder` is borrowed for the call.
  */
-enum bb_code bb_client_builder_set_connect_timeout_ms(struct bb_client_builder *builder,
-                                                      uint32_t timeout_ms,
-                                                      struct bb_error **err);
+bb_code bb_client_builder_set_connect_timeout_ms(bb_client_builder *builder,
+                                                 uint32_t timeout_ms,
+                                                 bb_error **err);
 
 /**
  * Sets the longest silence allowed while waiting for the response or
@@ -642,9 +642,9 @@ enum bb_code bb_client_builder_set_connect_timeout_ms(struct bb_client_builder *
  *
  * Ownership: `builder` is borrowed for the call.
  */
-enum bb_code bb_client_builder_set_timeout_ms(struct bb_client_builder *builder,
-                                              uint32_t timeout_ms,
-                                              struct bb_error **err);
+bb_code bb_client_builder_set_timeout_ms(bb_client_builder *builder,
+                                         uint32_t timeout_ms,
+                                         bb_error **err);
 
 /**
  * Sets a limit on a whole call, retries and waits included, in
@@ -652,18 +652,18 @@ enum bb_code bb_client_builder_set_timeout_ms(struct bb_client_builder *builder,
  *
  * Ownership: `builder` is borrowed for the call.
  */
-enum bb_code bb_client_builder_set_deadline_ms(struct bb_client_builder *builder,
-                                               uint32_t deadline_ms,
-                                               struct bb_error **err);
+bb_code bb_client_builder_set_deadline_ms(bb_client_builder *builder,
+                                          uint32_t deadline_ms,
+                                          bb_error **err);
 
 /**
  * Sets how many times a failed request is retried (default 2, at most 100).
  *
  * Ownership: `builder` is borrowed for the call.
  */
-enum bb_code bb_client_builder_set_max_retries(struct bb_client_builder *builder,
-                                               uint32_t max_retries,
-                                               struct bb_error **err);
+bb_code bb_client_builder_set_max_retries(bb_client_builder *builder,
+                                          uint32_t max_retries,
+                                          bb_error **err);
 
 /**
  * Appends `suffix` (printable ASCII, e.g. "mytool/1.2") to the User-Agent
@@ -671,9 +671,9 @@ enum bb_code bb_client_builder_set_max_retries(struct bb_client_builder *builder
  *
  * Ownership: `suffix` is borrowed for the call (copied).
  */
-enum bb_code bb_client_builder_set_user_agent_suffix(struct bb_client_builder *builder,
-                                                     const char *suffix,
-                                                     struct bb_error **err);
+bb_code bb_client_builder_set_user_agent_suffix(bb_client_builder *builder,
+                                                const char *suffix,
+                                                bb_error **err);
 
 /**
  * Trusts the CA certificates in the PEM file at `pem_path`, in addition to
@@ -681,9 +681,9 @@ enum bb_code bb_client_builder_set_user_agent_suffix(struct bb_client_builder *b
  *
  * Ownership: `pem_path` is borrowed for the call.
  */
-enum bb_code bb_client_builder_add_ca_file(struct bb_client_builder *builder,
-                                           const char *pem_path,
-                                           struct bb_error **err);
+bb_code bb_client_builder_add_ca_file(bb_client_builder *builder,
+                                      const char *pem_path,
+                                      bb_error **err);
 
 /**
  * Sends every request through the proxy at `proxy_url` ("http://host:port"
@@ -696,9 +696,9 @@ enum bb_code bb_client_builder_add_ca_file(struct bb_client_builder *builder,
  *
  * Ownership: `proxy_url` is borrowed for the call (copied).
  */
-enum bb_code bb_client_builder_set_proxy(struct bb_client_builder *builder,
-                                         const char *proxy_url,
-                                         struct bb_error **err);
+bb_code bb_client_builder_set_proxy(bb_client_builder *builder,
+                                    const char *proxy_url,
+                                    bb_error **err);
 
 /**
  * When `enabled` is non-zero, a downloaded file is flushed to disk (fsync
@@ -707,9 +707,9 @@ enum bb_code bb_client_builder_set_proxy(struct bb_client_builder *builder,
  *
  * Ownership: `builder` is borrowed for the call.
  */
-enum bb_code bb_client_builder_set_fsync(struct bb_client_builder *builder,
-                                         int enabled,
-                                         struct bb_error **err);
+bb_code bb_client_builder_set_fsync(bb_client_builder *builder,
+                                    int enabled,
+                                    bb_error **err);
 
 /**
  * Calls `callback` with `user_data` as every download through clients built
@@ -720,10 +720,10 @@ enum bb_code bb_client_builder_set_fsync(struct bb_client_builder *builder,
  * `callback` untouched; it must stay valid, and be safe to use from every
  * thread that downloads through the client, until the client is freed.
  */
-enum bb_code bb_client_builder_set_progress(struct bb_client_builder *builder,
-                                            bb_progress_callback callback,
-                                            void *user_data,
-                                            struct bb_error **err);
+bb_code bb_client_builder_set_progress(bb_client_builder *builder,
+                                       bb_progress_callback callback,
+                                       void *user_data,
+                                       bb_error **err);
 
 /**
  * Creates a client from `builder`'s settings, or, when `builder` is NULL,
@@ -737,9 +737,9 @@ enum bb_code bb_client_builder_set_progress(struct bb_client_builder *builder,
  * On success `*out` receives a client the caller owns and frees with
  * `bb_client_free`.
  */
-enum bb_code bb_client_new(const struct bb_client_builder *builder,
-                           struct bb_client **out,
-                           struct bb_error **err);
+bb_code bb_client_new(const bb_client_builder *builder,
+                      bb_client **out,
+                      bb_error **err);
 
 /**
  * Frees a client and closes its connections. NULL is fine. No call may be
@@ -747,7 +747,7 @@ enum bb_code bb_client_new(const struct bb_client_builder *builder,
  *
  * Ownership: takes ownership of `client`.
  */
-void bb_client_free(struct bb_client *client);
+void bb_client_free(bb_client *client);
 
 /**
  * Downloads the archive of files that session `session_id` downloaded and
@@ -771,10 +771,10 @@ void bb_client_free(struct bb_client *client);
  * (when `err` is not NULL) receives an error the caller frees with
  * `bb_error_free`.
  */
-enum bb_code bb_download_session(const char *api_key,
-                                 const char *session_id,
-                                 const char *path,
-                                 struct bb_error **err);
+bb_code bb_download_session(const char *api_key,
+                            const char *session_id,
+                            const char *path,
+                            bb_error **err);
 
 /**
  * Downloads session `session_id`'s archive into memory, using the
@@ -785,11 +785,11 @@ enum bb_code bb_download_session(const char *api_key,
  * (not `free`, see `bb_buffer_free`). Neither output is written on failure. When the server sends
  * Content-Length, the buffer is allocated once, at its final size.
  */
-enum bb_code bb_download_session_to_buffer(const char *api_key,
-                                           const char *session_id,
-                                           uint8_t **out_data,
-                                           size_t *out_len,
-                                           struct bb_error **err);
+bb_code bb_download_session_to_buffer(const char *api_key,
+                                      const char *session_id,
+                                      uint8_t **out_data,
+                                      size_t *out_len,
+                                      bb_error **err);
 
 /**
  * Downloads session `session_id`'s archive and hands it, chunk by chunk,
@@ -805,11 +805,11 @@ enum bb_code bb_download_session_to_buffer(const char *api_key,
  * Ownership: strings are borrowed for the call; `user_data` is passed
  * through untouched.
  */
-enum bb_code bb_download_session_to_callback(const char *api_key,
-                                             const char *session_id,
-                                             bb_write_callback write,
-                                             void *user_data,
-                                             struct bb_error **err);
+bb_code bb_download_session_to_callback(const char *api_key,
+                                        const char *session_id,
+                                        bb_write_callback write,
+                                        void *user_data,
+                                        bb_error **err);
 
 /**
  * As `bb_download_session`, through `client`. `api_key` NULL means the
@@ -817,35 +817,35 @@ enum bb_code bb_download_session_to_callback(const char *api_key,
  *
  * Ownership: `client` and the strings are borrowed for the call.
  */
-enum bb_code bb_client_download(const struct bb_client *client,
-                                const char *api_key,
-                                const char *session_id,
-                                const char *path,
-                                struct bb_error **err);
+bb_code bb_client_download(const bb_client *client,
+                           const char *api_key,
+                           const char *session_id,
+                           const char *path,
+                           bb_error **err);
 
 /**
  * As `bb_download_session_to_buffer`, through `client`.
  *
  * Ownership: as `bb_download_session_to_buffer`; `client` is borrowed.
  */
-enum bb_code bb_client_download_to_buffer(const struct bb_client *client,
-                                          const char *api_key,
-                                          const char *session_id,
-                                          uint8_t **out_data,
-                                          size_t *out_len,
-                                          struct bb_error **err);
+bb_code bb_client_download_to_buffer(const bb_client *client,
+                                     const char *api_key,
+                                     const char *session_id,
+                                     uint8_t **out_data,
+                                     size_t *out_len,
+                                     bb_error **err);
 
 /**
  * As `bb_download_session_to_callback`, through `client`.
  *
  * Ownership: as `bb_download_session_to_callback`; `client` is borrowed.
  */
-enum bb_code bb_client_download_to_callback(const struct bb_client *client,
-                                            const char *api_key,
-                                            const char *session_id,
-                                            bb_write_callback write,
-                                            void *user_data,
-                                            struct bb_error **err);
+bb_code bb_client_download_to_callback(const bb_client *client,
+                                       const char *api_key,
+                                       const char *session_id,
+                                       bb_write_callback write,
+                                       void *user_data,
+                                       bb_error **err);
 
 /**
  * As `bb_client_download`, with per-call `options` (see `bb_call_options`:
@@ -859,12 +859,12 @@ enum bb_code bb_client_download_to_callback(const struct bb_client *client,
  * Ownership: `client`, the strings and `options` (with its cancel handle)
  * are borrowed for the call.
  */
-enum bb_code bb_client_download_opts(const struct bb_client *client,
-                                     const char *api_key,
-                                     const char *session_id,
-                                     const char *path,
-                                     const struct bb_call_options *options,
-                                     struct bb_error **err);
+bb_code bb_client_download_opts(const bb_client *client,
+                                const char *api_key,
+                                const char *session_id,
+                                const char *path,
+                                const bb_call_options *options,
+                                bb_error **err);
 
 /**
  * As `bb_client_download_to_buffer`, with per-call `options` as
@@ -873,13 +873,13 @@ enum bb_code bb_client_download_opts(const struct bb_client *client,
  *
  * Ownership: as `bb_client_download_to_buffer`; `options` is borrowed.
  */
-enum bb_code bb_client_download_to_buffer_opts(const struct bb_client *client,
-                                               const char *api_key,
-                                               const char *session_id,
-                                               uint8_t **out_data,
-                                               size_t *out_len,
-                                               const struct bb_call_options *options,
-                                               struct bb_error **err);
+bb_code bb_client_download_to_buffer_opts(const bb_client *client,
+                                          const char *api_key,
+                                          const char *session_id,
+                                          uint8_t **out_data,
+                                          size_t *out_len,
+                                          const bb_call_options *options,
+                                          bb_error **err);
 
 /**
  * As `bb_client_download_to_callback`, with per-call `options` as
@@ -888,20 +888,20 @@ enum bb_code bb_client_download_to_buffer_opts(const struct bb_client *client,
  *
  * Ownership: as `bb_client_download_to_callback`; `options` is borrowed.
  */
-enum bb_code bb_client_download_to_callback_opts(const struct bb_client *client,
-                                                 const char *api_key,
-                                                 const char *session_id,
-                                                 bb_write_callback write,
-                                                 void *user_data,
-                                                 const struct bb_call_options *options,
-                                                 struct bb_error **err);
+bb_code bb_client_download_to_callback_opts(const bb_client *client,
+                                            const char *api_key,
+                                            const char *session_id,
+                                            bb_write_callback write,
+                                            void *user_data,
+                                            const bb_call_options *options,
+                                            bb_error **err);
 
 /**
  * The code of an error. Returns `BB_OK` when `err` is NULL.
  *
  * Ownership: `err` is borrowed for the call.
  */
-enum bb_code bb_error_code(const struct bb_error *err);
+bb_code bb_error_code(const bb_error *err);
 
 /**
  * The HTTP status of the response that caused the error, or 0 when no HTTP
@@ -910,7 +910,7 @@ enum bb_code bb_error_code(const struct bb_error *err);
  *
  * Ownership: `err` is borrowed for the call.
  */
-int bb_error_http_status(const struct bb_error *err);
+int bb_error_http_status(const bb_error *err);
 
 /**
  * A message for people, in English, UTF-8: the HTTP status and the server's
@@ -921,14 +921,14 @@ int bb_error_http_status(const struct bb_error *err);
  * Ownership: the string belongs to `err` and is valid until
  * `bb_error_free(err)`; do not free it. Returns "" when `err` is NULL.
  */
-const char *bb_error_message(const struct bb_error *err);
+const char *bb_error_message(const bb_error *err);
 
 /**
  * Frees an error. NULL is fine. `err` must not be used afterwards.
  *
  * Ownership: takes ownership of `err`, which must come from this library.
  */
-void bb_error_free(struct bb_error *err);
+void bb_error_free(bb_error *err);
 
 /**
  * The name of a code, such as "BB_ERR_NOT_FOUND"; "BB_UNKNOWN_CODE" for a
@@ -978,10 +978,10 @@ uint32_t bb_version_number(void);
  * callback is replaced by another call of this function, which returns
  * only when no call of it is running any more.
  */
-enum bb_code bb_set_log_callback(bb_log_callback callback,
-                                 void *user_data,
-                                 bb_log_level max_level,
-                                 struct bb_error **err);
+bb_code bb_set_log_callback(bb_log_callback callback,
+                            void *user_data,
+                            bb_log_level max_level,
+                            bb_error **err);
 
 /**
  * Waits until session `session_id`'s archive holds at least one file, then
@@ -1014,11 +1014,11 @@ enum bb_code bb_set_log_callback(bb_log_callback callback,
  * (when `err` is not NULL) receives an error the caller frees with
  * `bb_error_free`.
  */
-enum bb_code bb_wait_for_downloads(const char *api_key,
-                                   const char *session_id,
-                                   uint32_t timeout_ms,
-                                   const char *path,
-                                   struct bb_error **err);
+bb_code bb_wait_for_downloads(const char *api_key,
+                              const char *session_id,
+                              uint32_t timeout_ms,
+                              const char *path,
+                              bb_error **err);
 
 /**
  * As `bb_wait_for_downloads`, returning the archive in memory.
@@ -1027,12 +1027,12 @@ enum bb_code bb_wait_for_downloads(const char *api_key,
  * receives a buffer of `*out_len` bytes that the caller owns and frees with
  * `bb_buffer_free(data, len)`; neither output is written on failure.
  */
-enum bb_code bb_wait_for_downloads_to_buffer(const char *api_key,
-                                             const char *session_id,
-                                             uint32_t timeout_ms,
-                                             uint8_t **out_data,
-                                             size_t *out_len,
-                                             struct bb_error **err);
+bb_code bb_wait_for_downloads_to_buffer(const char *api_key,
+                                        const char *session_id,
+                                        uint32_t timeout_ms,
+                                        uint8_t **out_data,
+                                        size_t *out_len,
+                                        bb_error **err);
 
 /**
  * As `bb_wait_for_downloads`, through `client`, with `flags` (a bitwise OR
@@ -1043,13 +1043,13 @@ enum bb_code bb_wait_for_downloads_to_buffer(const char *api_key,
  *
  * Ownership: `client` and the strings are borrowed for the call.
  */
-enum bb_code bb_client_wait_for_downloads(const struct bb_client *client,
-                                          const char *api_key,
-                                          const char *session_id,
-                                          uint32_t timeout_ms,
-                                          uint32_t flags,
-                                          const char *path,
-                                          struct bb_error **err);
+bb_code bb_client_wait_for_downloads(const bb_client *client,
+                                     const char *api_key,
+                                     const char *session_id,
+                                     uint32_t timeout_ms,
+                                     uint32_t flags,
+                                     const char *path,
+                                     bb_error **err);
 
 /**
  * As `bb_wait_for_downloads_to_buffer`, through `client`, with `flags` as
@@ -1057,14 +1057,14 @@ enum bb_code bb_client_wait_for_downloads(const struct bb_client *client,
  *
  * Ownership: as `bb_wait_for_downloads_to_buffer`; `client` is borrowed.
  */
-enum bb_code bb_client_wait_for_downloads_to_buffer(const struct bb_client *client,
-                                                    const char *api_key,
-                                                    const char *session_id,
-                                                    uint32_t timeout_ms,
-                                                    uint32_t flags,
-                                                    uint8_t **out_data,
-                                                    size_t *out_len,
-                                                    struct bb_error **err);
+bb_code bb_client_wait_for_downloads_to_buffer(const bb_client *client,
+                                               const char *api_key,
+                                               const char *session_id,
+                                               uint32_t timeout_ms,
+                                               uint32_t flags,
+                                               uint8_t **out_data,
+                                               size_t *out_len,
+                                               bb_error **err);
 
 /**
  * As `bb_client_wait_for_downloads`, with per-call `options` (see
@@ -1076,14 +1076,14 @@ enum bb_code bb_client_wait_for_downloads_to_buffer(const struct bb_client *clie
  * Ownership: `client`, the strings and `options` (with its cancel handle)
  * are borrowed for the call.
  */
-enum bb_code bb_client_wait_for_downloads_opts(const struct bb_client *client,
-                                               const char *api_key,
-                                               const char *session_id,
-                                               uint32_t timeout_ms,
-                                               uint32_t flags,
-                                               const char *path,
-                                               const struct bb_call_options *options,
-                                               struct bb_error **err);
+bb_code bb_client_wait_for_downloads_opts(const bb_client *client,
+                                          const char *api_key,
+                                          const char *session_id,
+                                          uint32_t timeout_ms,
+                                          uint32_t flags,
+                                          const char *path,
+                                          const bb_call_options *options,
+                                          bb_error **err);
 
 /**
  * As `bb_client_wait_for_downloads_to_buffer`, with per-call `options` as
@@ -1092,15 +1092,15 @@ enum bb_code bb_client_wait_for_downloads_opts(const struct bb_client *client,
  * Ownership: as `bb_client_wait_for_downloads_to_buffer`; `options` is
  * borrowed.
  */
-enum bb_code bb_client_wait_for_downloads_to_buffer_opts(const struct bb_client *client,
-                                                         const char *api_key,
-                                                         const char *session_id,
-                                                         uint32_t timeout_ms,
-                                                         uint32_t flags,
-                                                         uint8_t **out_data,
-                                                         size_t *out_len,
-                                                         const struct bb_call_options *options,
-                                                         struct bb_error **err);
+bb_code bb_client_wait_for_downloads_to_buffer_opts(const bb_client *client,
+                                                    const char *api_key,
+                                                    const char *session_id,
+                                                    uint32_t timeout_ms,
+                                                    uint32_t flags,
+                                                    uint8_t **out_data,
+                                                    size_t *out_len,
+                                                    const bb_call_options *options,
+                                                    bb_error **err);
 
 #ifdef __cplusplus
 }  // extern "C"
