@@ -12,7 +12,9 @@
 
 mod support;
 
-use std::io::Write as _;
+use std::io::{BufRead as _, Write as _};
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::mpsc;
 use std::sync::Mutex;
@@ -22,6 +24,7 @@ use browserbase::{
     Archive, CallOptions, Cancel, Client, ClientConfig, ErrorKind, ExtractLimits, Progress,
     WaitOptions,
 };
+use support::cbuild::{compile, out_dir, program, Link, CFLAGS};
 use support::{leftovers, scratch, StandInServer, Unanswering};
 
 const KEY: Option<&str> = Some(StandInServer::KEY);
@@ -90,9 +93,19 @@ fn connecting_to(port: u16) -> bool {
     })
 }
 
-/// Runs one call at `moment`, calling `fire` once it is there, and checks
-/// what it returns and leaves.
-fn cancel_at(moment: Moment, fire: &(dyn Fn(&Cancel) + Sync)) {
+/// What a call at one moment needs: a server scripted for it, a port that
+/// never answers, a scratch directory (with a big archive to extract).
+struct Setup {
+    server: StandInServer,
+    unanswering: Unanswering,
+    dir: tempfile::TempDir,
+    path: PathBuf,
+    zip_path: PathBuf,
+    dest: PathBuf,
+    base: String,
+}
+
+fn setup(moment: Moment) -> Setup {
     let server = StandInServer::start();
     let unanswering = Unanswering::new();
     let (dir, path) = scratch();
@@ -125,8 +138,63 @@ fn cancel_at(moment: Moment, fire: &(dyn Fn(&Cancel) + Sync)) {
         Moment::BetweenPolls => server.set_empty(S),
         _ => server.add_file(S, "a.txt", b"a"),
     }
+    Setup {
+        server,
+        unanswering,
+        dir,
+        path,
+        zip_path,
+        dest,
+        base,
+    }
+}
+
+impl Setup {
+    /// Whether the call got to `moment` (`body`: whether it reported body
+    /// bytes).
+    fn arrived(&self, moment: Moment, body: &dyn Fn() -> bool) -> bool {
+        match moment {
+            Moment::Before => true,
+            Moment::Connect => connecting_to(self.unanswering.port()),
+            Moment::Headers | Moment::BetweenRetries => self.server.request_count() >= 1,
+            Moment::BetweenPolls => self.server.request_count() >= 2,
+            Moment::MidBody => body(),
+            Moment::Extraction => std::fs::read_dir(&self.dest).is_ok_and(|d| {
+                d.flatten().any(|e| {
+                    std::fs::read_dir(e.path()).is_ok_and(|mut staged| staged.next().is_some())
+                })
+            }),
+        }
+    }
+
+    /// Nothing left behind: no file, no temporary file, no extraction.
+    fn assert_clean(&self, moment: Moment) {
+        assert!(!self.path.exists(), "{moment:?}");
+        assert!(!self.dest.exists(), "{moment:?}");
+        assert_eq!(
+            leftovers(self.dir.path(), &["big.zip"]),
+            Vec::<String>::new(),
+            "{moment:?}"
+        );
+        if let Moment::Before = moment {
+            assert_eq!(self.server.request_count(), 0, "nothing is sent");
+        }
+    }
+}
+
+/// Runs one call at `moment`, calling `fire` once it is there, and checks
+/// what it returns and leaves.
+fn cancel_at(moment: Moment, fire: &(dyn Fn(&Cancel) + Sync)) {
+    let setup = setup(moment);
+    let Setup {
+        path,
+        zip_path,
+        dest,
+        base,
+        ..
+    } = &setup;
     let fds_before = open_fds();
-    let client = client_for(&base);
+    let client = client_for(base);
     let cancel = Cancel::new().unwrap();
     let (got_bytes, bytes) = mpsc::channel::<()>();
     let options = CallOptions::new()
@@ -147,34 +215,22 @@ fn cancel_at(moment: Moment, fire: &(dyn Fn(&Cancel) + Sync)) {
                 .wait_for_downloads_with_options(
                     KEY,
                     S,
-                    &path,
+                    path,
                     &WaitOptions::new(Duration::from_secs(60)),
                     &options,
                 )
                 .map(drop),
-            Moment::Extraction => Archive::open_file(&zip_path)
+            Moment::Extraction => Archive::open_file(zip_path)
                 .unwrap()
-                .extract_to_with_options(&dest, &ExtractLimits::default(), &options)
+                .extract_to_with_options(dest, &ExtractLimits::default(), &options)
                 .map(drop),
             _ => client
-                .download_to_file_with_options(KEY, S, &path, &options)
+                .download_to_file_with_options(KEY, S, path, &options)
                 .map(drop),
         });
         // Wait until the call is where it should be.
         let deadline = Instant::now() + Duration::from_secs(30);
-        let arrived = || match moment {
-            Moment::Before => true,
-            Moment::Connect => connecting_to(unanswering.port()),
-            Moment::Headers | Moment::BetweenRetries => server.request_count() >= 1,
-            Moment::BetweenPolls => server.request_count() >= 2,
-            Moment::MidBody => bytes.try_recv().is_ok(),
-            Moment::Extraction => std::fs::read_dir(&dest).is_ok_and(|d| {
-                d.flatten().any(|e| {
-                    std::fs::read_dir(e.path()).is_ok_and(|mut staged| staged.next().is_some())
-                })
-            }),
-        };
-        while !arrived() {
+        while !setup.arrived(moment, &|| bytes.try_recv().is_ok()) {
             assert!(!call.is_finished(), "{moment:?}: the call ended first");
             assert!(Instant::now() < deadline, "{moment:?}: never got there");
             std::thread::yield_now();
@@ -194,12 +250,7 @@ fn cancel_at(moment: Moment, fire: &(dyn Fn(&Cancel) + Sync)) {
         "{moment:?}: returned {after_fire:?} after the trigger"
     );
     assert!(started.elapsed() < Duration::from_secs(30));
-    if let Moment::Before = moment {
-        assert_eq!(server.request_count(), 0, "nothing is sent");
-    }
-    // Nothing left behind: no file, no temporary file, no descriptor.
-    assert!(!path.exists(), "{moment:?}");
-    assert_eq!(leftovers(dir.path(), &["big.zip"]), Vec::<String>::new());
+    setup.assert_clean(moment);
     drop(client);
     drop(options);
     drop(cancel);
@@ -311,4 +362,116 @@ fn the_per_call_progress_replaces_the_clients() {
     let seen: Vec<u64> = rx.try_iter().collect();
     assert_eq!(seen.first(), Some(&0));
     assert_eq!(seen.last(), Some(&(bytes.len() as u64)));
+}
+
+/// tests/c/test_cancel.c, built once.
+fn c_program() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = out_dir("cancel").join("test_cancel");
+            compile(false, CFLAGS, "tests/c/test_cancel.c", &exe, Link::Shared);
+            exe
+        })
+        .clone()
+}
+
+/// Runs the C program for `moment`, cancelled by `mode` ("thread": a byte
+/// on its stdin wakes a thread that triggers; "signal": SIGUSR1, whose
+/// handler triggers), with a watchdog.
+fn c_cancel_at(mode: &str, moment: Moment) {
+    let setup = setup(moment);
+    let name = match moment {
+        Moment::Before => "before",
+        Moment::Connect => "connect",
+        Moment::Headers => "headers",
+        Moment::MidBody => "midbody",
+        Moment::BetweenRetries => "retries",
+        Moment::BetweenPolls => "polls",
+        Moment::Extraction => "extract",
+    };
+    let mut child = program(&c_program())
+        .args([mode, name])
+        .env("BB_TEST_BASE_URL", &setup.base)
+        .env("BB_TEST_SESSION", S)
+        .env("BB_TEST_DIR", setup.dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take();
+    let (lines_tx, lines) = mpsc::channel::<String>();
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut output = Vec::new();
+    let mut body = false;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        while let Ok(line) = lines.try_recv() {
+            body |= line == "body";
+            output.push(line);
+        }
+        if setup.arrived(moment, &|| body) {
+            break;
+        }
+        if Instant::now() >= deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            panic!("{mode} {name}: never got there\n{}", output.join("\n"));
+        }
+        std::thread::yield_now();
+    }
+    match (mode, moment) {
+        (_, Moment::Before) => {}
+        ("thread", _) => stdin.as_mut().unwrap().write_all(b"x").unwrap(),
+        // SAFETY: kill(2) to our own child.
+        _ => assert_eq!(
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGUSR1) },
+            0
+        ),
+    }
+    drop(stdin.take());
+    // Watchdog: the program must be done well before the server's 60 s.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{mode} {name}: the program hung\n{}", output.join("\n"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    reader.join().unwrap();
+    output.extend(lines.try_iter());
+    let text = output.join("\n");
+    assert!(status.success(), "{mode} {name}: {status:?}\n{text}");
+    assert!(!text.contains("not ok"), "{mode} {name}\n{text}");
+    assert!(text.contains(" passed, 0 failed"), "{mode} {name}\n{text}");
+    setup.assert_clean(moment);
+}
+
+#[test]
+fn c_a_cancel_from_another_thread_ends_the_call_at_every_moment() {
+    let _g = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    for moment in MOMENTS {
+        c_cancel_at("thread", moment);
+    }
+}
+
+#[test]
+fn c_a_cancel_from_a_signal_handler_ends_the_call_at_every_moment() {
+    let _g = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    for moment in MOMENTS {
+        c_cancel_at("signal", moment);
+    }
 }
