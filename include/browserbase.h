@@ -33,6 +33,25 @@
  * an older header keeps working. A struct_size smaller than the struct's
  * first version is BB_ERR_INVALID_ARGUMENT, with nothing written. Check
  * bb_version_number() before reading a field newer than the library.
+ * Structs the caller fills and the library reads (bb_call_options) follow
+ * the same rule: the library reads only the fields within struct_size.
+ *
+ * Cancellation: every blocking call has an _opts variant taking a
+ * bb_call_options (BB_CALL_OPTIONS_INIT) whose `cancel` is a bb_cancel
+ * handle; bb_cancel_trigger, safe from any thread and from a signal handler,
+ * makes the call return BB_ERR_CANCELLED within about 100 ms, leaving
+ * nothing behind.
+ *
+ * For binding authors (README, "For binding authors"): every callback runs
+ * on the thread that made the call (the log callback on whichever thread
+ * logs), never after the call returned. A write or progress callback
+ * returns 0 to go on and non-zero to stop with BB_ERR_CANCELLED: a callback
+ * that raised (an exception, a panic) must catch it, return non-zero and
+ * let the binding re-raise it after the call. Strings are NUL-terminated:
+ * an embedded NUL cuts them short, so bindings must refuse such strings.
+ * Map the language's cancellation (AbortSignal, context.Context,
+ * KeyboardInterrupt) to bb_cancel_trigger. bb_set_log_callback_v2 replaces
+ * the log callback without waiting for running calls.
  */
 
 #ifndef BROWSERBASE_H
