@@ -282,10 +282,7 @@ typedef int (*bb_progress_callback)(void *user_data, uint64_t received, int64_t 
  * Per-call options of the `_opts` functions. An extensible struct (see the
  * header's preamble): initialize it with `BB_CALL_OPTIONS_INIT`, which sets
  * `struct_size` and leaves every option off, then set what you need:
- *
- *     bb_call_options o = BB_CALL_OPTIONS_INIT;
- *     o.cancel = cancel;
- *
+ * `bb_call_options o = BB_CALL_OPTIONS_INIT; o.cancel = cancel;`.
  * A later version may add fields at the end; a program compiled against
  * this header keeps working (the library reads only the fields that fit
  * within `struct_size`, the others keep their defaults). Passing NULL

@@ -88,10 +88,7 @@ pub extern "C" fn bb_cancel_free(cancel: *mut bb_cancel) {
 /// Per-call options of the `_opts` functions. An extensible struct (see the
 /// header's preamble): initialize it with `BB_CALL_OPTIONS_INIT`, which sets
 /// `struct_size` and leaves every option off, then set what you need:
-///
-///     bb_call_options o = BB_CALL_OPTIONS_INIT;
-///     o.cancel = cancel;
-///
+/// `bb_call_options o = BB_CALL_OPTIONS_INIT; o.cancel = cancel;`.
 /// A later version may add fields at the end; a program compiled against
 /// this header keeps working (the library reads only the fields that fit
 /// within `struct_size`, the others keep their defaults). Passing NULL
