@@ -67,10 +67,18 @@ impl Cancel {
             None => self.0.wake.as_raw_fd(),
         };
         let one: u64 = 1;
+        // A signal handler must leave errno as it found it: the code it
+        // interrupted may be about to read it.
+        let saved = std::io::Error::last_os_error().raw_os_error();
         // SAFETY: writes 8 bytes from a live local to a descriptor this
         // handle owns; a failure (a full pipe: then it is readable already)
         // changes nothing, the flag is set.
-        let _ = unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+        let written = unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+        if written != 8 {
+            if let Some(errno) = saved {
+                set_errno(errno);
+            }
+        }
     }
 
     /// Whether [`Cancel::trigger`] was called.
@@ -116,6 +124,16 @@ impl Cancel {
         }
     }
 }
+
+/// Restores `errno` (only a failed `write` in `trigger` changes it).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn set_errno(value: i32) {
+    // SAFETY: the calling thread's errno, which is always addressable.
+    unsafe { *libc::__errno_location() = value };
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn set_errno(_value: i32) {}
 
 /// The error of a call stopped by its [`Cancel`].
 pub(crate) fn cancelled() -> Error {

@@ -13,7 +13,7 @@
 mod support;
 
 use std::io::{BufRead as _, Write as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::mpsc;
@@ -380,6 +380,11 @@ fn c_program() -> PathBuf {
 /// on its stdin wakes a thread that triggers; "signal": SIGUSR1, whose
 /// handler triggers), with a watchdog.
 fn c_cancel_at(mode: &str, moment: Moment) {
+    c_cancel_under(&[], mode, moment);
+}
+
+/// [`c_cancel_at`], the program run under `wrapper` (such as valgrind).
+fn c_cancel_under(wrapper: &[&str], mode: &str, moment: Moment) {
     let setup = setup(moment);
     let name = match moment {
         Moment::Before => "before",
@@ -390,7 +395,15 @@ fn c_cancel_at(mode: &str, moment: Moment) {
         Moment::BetweenPolls => "polls",
         Moment::Extraction => "extract",
     };
-    let mut child = program(&c_program())
+    let mut command = match wrapper.split_first() {
+        None => program(&c_program()),
+        Some((first, rest)) => {
+            let mut c = program(Path::new(first));
+            c.args(rest).arg(c_program());
+            c
+        }
+    };
+    let mut child = command
         .args([mode, name])
         .env("BB_TEST_BASE_URL", &setup.base)
         .env("BB_TEST_SESSION", S)
@@ -438,8 +451,9 @@ fn c_cancel_at(mode: &str, moment: Moment) {
         ),
     }
     drop(stdin.take());
-    // Watchdog: the program must be done well before the server's 60 s.
-    let deadline = Instant::now() + Duration::from_secs(20);
+    // Watchdog: the program must be done well before the server's 60 s
+    // (under valgrind, its exit takes longer).
+    let deadline = Instant::now() + Duration::from_secs(if wrapper.is_empty() { 20 } else { 50 });
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
@@ -567,4 +581,37 @@ fn the_call_after_a_mid_body_cancel_gets_a_fresh_connection() {
         );
         assert_eq!(setup.server.request_count(), 1, "round {round}");
     }
+}
+
+/// The C program under valgrind memcheck, at a few moments (each run takes
+/// seconds under valgrind): no memory error, nothing definitely lost, in a
+/// call cancelled before it starts, while waiting for the headers (from a
+/// thread) and mid-body (from a signal handler). Skipped with a notice
+/// without valgrind, except under CI.
+#[test]
+fn c_cancellation_under_valgrind_memcheck() {
+    let _g = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    let have = std::process::Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
+        assert!(!ci, "valgrind is required in CI");
+        eprintln!(
+            "\n!!! NOTICE: valgrind is not installed: test_cancel did NOT run under memcheck.\n"
+        );
+        return;
+    }
+    let wrapper = [
+        "valgrind",
+        "--quiet",
+        "--error-exitcode=99",
+        "--leak-check=full",
+        "--errors-for-leak-kinds=definite",
+        "--show-leak-kinds=definite",
+    ];
+    c_cancel_under(&wrapper, "thread", Moment::Before);
+    c_cancel_under(&wrapper, "thread", Moment::Headers);
+    c_cancel_under(&wrapper, "signal", Moment::MidBody);
 }
