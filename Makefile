@@ -14,7 +14,7 @@ CFLAGS ?= -std=c99 -O2 -Wall -Wextra -Wpedantic -Werror
 RELEASE := target/release
 OUT     := target/examples-c
 
-.PHONY: all build examples demo test test-node test-go debug-lib header abi-baseline install install-files uninstall bench clean
+.PHONY: all build examples demo test lint test-node test-go debug-lib header abi-baseline install install-files uninstall bench clean
 
 # Installation, with the usual PREFIX/DESTDIR semantics:
 #   make install PREFIX=/usr/local            (default PREFIX)
@@ -52,7 +52,7 @@ demo: all
 # Rust unit and integration tests (they build and run the C and C++ tests),
 # then the Python ctypes tests and the Python package's tests against the
 # debug build.
-test:
+test: lint
 	$(CARGO) build
 	$(CARGO) test
 	BB_LIBRARY=$(abspath target/debug/libbrowserbase.so) \
@@ -62,6 +62,12 @@ test:
 	BB_STAND_IN_SERVER=$(abspath target/debug/bb-stand-in-server) \
 	    $(PYTHON) -m unittest discover -s bindings/python/tests -t bindings/python -v
 	$(MAKE) test-node test-go
+
+# Formatting and clippy over the whole workspace (the library, its tests,
+# the stand-in server), warnings as errors: part of `make test`, so of CI.
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # The debug library with its soname link (what programs linked with
 # -lbrowserbase look for), and the stand-in server.

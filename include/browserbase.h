@@ -596,7 +596,7 @@ void bb_cancel_free(bb_cancel *cancel);
 /**
  * A builder holding the built-in defaults (not the environment): base URL
  * https://api.browserbase.com, connect timeout 5000 ms, timeout 60000 ms,
- * no deadline, 2 retries, no proxy, no fsync.
+ * no deadline, 2 retries, no proxy, no fsync, no archive size limit.
  *
  * Ownership: the caller owns the result and frees it with
  * `bb_client_builder_free`. Never returns NULL.
@@ -728,6 +728,24 @@ bb_code bb_client_builder_set_fsync(bb_client_builder *builder,
                                     bb_error **err);
 
 /**
+ * Sets the largest archive a download through the client accepts, in
+ * bytes; 0 means no limit (the default, for files, buffers and callbacks
+ * alike). A larger archive fails with `BB_ERR_HTTP` ("the archive is larger
+ * than the limit of N bytes", `bb_error_http_status` 0), never retried: at
+ * once when the server announces its size (Content-Length), before the byte
+ * past the limit otherwise. Nothing is left behind: no file is written or
+ * replaced, no buffer returned, and no byte past the limit reaches a
+ * callback. Without a limit, a buffer download reserves at most 8 MiB
+ * before the bytes arrive, whatever size the server announces, and grows
+ * as they come. Environment: `BROWSERBASE_MAX_ARCHIVE_BYTES`.
+ *
+ * Ownership: `builder` is borrowed for the call.
+ */
+bb_code bb_client_builder_set_max_archive_bytes(bb_client_builder *builder,
+                                                uint64_t max_bytes,
+                                                bb_error **err);
+
+/**
  * Calls `callback` with `user_data` as every download through clients built
  * from this builder progresses (see `bb_progress_callback`). `callback`
  * NULL removes it.
@@ -798,8 +816,12 @@ bb_code bb_download_session(const char *api_key,
  *
  * Ownership: on success `*out_data` receives a buffer of `*out_len` bytes
  * that the caller owns and must free with `bb_buffer_free(data, len)`
- * (not `free`, see `bb_buffer_free`). Neither output is written on failure. When the server sends
- * Content-Length, the buffer is allocated once, at its final size.
+ * (not `free`, see `bb_buffer_free`). Neither output is written on
+ * failure. When the server sends a Content-Length of at most 8 MiB, the
+ * buffer is allocated once, at its final size; a larger announced size is
+ * not trusted up front: 8 MiB is reserved and the buffer doubles as the
+ * bytes arrive (never past the announced size).
+ * `bb_client_builder_set_max_archive_bytes` bounds it.
  */
 bb_code bb_download_session_to_buffer(const char *api_key,
                                       const char *session_id,
@@ -813,7 +835,14 @@ bb_code bb_download_session_to_buffer(const char *api_key,
  * Memory use does not grow with the archive's size.
  *
  * The first bytes are checked to start a ZIP archive before any chunk is
- * handed over; the rest cannot be checked without keeping it, so the
+ * handed over, and the end before `BB_OK` is returned, from the last
+ * 256 KiB of the body (kept, besides the chunks): the end-of-central-
+ * directory record (ZIP64's too) must end the body exactly, on one disk,
+ * with the central directory ending where it begins; when the central
+ * directory fits in those 256 KiB, each entry in it must be whole, as many
+ * as the record says, and start before it. A body cut short or padded is
+ * `BB_ERR_INVALID_ARCHIVE` after its chunks were handed over. The entries'
+ * data (local headers, compressed bytes, CRC-32s) is not checked, so the
  * callback should treat the data as unverified until `BB_OK` returns. Once
  * a chunk was handed over, a failure is not retried (the callback would
  * see bytes twice); failures before that are retried as usual.

@@ -500,6 +500,10 @@ struct ClientOptions {
     std::vector<std::filesystem::path> ca_files;
     std::optional<std::string> proxy;
     std::optional<bool> fsync;
+    /// The largest archive accepted, in bytes; 0 = none (the default). A
+    /// larger one throws ApiStatusError (BB_ERR_HTTP, http_status 0), not
+    /// retried, leaving nothing.
+    std::optional<std::uint64_t> max_archive_bytes;
     /// Told how every download through the client goes (see
     /// ProgressFunction); empty: none. The Client keeps its own copy.
     ProgressFunction progress;
@@ -671,8 +675,10 @@ public:
     }
 
     /// Streams the archive chunk by chunk to `write`; returns the number of
-    /// bytes it accepted. Only the start is checked to be a ZIP archive:
-    /// treat the data as unverified until this returns.
+    /// bytes it accepted. The start is checked to be a ZIP archive before
+    /// the first chunk, the end (end record and central directory, see
+    /// bb_download_session_to_callback) before this returns: treat the data
+    /// as unverified until then.
     std::uint64_t download_to(std::string_view session_id, const WriteFunction &write,
                               ApiKey api_key = std::nullopt) const {
         return download_to(session_id, write, CallOptions{}, api_key);
@@ -876,6 +882,13 @@ public:
         detail::check(rc, err);
         return *this;
     }
+    /// The largest archive accepted, in bytes; 0 = no limit (the default).
+    ClientBuilder &max_archive_bytes(std::uint64_t max_bytes) {
+        bb_error *err = nullptr;
+        const bb_code rc = bb_client_builder_set_max_archive_bytes(handle(), max_bytes, &err);
+        detail::check(rc, err);
+        return *this;
+    }
     /// Tells `function` how every download through the clients built from
     /// here goes (see ProgressFunction); an empty function removes it. Each
     /// Client keeps the function alive (and at one address, however it is
@@ -952,6 +965,7 @@ inline Client::Client(const ClientOptions &options) {
     for (const auto &pem : options.ca_files) builder.add_ca_file(pem);
     if (options.proxy) builder.proxy(std::string_view(*options.proxy));
     if (options.fsync) builder.fsync(*options.fsync);
+    if (options.max_archive_bytes) builder.max_archive_bytes(*options.max_archive_bytes);
     if (options.progress) builder.progress(options.progress);
     *this = builder.build();
 }

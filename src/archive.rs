@@ -12,6 +12,12 @@ use zip::CompressionMethod;
 
 use crate::error::{Error, ErrorKind, Result};
 
+mod tail;
+
+pub use tail::StreamTail;
+#[cfg(test)]
+use tail::STREAM_TAIL_KEPT;
+
 /// The 22-byte archive the service answers for a session with no files.
 pub const EMPTY_ARCHIVE: [u8; 22] = [
     0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -411,6 +417,91 @@ fn describe_start(start: &[u8]) -> String {
 mod tests {
     use super::*;
     use std::io::Cursor;
+
+    fn stored_zip(entries: usize, comment: &str) -> Vec<u8> {
+        use std::io::Write;
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let options =
+            zip::write::SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
+        for i in 0..entries {
+            w.start_file(format!("f{i}"), options).unwrap();
+            w.write_all(&[i as u8; 3]).unwrap();
+        }
+        w.set_comment(comment).unwrap();
+        w.finish().unwrap().into_inner()
+    }
+
+    /// `bytes` streamed through a [`StreamTail`] in `chunk`-byte pieces.
+    fn streamed(bytes: &[u8], chunk: usize, announced: bool) -> Result<u64> {
+        let mut tail = StreamTail::new(announced.then_some(bytes.len() as u64));
+        for piece in bytes.chunks(chunk) {
+            tail.push(piece);
+        }
+        tail.check()
+    }
+
+    #[test]
+    fn a_stream_that_ends_as_an_archive_passes() {
+        let cases = [
+            (EMPTY_ARCHIVE.to_vec(), 0),
+            (stored_zip(3, ""), 3),
+            (stored_zip(3, "a comment"), 3),
+            // A central directory longer than the kept tail.
+            (stored_zip(20_000, ""), 20_000),
+            // ZIP64: more than 65,535 entries.
+            (stored_zip(70_000, ""), 70_000),
+        ];
+        let zip64 = &cases[4].0;
+        assert!(zip64.windows(4).any(|w| w == b"PK\x06\x06"), "not ZIP64");
+        for (bytes, entries) in &cases {
+            for chunk in [1000, 16 * 1024, STREAM_TAIL_KEPT + 7, bytes.len()] {
+                for announced in [false, true] {
+                    assert_eq!(
+                        streamed(bytes, chunk, announced).unwrap(),
+                        *entries as u64,
+                        "{entries} entries, chunks of {chunk}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_stream_that_does_not_end_as_an_archive_is_refused() {
+        let whole = stored_zip(3, "");
+        let big = stored_zip(70_000, "");
+        let mut junk = LOCAL_FILE_HEADER.to_vec();
+        junk.extend((0..5000u32).map(|i| (i * 7) as u8));
+        let mut moved = whole.clone();
+        moved.insert(40, 0); // every offset after it is one off
+        let mut more = whole.clone();
+        let n = more.len();
+        more[n - 12] += 1; // the end record's entry count
+        more[n - 14] += 1;
+        let cases: Vec<(&str, &[u8])> = vec![
+            ("junk after a local header", &junk),
+            ("cut inside the end record", &whole[..whole.len() - 1]),
+            ("cut before the end record", &whole[..whole.len() - 22]),
+            ("cut in half", &whole[..whole.len() / 2]),
+            (
+                "a ZIP64 archive cut before its end record",
+                &big[..big.len() - 22],
+            ),
+            ("a byte inserted", &moved),
+            ("a wrong entry count", &more),
+            ("shorter than an end record", &EMPTY_ARCHIVE[..21]),
+        ];
+        for (case, bytes) in cases {
+            for announced in [false, true] {
+                let e = streamed(bytes, 4096, announced).unwrap_err();
+                assert_eq!(e.kind(), ErrorKind::InvalidArchive, "{case}: {e}");
+                assert!(
+                    e.message().contains("not a whole ZIP archive"),
+                    "{case}: {e}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn empty_archive_is_valid() {

@@ -30,6 +30,7 @@ pub const USER_AGENT_SUFFIX_ENV: &str = "BROWSERBASE_USER_AGENT_SUFFIX";
 pub const CA_FILE_ENV: &str = "BROWSERBASE_CA_FILE";
 pub const PROXY_ENV: &str = "BROWSERBASE_PROXY";
 pub const FSYNC_ENV: &str = "BROWSERBASE_FSYNC";
+pub const MAX_ARCHIVE_BYTES_ENV: &str = "BROWSERBASE_MAX_ARCHIVE_BYTES";
 
 /// Called as a download progresses with the bytes received so far and the
 /// total when the server sent Content-Length; `false` cancels the download.
@@ -64,6 +65,7 @@ pub struct ClientConfig {
     pub(crate) proxy: Option<Url>,
     pub(crate) fsync: bool,
     pub(crate) progress: Option<Progress>,
+    pub(crate) max_archive_bytes: Option<u64>,
 }
 
 impl Default for ClientConfig {
@@ -80,6 +82,7 @@ impl Default for ClientConfig {
             proxy: None,
             fsync: false,
             progress: None,
+            max_archive_bytes: None,
         }
     }
 }
@@ -123,6 +126,9 @@ impl ClientConfig {
         if let Some(v) = env_var(PROXY_ENV)? {
             c.set_proxy_named(&v, PROXY_ENV)?;
             c.check_proxy(PROXY_ENV)?;
+        }
+        if let Some(n) = env_u64(MAX_ARCHIVE_BYTES_ENV)? {
+            c.set_max_archive_bytes((n > 0).then_some(n));
         }
         if let Some(v) = env_var(FSYNC_ENV)? {
             c.fsync = match v.as_str() {
@@ -297,6 +303,14 @@ impl ClientConfig {
     pub fn set_fsync(&mut self, on: bool) {
         self.fsync = on;
     }
+
+    /// The largest archive a download accepts, in bytes; `None` (or 0): no
+    /// limit, the default. A larger one fails with an `Http` error, not
+    /// retried: at once when the server announces its size, otherwise
+    /// before the byte past the limit reaches the file, buffer or callback.
+    pub fn set_max_archive_bytes(&mut self, max: Option<u64>) {
+        self.max_archive_bytes = max.filter(|&n| n > 0);
+    }
 }
 
 /// Largest CA file read: real bundles are a few hundred KiB.
@@ -353,7 +367,7 @@ pub(crate) fn is_localhost(name: &str) -> bool {
 }
 
 /// May a request (and so the key) go to this URL? https, or http to loopback.
-pub(crate) fn check_transport(url: &Url, what: &str) -> Result<()> {
+pub(crate) fn check_scheme(url: &Url, what: &str) -> Result<()> {
     match url.scheme() {
         "https" => Ok(()),
         "http" if is_loopback(url) => Ok(()),
@@ -370,7 +384,7 @@ pub(crate) fn check_transport(url: &Url, what: &str) -> Result<()> {
 fn check_base_url(url: &str, what: &str) -> Result<Url> {
     let parsed = Url::parse(url.trim())
         .map_err(|e| Error::invalid_argument(format!("{what} {url:?} is not a URL: {e}")))?;
-    check_transport(&parsed, what)?;
+    check_scheme(&parsed, what)?;
     if parsed.host_str().is_none_or(str::is_empty) {
         return Err(Error::invalid_argument(format!("{what} has no host")));
     }

@@ -54,8 +54,14 @@ use std::time::{Duration, UNIX_EPOCH};
 use zip::CompressionMethod;
 
 use crate::archive::{Archive, Entry, EntryKind};
+
+mod checks;
+mod commit;
+
 use crate::cancel::CallOptions;
 use crate::error::{without_temp_path, Error, ErrorKind, Result};
+use checks::{check_destination, check_path_lengths, check_writable};
+use commit::{place, undo};
 
 /// Default cap on the bytes one extraction writes: 4 GiB.
 pub const DEFAULT_MAX_TOTAL_BYTES: u64 = 4 << 30;
@@ -404,8 +410,8 @@ impl Archive {
 
     fn bomb(&self, why: String) -> Error {
         Error::invalid_archive(format!(
-            "{} looks like a zip bomb: {why}; nothing was extracted (the limits are \
-             ExtractLimits in Rust, bb_archive_set_limits in C)",
+            "{} looks like a zip bomb: {why}; nothing was extracted (the extraction \
+             limits can be raised)",
             self.label
         ))
     }
@@ -457,400 +463,6 @@ pub(crate) fn safe_components(name: &str) -> std::result::Result<Vec<String>, St
         return Err("names no file".into());
     }
     Ok(parts)
-}
-
-/// What extracting one item changes, found before anything is written.
-struct Target {
-    /// The existing directory in which an entry is created or replaced;
-    /// `None` for a directory item that exists already (nothing to do).
-    writes_in: Option<PathBuf>,
-    /// The owner of the file (or link) at the item's path, which it replaces.
-    replaces: Option<u32>,
-}
-
-/// Refuses, before anything is written, a path the kernel would refuse as
-/// too long: each entry's path in `dir` must be shorter than PATH_MAX, and
-/// each of its names no longer than the file system takes (NAME_MAX).
-fn check_path_lengths(dir: &Path, items: &[Item]) -> Result<()> {
-    let path_max = libc::PATH_MAX as usize; // with the terminating NUL
-    let name_max = name_max(dir);
-    for item in items {
-        // dir + "/" + the components joined by "/".
-        let len = dir.as_os_str().len() + item.rel.iter().map(|p| p.len() + 1).sum::<usize>();
-        let too_long = |what: String| {
-            Error::new(
-                ErrorKind::Io,
-                format!(
-                    "cannot extract entry {} into {}: {what}: File name too long; nothing was extracted",
-                    item.index,
-                    dir.display()
-                ),
-            )
-        };
-        if len >= path_max {
-            return Err(too_long(format!(
-                "its path there would be {len} bytes, and the system takes fewer than {path_max}"
-            )));
-        }
-        if let Some(part) = item.rel.iter().find(|p| p.len() > name_max) {
-            return Err(too_long(format!(
-                "it has a name of {} bytes, and the file system takes at most {name_max}",
-                part.len()
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// The longest name the file system of `dir` takes (255 where unknown).
-fn name_max(dir: &Path) -> usize {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
-        return MAX_COMPONENT;
-    };
-    // SAFETY: a NUL-terminated string that outlives the call.
-    let n = unsafe { libc::pathconf(c.as_ptr(), libc::_PC_NAME_MAX) };
-    usize::try_from(n)
-        .ok()
-        .filter(|&n| n > 0)
-        .unwrap_or(MAX_COMPONENT)
-}
-
-/// Refuses a destination that is unusable before anything is written, and
-/// says what extracting `item` will change.
-fn check_destination(dir: &Path, item: &Item) -> Result<Target> {
-    let mut path = dir.to_path_buf();
-    for (i, part) in item.rel.iter().enumerate() {
-        let parent = path.clone();
-        path.push(part);
-        let last = i + 1 == item.rel.len();
-        let meta = match fs::symlink_metadata(&path) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Target {
-                    writes_in: Some(parent),
-                    replaces: None,
-                })
-            }
-            Err(e) => {
-                return Err(Error::io(
-                    format_args!("cannot check {}", path.display()),
-                    &e,
-                ))
-            }
-        };
-        let wants_dir = !last || item.is_dir;
-        let ft = meta.file_type();
-        if ft.is_symlink() {
-            // A link at a file's own path is replaced by the rename, never
-            // followed; a link where a directory is needed would be.
-            if wants_dir {
-                return Err(Error::new(
-                    ErrorKind::Io,
-                    format!(
-                        "{} is a symbolic link; refusing to extract through it",
-                        path.display()
-                    ),
-                ));
-            }
-        } else if ft.is_dir() {
-            if !wants_dir {
-                return Err(Error::new(
-                    ErrorKind::Io,
-                    format!("cannot write {}: a directory is in the way", path.display()),
-                ));
-            }
-        } else if wants_dir {
-            return Err(Error::new(
-                ErrorKind::Io,
-                format!(
-                    "cannot create directory {}: a file is in the way",
-                    path.display()
-                ),
-            ));
-        }
-        if last && !item.is_dir {
-            use std::os::unix::fs::MetadataExt;
-            return Ok(Target {
-                writes_in: Some(parent),
-                replaces: Some(meta.uid()),
-            });
-        }
-    }
-    Ok(Target {
-        writes_in: None,
-        replaces: None,
-    })
-}
-
-/// Refuses, before anything is written, a directory the extraction would
-/// fail to write in: one the caller may not write (a read-only
-/// subdirectory; root may write anywhere but on a read-only file system),
-/// one on another file system than `dir` (a mount point: nothing can be
-/// renamed into it), and one that is sticky where a file only its owner
-/// may replace would be replaced.
-fn check_writable(dir: &Path, targets: &[Target]) -> Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    use std::os::unix::fs::MetadataExt;
-    let dev = fs::metadata(dir)
-        .map_err(|e| Error::io(format_args!("cannot check {}", dir.display()), &e))?
-        .dev();
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    let refused = |what: &Path, why: String| {
-        Error::new(
-            ErrorKind::Io,
-            format!(
-                "cannot write in {}: {why}; nothing was extracted",
-                what.display()
-            ),
-        )
-    };
-    let mut checked: HashMap<&Path, fs::Metadata> = HashMap::new();
-    for t in targets {
-        let Some(w) = t.writes_in.as_deref() else {
-            continue;
-        };
-        if !checked.contains_key(w) {
-            let meta = fs::metadata(w).map_err(|e| refused(w, e.to_string()))?;
-            let c = std::ffi::CString::new(w.as_os_str().as_bytes())
-                .map_err(|_| refused(w, "a NUL byte in the path".to_owned()))?;
-            // SAFETY: a NUL-terminated string that outlives the call.
-            let rc = unsafe {
-                libc::faccessat(
-                    libc::AT_FDCWD,
-                    c.as_ptr(),
-                    libc::W_OK | libc::X_OK,
-                    libc::AT_EACCESS,
-                )
-            };
-            if rc != 0 {
-                return Err(refused(w, std::io::Error::last_os_error().to_string()));
-            }
-            if meta.dev() != dev {
-                return Err(refused(
-                    w,
-                    format!(
-                        "it is on another file system than {} (a mount point), where files \
-                         cannot be moved",
-                        dir.display()
-                    ),
-                ));
-            }
-            checked.insert(w, meta);
-        }
-        let meta = &checked[w];
-        if let Some(owner) = t.replaces {
-            let sticky = meta.mode() & 0o1000 != 0;
-            if sticky && euid != 0 && owner != euid && meta.uid() != euid {
-                let e = std::io::Error::from_raw_os_error(libc::EPERM);
-                return Err(refused(
-                    w,
-                    format!(
-                        "{e} (a sticky directory, and the file to replace belongs to uid {owner})"
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// One visible change made while moving the files into place, and what
-/// undoes it.
-enum Change {
-    /// A directory created.
-    Dir(PathBuf),
-    /// A file put where nothing was.
-    New(PathBuf),
-    /// A file put over another, which waits at `old` (in the temporary
-    /// directory) to be put back.
-    Replaced { dest: PathBuf, old: PathBuf },
-    /// A file put over another that could not be kept (a file system with
-    /// neither RENAME_EXCHANGE nor hard links).
-    Overwritten(PathBuf),
-}
-
-/// Moves every staged file (and directory) into place, in archive order,
-/// recording each change in `changes`.
-fn place(
-    dir: &Path,
-    items: &[Item],
-    staged: &HashMap<usize, PathBuf>,
-    temp: &Path,
-    changes: &mut Vec<Change>,
-) -> Result<Vec<Extracted>> {
-    let mut done = Vec::new();
-    for item in items {
-        if item.is_dir {
-            create_dirs(dir, &item.rel, changes)?;
-            continue;
-        }
-        create_dirs(dir, &item.rel[..item.rel.len() - 1], changes)?;
-        let dest = dir.join(item.rel_path());
-        let backup = temp.join(format!("old-{}", item.index));
-        let change = put(&staged[&item.index], &dest, &backup)
-            .map_err(|e| Error::io(format_args!("cannot write {}", dest.display()), &e))?;
-        changes.push(change);
-        done.push(Extracted {
-            index: item.index,
-            path: dest,
-        });
-    }
-    Ok(done)
-}
-
-/// Renames `from` to `dest`, keeping what was at `dest` so it can be put
-/// back: with RENAME_EXCHANGE the two swap atomically (the old file is
-/// then at `from`); where the file system cannot do that, the old file is
-/// hard-linked to `backup` first.
-fn put(from: &Path, dest: &Path, backup: &Path) -> std::io::Result<Change> {
-    match rename_exchange(from, dest) {
-        Ok(()) => {
-            return Ok(Change::Replaced {
-                dest: dest.to_owned(),
-                old: from.to_owned(),
-            })
-        }
-        // Nothing at `dest` (or `from` is gone, which the rename reports).
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-            fs::rename(from, dest)?;
-            return Ok(Change::New(dest.to_owned()));
-        }
-        Err(e)
-            if matches!(
-                e.raw_os_error(),
-                Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP)
-            ) => {}
-        Err(e) => return Err(e),
-    }
-    let kept = fs::hard_link(dest, backup).is_ok();
-    let existed = kept || fs::symlink_metadata(dest).is_ok();
-    fs::rename(from, dest)?;
-    Ok(match (kept, existed) {
-        (true, _) => Change::Replaced {
-            dest: dest.to_owned(),
-            old: backup.to_owned(),
-        },
-        (false, true) => Change::Overwritten(dest.to_owned()),
-        (false, false) => Change::New(dest.to_owned()),
-    })
-}
-
-/// `renameat2(from, to, RENAME_EXCHANGE)`: swaps two paths atomically.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn rename_exchange(from: &Path, to: &Path) -> std::io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = |p: &Path| {
-        std::ffi::CString::new(p.as_os_str().as_bytes())
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "NUL in path"))
-    };
-    let (from, to) = (c(from)?, c(to)?);
-    // SAFETY: both are NUL-terminated strings that outlive the call.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_renameat2,
-            libc::AT_FDCWD,
-            from.as_ptr(),
-            libc::AT_FDCWD,
-            to.as_ptr(),
-            libc::RENAME_EXCHANGE,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn rename_exchange(_from: &Path, _to: &Path) -> std::io::Result<()> {
-    Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
-}
-
-/// Undoes `changes`, last first, after the failure `e`: puts replaced
-/// files back, removes new files and created directories. Returns the
-/// error to report and whether the temporary directory must be kept (it
-/// holds an old file that could not be put back).
-fn undo(changes: Vec<Change>, e: Error) -> (Error, bool) {
-    let mut problems = Vec::new();
-    let mut keep = false;
-    for change in changes.into_iter().rev() {
-        let undone = match &change {
-            Change::Dir(d) => fs::remove_dir(d).map_err(|err| (d, err)),
-            Change::New(f) => fs::remove_file(f).map_err(|err| (f, err)),
-            Change::Replaced { dest, old } => fs::rename(old, dest).map_err(|err| {
-                keep = true;
-                problems.push(format!(
-                    "the old {} is kept as {}",
-                    dest.display(),
-                    old.display()
-                ));
-                (dest, err)
-            }),
-            Change::Overwritten(f) => {
-                problems.push(format!(
-                    "{} was replaced for good (this file system can neither exchange nor \
-                     link files)",
-                    f.display()
-                ));
-                Ok(())
-            }
-        };
-        if let Err((path, err)) = undone {
-            problems.push(format!(
-                "cannot undo the change to {}: {err}",
-                path.display()
-            ));
-        }
-    }
-    let message = if problems.is_empty() {
-        format!(
-            "{}; what was extracted before was undone, so nothing was extracted",
-            e.message()
-        )
-    } else {
-        format!(
-            "{}; undoing it failed: {}",
-            e.message(),
-            problems.join("; ")
-        )
-    };
-    (e.with_message(message), keep)
-}
-
-/// Creates `dir/parts...` one level at a time, never through a link,
-/// recording each directory it creates in `changes`.
-fn create_dirs(dir: &Path, parts: &[String], changes: &mut Vec<Change>) -> Result<()> {
-    let mut path = dir.to_path_buf();
-    for part in parts {
-        path.push(part);
-        match fs::create_dir(&path) {
-            Ok(()) => changes.push(Change::Dir(path.clone())),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let is_real_dir = fs::symlink_metadata(&path)
-                    .map(|m| m.file_type().is_dir())
-                    .unwrap_or(false);
-                if !is_real_dir {
-                    return Err(Error::new(
-                        ErrorKind::Io,
-                        format!(
-                            "cannot create directory {}: something else is in the way",
-                            path.display()
-                        ),
-                    ));
-                }
-            }
-            Err(e) => {
-                return Err(Error::io(
-                    format_args!("cannot create directory {}", path.display()),
-                    &e,
-                ))
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Creates a destination directory if missing and, unless told to keep it,
@@ -911,12 +523,14 @@ fn zip_error_text(e: zip::result::ZipError) -> String {
     }
 }
 
+/// What a failed read of an entry's data means. The zip crate reports a
+/// CRC-32 mismatch and undecodable compressed data alike, as `InvalidData`
+/// (its wording is not part of its API, so it is not matched).
 fn read_error_text(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    if text.contains("Invalid checksum") {
-        "its CRC-32 checksum does not match its data".to_owned()
+    if e.kind() == std::io::ErrorKind::InvalidData {
+        format!("its data does not match its CRC-32 checksum or does not decompress ({e})")
     } else {
-        text
+        e.to_string()
     }
 }
 

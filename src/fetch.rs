@@ -10,7 +10,7 @@ use reqwest::{StatusCode, Url};
 use crate::archive;
 use crate::cancel::CallOptions;
 use crate::client::Client;
-use crate::config::check_transport;
+use crate::config::check_scheme;
 use crate::error::{Error, ErrorKind, Result};
 use crate::failure::{deadline_error, error_from_body, summarize, Failure};
 use crate::log::{bb_log, Level};
@@ -169,6 +169,14 @@ impl Client {
             });
         }
         let content_length = response.content_length();
+        if let (Some(len), Some(max)) = (content_length, self.config.max_archive_bytes) {
+            if len > max {
+                return Err(Failure::fatal(too_large(
+                    max,
+                    format_args!("the server announced {len} bytes"),
+                )));
+            }
+        }
         sink.begin(content_length).map_err(Failure::fatal)?;
         let total = self.stream_body(
             &transport,
@@ -262,7 +270,7 @@ impl Client {
                     "another origin, key not sent"
                 }
             );
-            check_transport(&next, "redirect target").map_err(|e| {
+            check_scheme(&next, "redirect target").map_err(|e| {
                 Failure::fatal(Error::http(
                     status,
                     format!("HTTP {status}: refused to follow: {}", e.message()),
@@ -384,6 +392,14 @@ impl Client {
                     })));
                 }
             };
+            if let Some(max) = self.config.max_archive_bytes {
+                if total + chunk.len() as u64 > max {
+                    return Err(Failure::fatal(too_large(
+                        max,
+                        format_args!("more arrived; nothing past the limit was kept"),
+                    )));
+                }
+            }
             sink.write(&chunk).map_err(Failure::fatal)?;
             total += chunk.len() as u64;
             report(total)?;
@@ -448,4 +464,13 @@ fn holds_files(start: &[u8]) -> bool {
 
 pub(crate) fn deadline_passed(deadline: Option<Instant>) -> bool {
     deadline.is_some_and(|at| Instant::now() >= at)
+}
+
+/// A body over the client's `max_archive_bytes`: a refusal, not a fault a
+/// retry could mend.
+fn too_large(max: u64, detail: std::fmt::Arguments<'_>) -> Error {
+    Error::new(
+        ErrorKind::Http,
+        format!("the archive is larger than the limit of {max} bytes ({detail})"),
+    )
 }

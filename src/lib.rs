@@ -7,6 +7,11 @@
 //! listing its entries and extracting them safely. The C ABI in [`ffi`] is a
 //! thin skin over it that checks arguments, converts, and catches panics.
 
+// Every unsafe operation sits in an `unsafe` block of its own, even inside an
+// `unsafe fn`, and every such block says why it is sound.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod archive;
 mod cancel;
 mod client;
@@ -41,3 +46,18 @@ pub use wait::{WaitOptions, WaitReport, FIRST_POLL_DELAY, MAX_POLL_DELAY, POLL_O
 
 /// This library's version, as in Cargo.toml.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The types that cross threads, checked when the crate compiles: a
+/// [`Client`] (and the C handles around it) is shared by every thread that
+/// calls it, and a transport leased by one thread goes back to the pool for
+/// another (`transport.rs`).
+const _: () = {
+    const fn send_and_sync<T: Send + Sync>() {}
+    const fn send<T: Send>() {}
+    send_and_sync::<Client>();
+    send_and_sync::<transport::Transports>();
+    send::<transport::Transport>();
+    send_and_sync::<ffi::bb_client>();
+    send_and_sync::<ffi::bb_archive>();
+    send_and_sync::<Archive>();
+};

@@ -58,7 +58,7 @@ impl ApiKey {
         match std::env::var(API_KEY_ENV) {
             Ok(v) => ApiKey::new(&v, API_KEY_ENV),
             Err(std::env::VarError::NotPresent) => Err(Error::invalid_argument(format!(
-                "api_key is NULL and {API_KEY_ENV} is not set"
+                "no API key was given and {API_KEY_ENV} is not set"
             ))),
             Err(std::env::VarError::NotUnicode(_)) => Err(Error::invalid_argument(format!(
                 "{API_KEY_ENV} is not valid UTF-8"

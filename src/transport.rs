@@ -59,7 +59,7 @@ const SHELF_SIZE: usize = 16;
 /// counts them in the child). Either alone can mislead: a pid seen again in
 /// a new pid namespace, a fork by a raw `clone` that runs no handler.
 #[derive(Clone, Copy, PartialEq, Eq)]
-struct Owner {
+struct Process {
     pid: u32,
     forks: u64,
 }
@@ -71,9 +71,9 @@ extern "C" fn count_fork_in_child() {
     FORKS.fetch_add(1, Ordering::Relaxed);
 }
 
-impl Owner {
-    fn current() -> Owner {
-        Owner {
+impl Process {
+    fn current() -> Process {
+        Process {
             pid: std::process::id(),
             forks: FORKS.load(Ordering::Relaxed),
         }
@@ -94,14 +94,15 @@ pub(crate) struct Transport {
     http: ManuallyDrop<reqwest::Client>,
     runtime: ManuallyDrop<tokio::runtime::Runtime>,
     /// The process that built it: only that process may use or drop it.
-    owner: Owner,
+    process: Process,
 }
 
 impl Drop for Transport {
     fn drop(&mut self) {
         // The client first: its connections live on the runtime.
-        // SAFETY: both are dropped once, here, and never used again.
+        // SAFETY: `http` is dropped once, here, and never used again.
         unsafe { ManuallyDrop::drop(&mut self.http) };
+        // SAFETY: `runtime` is taken once, here, and never used again.
         let runtime = unsafe { ManuallyDrop::take(&mut self.runtime) };
         // Without waiting for the helper thread: a host name lookup in
         // progress would hold up the call that drops this (or
@@ -125,7 +126,7 @@ impl Transport {
         watch: Option<&Watch>,
         future: F,
     ) -> Result<Option<F::Output>> {
-        self.check_owner()?;
+        self.check_process()?;
         self.runtime.block_on(async {
             let timed = tokio::time::timeout(limit, future);
             match watch {
@@ -143,7 +144,7 @@ impl Transport {
         let Some(cancel) = cancel else {
             return Ok(None);
         };
-        self.check_owner()?;
+        self.check_process()?;
         let _inside = self.runtime.enter();
         // SAFETY: the descriptor is the handle's, and `WakeFd` holds a
         // clone of the handle, which keeps it open and unchanged for as
@@ -161,8 +162,8 @@ impl Transport {
 
     /// A call that forked (from one of the caller's callbacks) and goes on
     /// in the child must not read the parent's connection.
-    fn check_owner(&self) -> Result<()> {
-        if self.owner == Owner::current() {
+    fn check_process(&self) -> Result<()> {
+        if self.process == Process::current() {
             return Ok(());
         }
         Err(Error::internal(
@@ -188,7 +189,7 @@ impl Transport {
         watch: Option<&Watch>,
         request: reqwest::RequestBuilder,
     ) -> Result<Option<reqwest::Result<reqwest::Response>>> {
-        self.check_owner()?;
+        self.check_process()?;
         self.runtime.block_on(async {
             let send = async {
                 tokio::task::yield_now().await;
@@ -264,7 +265,7 @@ pub(crate) struct Transports {
     /// module's doc for a forked child's), and what it is made from.
     tls: rustls::ClientConfig,
     extra_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
-    owner: Owner,
+    process: Process,
     user_agent: String,
     connect_timeout: Duration,
     proxy: Option<reqwest::Proxy>,
@@ -283,11 +284,11 @@ impl Transports {
             ),
             None => None,
         };
-        Owner::count_forks();
+        Process::count_forks();
         let transports = Transports {
             tls: crate::tls::client_config(&config.extra_roots)?,
             extra_roots: config.extra_roots.clone(),
-            owner: Owner::current(),
+            process: Process::current(),
             user_agent: config.user_agent(),
             connect_timeout: config.connect_timeout,
             proxy,
@@ -302,7 +303,7 @@ impl Transports {
 
     /// An idle transport of this process, or a new one.
     pub(crate) fn lease(&self) -> Result<Lease<'_>> {
-        let owner = Owner::current();
+        let process = Process::current();
         for slot in &self.shelf {
             if slot.load(Ordering::Relaxed).is_null() {
                 continue;
@@ -312,18 +313,18 @@ impl Transports {
                 continue;
             }
             // SAFETY: non-null slot values come only from `Box::into_raw` in
-            // `put_back`, and the swap made this thread their only owner.
+            // `put_back`, and the swap made this thread their only holder.
             let transport = unsafe { Box::from_raw(taken) };
-            if transport.owner == owner {
+            if transport.process == process {
                 return Ok(Lease {
-                    owner: self,
+                    pool: self,
                     transport: Some(transport),
                 });
             }
             keep_inherited(transport);
         }
         Ok(Lease {
-            owner: self,
+            pool: self,
             transport: Some(self.build()?),
         })
     }
@@ -333,8 +334,8 @@ impl Transports {
             .enable_all()
             .build()
             .map_err(|e| Error::internal(format!("cannot set up the HTTP client: {e}")))?;
-        let owner = Owner::current();
-        let tls = if owner == self.owner {
+        let process = Process::current();
+        let tls = if process == self.process {
             self.tls.clone()
         } else {
             crate::tls::client_config(&self.extra_roots)?
@@ -368,12 +369,12 @@ impl Transports {
         Ok(Box::new(Transport {
             http: ManuallyDrop::new(http),
             runtime: ManuallyDrop::new(runtime),
-            owner,
+            process,
         }))
     }
 
     fn put_back(&self, transport: Box<Transport>) {
-        if transport.owner != Owner::current() {
+        if transport.process != Process::current() {
             // Leased before a fork by the thread that forked.
             keep_inherited(transport);
             return;
@@ -400,7 +401,7 @@ impl Transports {
 
 impl Drop for Transports {
     fn drop(&mut self) {
-        let owner = Owner::current();
+        let process = Process::current();
         for slot in &mut self.shelf {
             let raw = std::mem::replace(slot.get_mut(), std::ptr::null_mut());
             if raw.is_null() {
@@ -408,7 +409,7 @@ impl Drop for Transports {
             }
             // SAFETY: as in `lease`; `&mut self` means no other user.
             let transport = unsafe { Box::from_raw(raw) };
-            if transport.owner == owner {
+            if transport.process == process {
                 drop(transport);
             } else {
                 keep_inherited(transport);
@@ -419,7 +420,7 @@ impl Drop for Transports {
 
 /// A transport leased for one call; dropping the lease gives it back.
 pub(crate) struct Lease<'a> {
-    owner: &'a Transports,
+    pool: &'a Transports,
     transport: Option<Box<Transport>>,
 }
 
@@ -434,7 +435,7 @@ impl std::ops::Deref for Lease<'_> {
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
         if let Some(transport) = self.transport.take() {
-            self.owner.put_back(transport);
+            self.pool.put_back(transport);
         }
     }
 }

@@ -329,7 +329,7 @@ enum Seen {
     Failed(Error),
 }
 
-fn files(n: usize) -> String {
+fn files_phrase(n: usize) -> String {
     if n == 1 {
         "1 file".to_owned()
     } else {
@@ -342,22 +342,22 @@ fn not_ready(session_id: &str, polls: u32, elapsed: Duration, seen: &Seen) -> Er
         Seen::Files { now: 0, .. } => "the last poll saw an empty archive (0 files)".to_owned(),
         Seen::Files { now, before: None } => format!(
             "the last poll saw {}, not yet confirmed by a second poll (stable wait)",
-            files(*now)
+            files_phrase(*now)
         ),
         Seen::Files {
             now,
             before: Some(before),
         } if now == before => format!(
             "the files were still changing: the last poll saw {}, different ones from the poll before",
-            files(*now)
+            files_phrase(*now)
         ),
         Seen::Files {
             now,
             before: Some(before),
         } => format!(
             "the files were still changing: the last poll saw {}, the poll before {}",
-            files(*now),
-            files(*before)
+            files_phrase(*now),
+            files_phrase(*before)
         ),
         Seen::Failed(e) => format!("the last poll failed: {}", e.message()),
     };

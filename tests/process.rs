@@ -461,6 +461,32 @@ fn environment_values_tune_retries_and_timeouts() {
         // Bounded generously: only a hang (60 s) must fail it.
         assert!(r.took < Duration::from_secs(15), "{:?}", r.took);
 
+        // The largest archive accepted (the demo archive is larger), not
+        // retried; 0 is no limit.
+        server.clear_requests();
+        let r = env_download(
+            &binary,
+            mode,
+            &base,
+            &[("BROWSERBASE_MAX_ARCHIVE_BYTES", "100")],
+            &path,
+        );
+        assert!(r.line.starts_with("BB_ERR_HTTP 0 "), "{}", r.line);
+        assert!(
+            r.line.contains("larger than the limit of 100 bytes"),
+            "{}",
+            r.line
+        );
+        assert_eq!(server.request_count(), 1, "{mode}: retried");
+        let r = env_download(
+            &binary,
+            mode,
+            &base,
+            &[("BROWSERBASE_MAX_ARCHIVE_BYTES", "0")],
+            &path,
+        );
+        assert!(r.success && r.line.starts_with("BB_OK "), "{}", r.line);
+
         // The connect timeout, against a port whose accept queue is full.
         let hole = support::Unanswering::new();
         let r = env_download(

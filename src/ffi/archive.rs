@@ -110,7 +110,8 @@ impl bb_archive {
 /// `out` is non-NULL and writable.
 unsafe fn give_archive(archive: Archive, out: *mut *mut bb_archive) -> Result<()> {
     let handle = bb_archive::new(archive)?;
-    *out = Box::into_raw(Box::new(handle));
+    // SAFETY: the caller promises `out` is non-NULL and writable.
+    unsafe { *out = Box::into_raw(Box::new(handle)) };
     Ok(())
 }
 
@@ -136,7 +137,8 @@ pub extern "C" fn bb_archive_open_file(
 ) -> bb_code {
     ffi_guard!(err, {
         let out = out_arg(out, "out")?;
-        // SAFETY: documented string argument.
+        // SAFETY: `path` is NULL or a NUL-terminated string that stays valid for the call
+        // (its documented contract).
         let path: &Path = unsafe { path_arg(path, "path") }?;
         let archive = Archive::open_file(path)?;
         // SAFETY: out is non-NULL and writable (documented).
@@ -218,7 +220,8 @@ pub extern "C" fn bb_archive_entry_at(
                  bb_archive_entry: initialize it with BB_ARCHIVE_ENTRY_INIT"
             )));
         }
-        // SAFETY: NULL or a live archive (documented).
+        // SAFETY: `archive` is NULL or a live object this library handed out, which the
+        // caller keeps alive for the call (its documented contract).
         let archive = unsafe { ref_arg(archive, "archive") }?;
         let count = archive.inner.len();
         let entry = archive.inner.entries().get(index).ok_or_else(|| {
@@ -338,8 +341,11 @@ pub extern "C" fn bb_archive_extract_to_opts(
     err: *mut *mut bb_error,
 ) -> bb_code {
     ffi_guard!(err, {
-        // SAFETY: NULL or a live archive; dir a string (documented).
+        // SAFETY: `archive` is NULL or a live object this library handed out, which the
+        // caller keeps alive for the call (its documented contract).
         let archive = unsafe { ref_arg(archive, "archive") }?;
+        // SAFETY: `dir` is NULL or a NUL-terminated string that stays valid for the call
+        // (its documented contract).
         let dir: &Path = unsafe { path_arg(dir, "dir") }?;
         // SAFETY: NULL or a bb_call_options (documented).
         let call = unsafe { call_options(options) }?;
@@ -375,8 +381,11 @@ pub extern "C" fn bb_archive_extract(
     err: *mut *mut bb_error,
 ) -> bb_code {
     ffi_guard!(err, {
-        // SAFETY: documented string arguments.
+        // SAFETY: `zip_path` is NULL or a NUL-terminated string that stays valid for the
+        // call (its documented contract).
         let zip_path: &Path = unsafe { path_arg(zip_path, "zip_path") }?;
+        // SAFETY: `dir` is NULL or a NUL-terminated string that stays valid for the call
+        // (its documented contract).
         let dir: &Path = unsafe { path_arg(dir, "dir") }?;
         let archive = Archive::open_file(zip_path)?;
         archive.extract_to(dir, &ExtractLimits::default()).map(drop)
@@ -393,9 +402,14 @@ fn extract_downloads(
     call: *const bb_call_options,
 ) -> Result<()> {
     let options = wait_options(timeout_ms, flags)?;
-    // SAFETY: documented string arguments.
+    // SAFETY: `api_key` is NULL or a NUL-terminated string that stays valid for the call
+    // (its documented contract).
     let api_key = unsafe { opt_str_arg(api_key, "api_key") }?;
+    // SAFETY: `session_id` is NULL or a NUL-terminated string that stays valid for the call
+    // (its documented contract).
     let session_id = unsafe { str_arg(session_id, "session_id") }?;
+    // SAFETY: `dir` is NULL or a NUL-terminated string that stays valid for the call (its
+    // documented contract).
     let dir: &Path = unsafe { path_arg(dir, "dir") }?;
     // SAFETY: NULL or a bb_call_options (documented).
     let call = unsafe { call_options(call) }?;
@@ -456,7 +470,8 @@ pub extern "C" fn bb_client_extract_downloads(
     err: *mut *mut bb_error,
 ) -> bb_code {
     ffi_guard!(err, {
-        // SAFETY: NULL or a live client (documented).
+        // SAFETY: `client` is NULL or a live object this library handed out, which the
+        // caller keeps alive for the call (its documented contract).
         let client = unsafe { ref_arg(client, "client") }?;
         extract_downloads(
             Some(client),

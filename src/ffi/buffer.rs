@@ -92,8 +92,11 @@ pub(crate) unsafe fn give_buffer(mut data: Vec<u8>, out_data: *mut *mut u8, out_
     let len = data.len();
     let ptr = data.as_mut_ptr();
     lock().table().insert(ptr as usize, data);
-    *out_len = len;
-    *out_data = ptr;
+    // SAFETY: the caller promises both outputs are non-NULL and writable.
+    unsafe {
+        *out_len = len;
+        *out_data = ptr;
+    }
 }
 
 /// Hands `data` out as a `*_to_buffer` function does, for tests that need
@@ -139,6 +142,7 @@ mod tests {
 
     fn give(data: Vec<u8>) -> (*mut u8, usize) {
         let (mut ptr, mut len) = (std::ptr::null_mut(), 0);
+        // SAFETY: both outputs are local.
         unsafe { give_buffer(data, &mut ptr, &mut len) };
         (ptr, len)
     }
@@ -150,6 +154,7 @@ mod tests {
         let (c, _) = give(Vec::new());
         assert_eq!((a_len, b_len), (1000, 0));
         assert_eq!(
+            // SAFETY: `a` is a live buffer of `a_len` bytes until freed below.
             unsafe { std::slice::from_raw_parts(a, a_len) },
             &[7u8; 1000][..]
         );

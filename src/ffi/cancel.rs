@@ -186,13 +186,18 @@ mod tests {
             cancel,
             ..Default::default()
         };
+        // SAFETY: `o` is a whole bb_call_options whose
+        // cancel is a live handle, or NULL is passed.
         let call = unsafe { call_options(&o) }.unwrap();
         assert!(call.cancel.is_some() && call.progress.is_none());
         o.struct_size = std::mem::size_of::<bb_call_options>() - 1;
+        // SAFETY: as above.
         let e = unsafe { call_options(&o) }.unwrap_err();
         assert!(e.message().contains("struct_size"), "{}", e.message());
         o.struct_size = 4096; // a later header: the known fields are read
+                              // SAFETY: as above; only the fields within size_of are read.
         assert!(unsafe { call_options(&o) }.unwrap().cancel.is_some());
+        // SAFETY: NULL is allowed.
         assert!(unsafe { call_options(std::ptr::null()) }
             .unwrap()
             .cancel

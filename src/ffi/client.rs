@@ -44,7 +44,8 @@ fn with_builder(
     f: impl FnOnce(&mut ClientConfig) -> Result<()>,
 ) -> bb_code {
     ffi_guard!(err, {
-        // SAFETY: NULL or a live builder from bb_client_builder_new (documented).
+        // SAFETY: `builder` is NULL or a live object this library handed out, which the
+        // caller keeps alive for the call (its documented contract).
         let builder = unsafe { ref_arg(builder, "builder") }?;
         builder.update(f)
     })
@@ -52,7 +53,7 @@ fn with_builder(
 
 /// A builder holding the built-in defaults (not the environment): base URL
 /// https://api.browserbase.com, connect timeout 5000 ms, timeout 60000 ms,
-/// no deadline, 2 retries, no proxy, no fsync.
+/// no deadline, 2 retries, no proxy, no fsync, no archive size limit.
 ///
 /// Ownership: the caller owns the result and frees it with
 /// `bb_client_builder_free`. Never returns NULL.
@@ -110,6 +111,8 @@ pub extern "C" fn bb_client_builder_set_base_url(
 ) -> bb_code {
     // SAFETY (all setters): string arguments are NULL or NUL-terminated (documented).
     with_builder(builder, err, |c| {
+        // SAFETY: `url` is NULL or a NUL-terminated string that stays valid for the call
+        // (its documented contract).
         c.set_base_url(unsafe { str_arg(url, "url") }?)
     })
 }
@@ -125,6 +128,8 @@ pub extern "C" fn bb_client_builder_set_api_key(
     err: *mut *mut bb_error,
 ) -> bb_code {
     with_builder(builder, err, |c| {
+        // SAFETY: `api_key` is NULL or a NUL-terminated string that stays valid for the
+        // call (its documented contract).
         c.set_api_key(unsafe { str_arg(api_key, "api_key") }?)
     })
 }
@@ -197,6 +202,8 @@ pub extern "C" fn bb_client_builder_set_user_agent_suffix(
     err: *mut *mut bb_error,
 ) -> bb_code {
     with_builder(builder, err, |c| {
+        // SAFETY: `suffix` is NULL or a NUL-terminated string that stays valid for the call
+        // (its documented contract).
         c.set_user_agent_suffix(unsafe { str_arg(suffix, "suffix") }?)
     })
 }
@@ -212,6 +219,8 @@ pub extern "C" fn bb_client_builder_add_ca_file(
     err: *mut *mut bb_error,
 ) -> bb_code {
     with_builder(builder, err, |c| {
+        // SAFETY: `pem_path` is NULL or a NUL-terminated string that stays valid for the
+        // call (its documented contract).
         c.add_ca_file(unsafe { path_arg(pem_path, "pem_path") }?)
     })
 }
@@ -232,6 +241,8 @@ pub extern "C" fn bb_client_builder_set_proxy(
     err: *mut *mut bb_error,
 ) -> bb_code {
     with_builder(builder, err, |c| {
+        // SAFETY: `proxy_url` is NULL or a NUL-terminated string that stays valid for the
+        // call (its documented contract).
         match unsafe { opt_str_arg(proxy_url, "proxy_url") }? {
             Some(url) => c.set_proxy(url),
             None => {
@@ -255,6 +266,30 @@ pub extern "C" fn bb_client_builder_set_fsync(
 ) -> bb_code {
     with_builder(builder, err, |c| {
         c.set_fsync(enabled != 0);
+        Ok(())
+    })
+}
+
+/// Sets the largest archive a download through the client accepts, in
+/// bytes; 0 means no limit (the default, for files, buffers and callbacks
+/// alike). A larger archive fails with `BB_ERR_HTTP` ("the archive is larger
+/// than the limit of N bytes", `bb_error_http_status` 0), never retried: at
+/// once when the server announces its size (Content-Length), before the byte
+/// past the limit otherwise. Nothing is left behind: no file is written or
+/// replaced, no buffer returned, and no byte past the limit reaches a
+/// callback. Without a limit, a buffer download reserves at most 8 MiB
+/// before the bytes arrive, whatever size the server announces, and grows
+/// as they come. Environment: `BROWSERBASE_MAX_ARCHIVE_BYTES`.
+///
+/// Ownership: `builder` is borrowed for the call.
+#[no_mangle]
+pub extern "C" fn bb_client_builder_set_max_archive_bytes(
+    builder: *mut bb_client_builder,
+    max_bytes: u64,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    with_builder(builder, err, |c| {
+        c.set_max_archive_bytes(Some(max_bytes));
         Ok(())
     })
 }

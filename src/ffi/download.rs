@@ -29,10 +29,12 @@ struct Target<'a> {
 }
 
 /// # Safety
-/// Both pointers are NULL or NUL-terminated strings (documented).
+/// Both pointers are NULL or NUL-terminated strings that outlive `'a`.
 unsafe fn target<'a>(api_key: *const c_char, session_id: *const c_char) -> Result<Target<'a>> {
-    let api_key = opt_str_arg(api_key, "api_key")?;
-    let session_id = str_arg(session_id, "session_id")?;
+    // SAFETY: the caller's promise for both pointers is what these need.
+    let api_key = unsafe { opt_str_arg(api_key, "api_key") }?;
+    // SAFETY: as above.
+    let session_id = unsafe { str_arg(session_id, "session_id") }?;
     Ok(Target {
         api_key,
         session_id,
@@ -54,8 +56,11 @@ fn to_file(
     path: *const c_char,
     options: *const bb_call_options,
 ) -> Result<()> {
-    // SAFETY: documented string arguments.
+    // SAFETY: both are NULL or NUL-terminated strings that stay valid for
+    // the call (the exported functions' documented contract).
     let t = unsafe { target(api_key, session_id) }?;
+    // SAFETY: `path` is NULL or a NUL-terminated string that stays valid for the call (its
+    // documented contract).
     let path: &Path = unsafe { path_arg(path, "path") }?;
     // SAFETY: NULL or a bb_call_options (documented).
     let call = unsafe { call_options(options) }?;
@@ -75,7 +80,8 @@ fn to_buffer(
 ) -> Result<()> {
     let out_data = out_arg(out_data, "out_data")?;
     let out_len = out_arg(out_len, "out_len")?;
-    // SAFETY: documented string arguments.
+    // SAFETY: both are NULL or NUL-terminated strings that stay valid for
+    // the call (the exported functions' documented contract).
     let t = unsafe { target(api_key, session_id) }?;
     // SAFETY: NULL or a bb_call_options (documented).
     let call = unsafe { call_options(options) }?;
@@ -96,7 +102,8 @@ fn to_callback(
     options: *const bb_call_options,
 ) -> Result<()> {
     let write = write.ok_or_else(|| Error::invalid_argument("write is NULL"))?;
-    // SAFETY: documented string arguments.
+    // SAFETY: both are NULL or NUL-terminated strings that stay valid for
+    // the call (the exported functions' documented contract).
     let t = unsafe { target(api_key, session_id) }?;
     // SAFETY: NULL or a bb_call_options (documented).
     let call = unsafe { call_options(options) }?;
@@ -148,8 +155,12 @@ pub extern "C" fn bb_download_session(
 ///
 /// Ownership: on success `*out_data` receives a buffer of `*out_len` bytes
 /// that the caller owns and must free with `bb_buffer_free(data, len)`
-/// (not `free`, see `bb_buffer_free`). Neither output is written on failure. When the server sends
-/// Content-Length, the buffer is allocated once, at its final size.
+/// (not `free`, see `bb_buffer_free`). Neither output is written on
+/// failure. When the server sends a Content-Length of at most 8 MiB, the
+/// buffer is allocated once, at its final size; a larger announced size is
+/// not trusted up front: 8 MiB is reserved and the buffer doubles as the
+/// bytes arrive (never past the announced size).
+/// `bb_client_builder_set_max_archive_bytes` bounds it.
 #[no_mangle]
 pub extern "C" fn bb_download_session_to_buffer(
     api_key: *const c_char,
@@ -175,7 +186,14 @@ pub extern "C" fn bb_download_session_to_buffer(
 /// Memory use does not grow with the archive's size.
 ///
 /// The first bytes are checked to start a ZIP archive before any chunk is
-/// handed over; the rest cannot be checked without keeping it, so the
+/// handed over, and the end before `BB_OK` is returned, from the last
+/// 256 KiB of the body (kept, besides the chunks): the end-of-central-
+/// directory record (ZIP64's too) must end the body exactly, on one disk,
+/// with the central directory ending where it begins; when the central
+/// directory fits in those 256 KiB, each entry in it must be whole, as many
+/// as the record says, and start before it. A body cut short or padded is
+/// `BB_ERR_INVALID_ARCHIVE` after its chunks were handed over. The entries'
+/// data (local headers, compressed bytes, CRC-32s) is not checked, so the
 /// callback should treat the data as unverified until `BB_OK` returns. Once
 /// a chunk was handed over, a failure is not retried (the callback would
 /// see bytes twice); failures before that are retried as usual.
@@ -215,7 +233,8 @@ pub extern "C" fn bb_client_download(
     err: *mut *mut bb_error,
 ) -> bb_code {
     ffi_guard!(err, {
-        // SAFETY: NULL or a live client (documented).
+        // SAFETY: `client` is NULL or a live object this library handed out, which the
+        // caller keeps alive for the call (its documented contract).
         let client = unsafe { ref_arg(client, "client") }?;
         to_file(Some(client), api_key, session_id, path, std::ptr::null())
     })
@@ -234,7 +253,8 @@ pub extern "C" fn bb_client_download_to_buffer(
     err: *mut *mut bb_error,
 ) -> bb_code {
     ffi_guard!(err, {
-        // SAFETY: NULL or a live client (documented).
+        // SAFETY: `client` is NULL or a live object this library handed out, which the
+        // caller keeps alive for the call (its documented contract).
         let client = unsafe { ref_arg(client, "client") }?;
         to_buffer(
             Some(client),
@@ -260,7 +280,8 @@ pub extern "C" fn bb_client_download_to_callback(
     err: *mut *mut bb_error,
 ) -> bb_code {
     ffi_guard!(err, {
-        // SAFETY: NULL or a live client (documented).
+        // SAFETY: `client` is NULL or a live object this library handed out, which the
+        // caller keeps alive for the call (its documented contract).
         let client = unsafe { ref_arg(client, "client") }?;
         to_callback(
             Some(client),

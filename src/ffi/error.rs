@@ -248,17 +248,21 @@ mod tests {
     fn every_code_has_its_name() {
         for (i, (code, name)) in CODE_NAMES.iter().enumerate() {
             assert_eq!(*code as c_int, i as c_int);
+            // SAFETY: bb_code_name returns a static NUL-terminated string.
             let got = unsafe { CStr::from_ptr(bb_code_name(bb_code_arg(i as c_int))) };
             assert_eq!(got.to_bytes_with_nul(), name.as_bytes());
         }
+        // SAFETY: as above, for any value.
         let unknown = unsafe { CStr::from_ptr(bb_code_name(bb_code_arg(999))) };
         assert_eq!(unknown.to_str().unwrap(), "BB_UNKNOWN_CODE");
+        // SAFETY: as above.
         let unknown = unsafe { CStr::from_ptr(bb_code_name(bb_code_arg(-1))) };
         assert_eq!(unknown.to_str().unwrap(), "BB_UNKNOWN_CODE");
     }
 
     #[test]
     fn the_version_number_is_the_version_string() {
+        // SAFETY: bb_version returns a static NUL-terminated string.
         let text = unsafe { CStr::from_ptr(bb_version()) }.to_str().unwrap();
         let parts: Vec<u32> = text.split('.').map(|p| p.parse().unwrap()).collect();
         assert_eq!(
@@ -272,6 +276,7 @@ mod tests {
         assert_eq!(bb_error_code(std::ptr::null()), bb_code::BB_OK);
         assert_eq!(bb_error_http_status(std::ptr::null()), 0);
         assert_eq!(
+            // SAFETY: the message of a NULL error is a static "".
             unsafe { CStr::from_ptr(bb_error_message(std::ptr::null())) }.to_bytes(),
             b""
         );

@@ -80,7 +80,8 @@ pub(crate) fn panic_error(panic: Box<dyn std::any::Any + Send>) -> Error {
 /// # Safety
 /// `ptr` is NULL or points to a NUL-terminated string that outlives `'a`.
 pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a str> {
-    match opt_str_arg(ptr, name)? {
+    // SAFETY: the caller's promise about `ptr` is the one opt_str_arg needs.
+    match unsafe { opt_str_arg(ptr, name) }? {
         None => Err(Error::invalid_argument(format!("{name} is NULL"))),
         Some("") => Err(Error::invalid_argument(format!("{name} is empty"))),
         Some(s) => Ok(s),
@@ -95,7 +96,10 @@ pub(crate) unsafe fn opt_str_arg<'a>(ptr: *const c_char, name: &str) -> Result<O
     if ptr.is_null() {
         return Ok(None);
     }
-    CStr::from_ptr(ptr).to_str().map(Some).map_err(|e| {
+    // SAFETY: not NULL (checked above), and the caller promises a
+    // NUL-terminated string that lives for 'a.
+    let text = unsafe { CStr::from_ptr(ptr) };
+    text.to_str().map(Some).map_err(|e| {
         Error::invalid_argument(format!(
             "{name} is not valid UTF-8 (byte {})",
             e.valid_up_to()
@@ -112,7 +116,9 @@ pub(crate) unsafe fn path_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a 
     if ptr.is_null() {
         return Err(Error::invalid_argument(format!("{name} is NULL")));
     }
-    let bytes = CStr::from_ptr(ptr).to_bytes();
+    // SAFETY: not NULL (checked above), and the caller promises a
+    // NUL-terminated string that lives for 'a.
+    let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
     if bytes.is_empty() {
         return Err(Error::invalid_argument(format!("{name} is empty")));
     }
@@ -124,16 +130,22 @@ pub(crate) unsafe fn path_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a 
 /// # Safety
 /// `ptr` is NULL or points to a live `T` that outlives `'a`.
 pub(crate) unsafe fn ref_arg<'a, T>(ptr: *const T, name: &str) -> Result<&'a T> {
-    ptr.as_ref()
-        .ok_or_else(|| Error::invalid_argument(format!("{name} is NULL")))
+    // SAFETY: the caller promises NULL (None) or a live, aligned `T` that
+    // outlives 'a.
+    unsafe { ptr.as_ref() }.ok_or_else(|| Error::invalid_argument(format!("{name} is NULL")))
 }
 
 /// A caller's `user_data` for a callback the library keeps (progress, log):
 /// it is handed to the callback from whichever thread downloads. That this
 /// is safe is the caller's promise, stated in each setter's documentation.
 pub(crate) struct CallerData(pub(crate) *mut std::ffi::c_void);
-// SAFETY: the documented contract of the functions that store one.
+// SAFETY: the pointer is only handed back to the caller's own callback; each
+// setter that stores one documents that the callback may run on any thread
+// (downloads run on the threads that call them), and the caller promises
+// that `user_data` can be used that way.
 unsafe impl Send for CallerData {}
+// SAFETY: as for Send: the library never dereferences it, and the caller
+// promises its callback may be called from several threads at once.
 unsafe impl Sync for CallerData {}
 
 /// Writes an extensible output struct (one that starts with a `size_t
@@ -159,8 +171,15 @@ pub(crate) unsafe fn write_fields<T: Copy>(
         .last()
         .unwrap_or(start);
     if end > start {
-        let from = (value as *const T).cast::<u8>().add(start);
-        std::ptr::copy_nonoverlapping(from, out.cast::<u8>().add(start), end - start);
+        // SAFETY: `start..end` lies within `T` (every end is at most
+        // size_of::<T>()), so both offsets stay inside `value`; `out` is
+        // writable for `room >= end` bytes (the caller's promise); `value`
+        // is a reference and `out` the caller's memory, so they do not
+        // overlap; bytes are copied, so alignment does not matter.
+        unsafe {
+            let from = (value as *const T).cast::<u8>().add(start);
+            std::ptr::copy_nonoverlapping(from, out.cast::<u8>().add(start), end - start);
+        }
     }
 }
 
@@ -240,6 +259,7 @@ mod tests {
         let mut err: *mut bb_error = std::ptr::null_mut();
         assert_eq!(panicking(&mut err), bb_code::BB_ERR_INTERNAL);
         assert!(!err.is_null());
+        // SAFETY: a live error's message is a NUL-terminated string it owns.
         let message = unsafe { CStr::from_ptr(bb_error_message(err)) }
             .to_str()
             .unwrap();
@@ -287,7 +307,10 @@ mod tests {
             let mut memory = [0xEEu8; 48];
             memory[..8].copy_from_slice(&room.to_ne_bytes());
             let out = memory.as_mut_ptr().cast::<Later>();
+            // SAFETY: `out` points at 48 writable bytes, more than any
+            // `room` up to size_of::<Later>() that write_fields uses.
             unsafe { write_fields(out, &value, room, &ends) };
+            // SAFETY: 48 bytes hold a whole Later (40); read unaligned.
             let got = unsafe { out.read_unaligned() };
             let fill32 = |v: u32| if v == 0xEE { 0xEEEE_EEEE } else { v };
             let fill64 = |v: u64| if v == 0xEE { 0xEEEE_EEEE_EEEE_EEEE } else { v };

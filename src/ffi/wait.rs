@@ -62,9 +62,14 @@ fn to_file(
     call: *const bb_call_options,
 ) -> Result<()> {
     let options = wait_options(timeout_ms, flags)?;
-    // SAFETY: documented string arguments.
+    // SAFETY: `api_key` is NULL or a NUL-terminated string that stays valid for the call
+    // (its documented contract).
     let api_key = unsafe { opt_str_arg(api_key, "api_key") }?;
+    // SAFETY: `session_id` is NULL or a NUL-terminated string that stays valid for the call
+    // (its documented contract).
     let session_id = unsafe { str_arg(session_id, "session_id") }?;
+    // SAFETY: `path` is NULL or a NUL-terminated string that stays valid for the call (its
+    // documented contract).
     let path: &Path = unsafe { path_arg(path, "path") }?;
     // SAFETY: NULL or a bb_call_options (documented).
     let call = unsafe { call_options(call) }?;
@@ -88,8 +93,11 @@ fn to_buffer(
     let out_data = out_arg(out_data, "out_data")?;
     let out_len = out_arg(out_len, "out_len")?;
     let options = wait_options(timeout_ms, flags)?;
-    // SAFETY: documented string arguments.
+    // SAFETY: `api_key` is NULL or a NUL-terminated string that stays valid for the call
+    // (its documented contract).
     let api_key = unsafe { opt_str_arg(api_key, "api_key") }?;
+    // SAFETY: `session_id` is NULL or a NUL-terminated string that stays valid for the call
+    // (its documented contract).
     let session_id = unsafe { str_arg(session_id, "session_id") }?;
     // SAFETY: NULL or a bb_call_options (documented).
     let call = unsafe { call_options(call) }?;
@@ -197,7 +205,8 @@ pub extern "C" fn bb_client_wait_for_downloads(
     err: *mut *mut bb_error,
 ) -> bb_code {
     ffi_guard!(err, {
-        // SAFETY: NULL or a live client (documented).
+        // SAFETY: `client` is NULL or a live object this library handed out, which the
+        // caller keeps alive for the call (its documented contract).
         let client = unsafe { ref_arg(client, "client") }?;
         to_file(
             Some(client),
@@ -227,7 +236,8 @@ pub extern "C" fn bb_client_wait_for_downloads_to_buffer(
     err: *mut *mut bb_error,
 ) -> bb_code {
     ffi_guard!(err, {
-        // SAFETY: NULL or a live client (documented).
+        // SAFETY: `client` is NULL or a live object this library handed out, which the
+        // caller keeps alive for the call (its documented contract).
         let client = unsafe { ref_arg(client, "client") }?;
         to_buffer(
             Some(client),

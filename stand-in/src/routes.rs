@@ -101,6 +101,8 @@ impl Server {
             Some(Step::ChunkedCut(n)) => content(Delivery::ChunkedCut(n)),
             Some(Step::StallBody(n, ms)) => content(Delivery::StallBody(n, ms)),
             Some(Step::Trickle(n, ms)) => content(Delivery::Trickle(n, ms)),
+            Some(Step::CloseCut(n)) => content(Delivery::CloseCut(n)),
+            Some(Step::LieLength(len, n, ms)) => content(Delivery::LieLength(len, n, ms)),
             Some(Step::TrickleStatus(code, len, n, ms)) => {
                 let mut resp = Response::json(code, &format!("stand-in fault {code}"));
                 if let Body::Bytes(json) = &resp.body {

@@ -14,7 +14,11 @@ use std::collections::VecDeque;
 /// silence, then the rest), `trickle N MS` (the body N bytes at a time, MS
 /// between writes: slow but never silent for long), `trickle-status CODE LEN
 /// N MS` (a CODE answer whose JSON error body is padded to LEN bytes and sent
-/// N bytes at a time, MS apart), `redirect URL`, `html`.
+/// N bytes at a time, MS apart), `redirect URL`, `html`, `close-cut N` (an
+/// HTTP/1.0 answer without Content-Length: N body bytes, then a clean close,
+/// so the cut looks like the end of the body), `lie-length LEN N MS`
+/// (Content-Length LEN, N body bytes, then MS of silence, or until the client
+/// hangs up, then a close).
 /// `GET /_control/requests/times` lists when each logged request arrived
 /// (microseconds since the server started, one a line).
 #[derive(Debug, Clone)]
@@ -32,6 +36,8 @@ pub enum Step {
     TrickleStatus(u16, u64, u64, u64),
     Redirect(String),
     Html,
+    CloseCut(u64),
+    LieLength(u64, u64, u64),
 }
 
 pub fn parse_u64(s: Option<&str>, what: &str) -> Result<u64, String> {
@@ -77,6 +83,13 @@ pub fn parse_step(line: &str) -> Result<Step, String> {
                 return Err("trickle-status needs at least 1 byte per write".into());
             }
             Step::TrickleStatus(code as u16, len, n, ms)
+        }
+        "close-cut" => Step::CloseCut(parse_u64(words.next(), "byte count")?),
+        "lie-length" => {
+            let len = parse_u64(words.next(), "Content-Length")?;
+            let n = parse_u64(words.next(), "byte count")?;
+            let ms = parse_u64(words.next(), "milliseconds")?;
+            Step::LieLength(len, n, ms)
         }
         "redirect" => {
             let url = words.next().ok_or("missing redirect URL")?;

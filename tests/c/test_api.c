@@ -905,6 +905,38 @@ static void test_client_handle(void) {
     setenv("BROWSERBASE_API_KEY", TEST_KEY, 1);
     bb_client_free(client);
 
+    /* The archive size limit: the demo archive is more than 100 bytes. */
+    b = bb_client_builder_new();
+    SET(bb_client_builder_set_base_url(b, base_url, &err));
+    SET(bb_client_builder_set_max_archive_bytes(b, 100, &err));
+    check(ok, "bb_client_builder_set_max_archive_bytes accepts 100", "see above");
+    client = NULL;
+    err = NULL;
+    rc = bb_client_new(b, &client, &err);
+    expect_ok("a client with a 100-byte archive limit: BB_OK", rc, err);
+    path = scratch("limited.zip");
+    err = NULL;
+    rc = bb_client_download(client, NULL, DEMO_SESSION, path, &err);
+    expect_failure("an archive over the limit -> BB_ERR_HTTP", rc, err, BB_ERR_HTTP, 0,
+                   "larger than the limit of 100 bytes", NULL);
+    check(access(path, F_OK) != 0, "nothing written over the limit", "%s exists", path);
+    data = NULL;
+    err = NULL;
+    rc = bb_client_download_to_buffer(client, NULL, DEMO_SESSION, &data, &len, &err);
+    expect_failure("a buffer over the limit -> BB_ERR_HTTP", rc, err, BB_ERR_HTTP, 0,
+                   "larger than the limit", NULL);
+    bb_client_free(client);
+    SET(bb_client_builder_set_max_archive_bytes(b, 0, &err));
+    client = NULL;
+    err = NULL;
+    rc = bb_client_new(b, &client, &err);
+    expect_ok("a client whose limit was set back to 0 (none): BB_OK", rc, err);
+    err = NULL;
+    rc = bb_client_download(client, NULL, DEMO_SESSION, path, &err);
+    expect_ok("no limit: the demo archive downloads", rc, err);
+    bb_client_builder_free(b);
+    bb_client_free(client);
+
     /* A client from the environment (the free functions' settings). */
     client = NULL;
     err = NULL;

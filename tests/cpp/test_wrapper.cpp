@@ -361,6 +361,12 @@ int main() {
                 bad.max_retries = 101;
                 bb::Client rejected(bad);
             });
+        expect_error<bb::ApiStatusError>(
+            "an archive over max_archive_bytes: ApiStatusError", BB_ERR_HTTP, 0, [&] {
+                bb::ClientOptions limited = options_for(base_url);
+                limited.max_archive_bytes = 100;
+                (void)bb::Client(limited).download_bytes(DEMO);
+            });
         expect_error<bb::InvalidArgumentError>(
             "an empty write function: InvalidArgumentError", BB_ERR_INVALID_ARGUMENT, 0,
             [&] { (void)client.download_to(DEMO, bb::WriteFunction()); });

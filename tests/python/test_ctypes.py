@@ -20,13 +20,11 @@ import ctypes
 import io
 import os
 import re
-import subprocess
+import sys
 import tempfile
 import threading
 import time
 import unittest
-import urllib.request
-import uuid
 import zipfile
 from ctypes import (
     CFUNCTYPE,
@@ -45,20 +43,23 @@ from ctypes import (
 # Locations
 # ---------------------------------------------------------------------------
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-HEADER = os.path.join(REPO, "include", "browserbase.h")
-LIBRARY = os.environ.get("BB_LIBRARY") or os.path.join(
-    REPO, "target", "debug", "libbrowserbase.so"
-)
-SERVER = os.environ.get("BB_STAND_IN_SERVER") or os.path.join(
-    REPO, "target", "debug", "bb-stand-in-server"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import standin  # noqa: E402
+from standin import (  # noqa: E402
+    API_KEY,
+    DEMO_SESSION,
+    EMPTY_SESSION,
+    EMPTY_ZIP,
+    HEADER,
+    UNKNOWN_SESSION,
+    control,
+    new_session,
+    request_count,
+    request_log,
+    served_archive,
 )
 
-API_KEY = "bb_test_key"
-DEMO_SESSION = "0b5e3a7c-9d2f-4c61-8e4a-5f3b2a1c9d80"
-EMPTY_SESSION = "1c6f4b8d-ae30-4d72-9f5b-6a4c3b2d0e91"
-UNKNOWN_SESSION = "00000000-0000-4000-8000-000000000000"
-EMPTY_ZIP = b"PK\x05\x06" + b"\x00" * 18
+LIBRARY = os.environ.get("BB_LIBRARY") or os.path.join(standin.DEBUG_DIR, "libbrowserbase.so")
 DEMO_NAME_PATTERNS = (r"report-\d{13}\.pdf", r"data-\d{13}\.csv")
 
 # ---------------------------------------------------------------------------
@@ -178,86 +179,18 @@ PROTOTYPES = {
 # ---------------------------------------------------------------------------
 
 lib = None
-server = None
 BASE_URL = None
-_saved_env = {}
-_ENV_SET_BY_US = ("BROWSERBASE_BASE_URL", "BROWSERBASE_API_KEY")
-
-
-def _missing(what, path, variable):
-    return RuntimeError(
-        f"{what} not found at {path}: run `cargo build` first "
-        f"(from {REPO}), or point {variable} at it"
-    )
-
-
-def _start_server():
-    proc = subprocess.Popen(
-        # --exit-on-stdin-eof: if this process dies without tearDownModule
-        # (a crash inside the library, say), the server goes with it.
-        [SERVER, "--listen", "127.0.0.1:0", "--demo", "--exit-on-stdin-eof"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
-    first = []
-    reader = threading.Thread(
-        target=lambda: first.append(proc.stdout.readline()), daemon=True
-    )
-    reader.start()
-    reader.join(15)
-    line = first[0].decode("utf-8", "replace").strip() if first else ""
-    match = re.fullmatch(r"listening (http://127\.0\.0\.1:\d+)", line)
-    if match is None:
-        _stop_server(proc)
-        raise RuntimeError(
-            f"{SERVER} did not print `listening http://127.0.0.1:PORT` "
-            f"(first line {line!r}, exit status {proc.returncode})"
-        )
-
-    # Nothing more is expected on stdout, but never let a full pipe block it.
-    def drain():
-        for _ in proc.stdout:
-            pass
-
-    threading.Thread(target=drain, daemon=True).start()
-    return proc, match.group(1)
-
-
-def _stop_server(proc):
-    if proc.poll() is None:
-        proc.kill()
-    try:
-        proc.wait(10)
-    finally:
-        for pipe in (proc.stdin, proc.stdout):
-            if pipe is not None:
-                try:
-                    pipe.close()
-                except OSError:
-                    pass
 
 
 def setUpModule():
-    global lib, server, BASE_URL
-    if not os.path.isfile(LIBRARY):
-        raise _missing("the library", LIBRARY, "BB_LIBRARY")
-    if not os.path.isfile(SERVER):
-        raise _missing("the stand-in server", SERVER, "BB_STAND_IN_SERVER")
-
-    server, BASE_URL = _start_server()
+    global lib, BASE_URL
+    standin.require("the library", LIBRARY, "BB_LIBRARY")
+    BASE_URL = standin.start()
     try:
         # The default client reads BROWSERBASE_* once, on its first use in the
         # process (so this module can only be set up once per process): set
-        # them before the library is even loaded, and hide any others the
-        # caller set (a proxy, a deadline...) so they cannot change the tests.
-        for name in list(os.environ):
-            if name.startswith("BROWSERBASE_"):
-                _saved_env[name] = os.environ.pop(name)
-        for name in _ENV_SET_BY_US:
-            _saved_env.setdefault(name, None)
-        os.environ["BROWSERBASE_BASE_URL"] = BASE_URL
-        os.environ["BROWSERBASE_API_KEY"] = API_KEY
-
+        # them before the library is even loaded.
+        standin.set_environment({"BROWSERBASE_BASE_URL": BASE_URL, "BROWSERBASE_API_KEY": API_KEY})
         loaded = ctypes.CDLL(LIBRARY)
         for name, (restype, argtypes) in PROTOTYPES.items():
             fn = getattr(loaded, name)
@@ -266,62 +199,17 @@ def setUpModule():
         lib = loaded
     except BaseException:
         # unittest does not call tearDownModule when setUpModule fails.
-        tearDownModule()
+        standin.stop()
         raise
 
 
 def tearDownModule():
-    global server
-    if server is not None:
-        _stop_server(server)
-        server = None
-    for name, value in _saved_env.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    _saved_env.clear()
-
-
-# ---------------------------------------------------------------------------
-# The stand-in server's control API (urllib, never through a proxy)
-# ---------------------------------------------------------------------------
-
-_http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def _http_call(method, path, body=None, headers=None):
-    request = urllib.request.Request(
-        BASE_URL + path, data=body, method=method, headers=headers or {}
-    )
-    with _http.open(request, timeout=10) as response:
-        return response.read()
-
-
-def control(method, path, body=None):
-    return _http_call(method, "/_control/" + path, body)
-
-
-def request_count():
-    return int(control("GET", "requests/count").decode().strip())
-
-
-def request_log():
-    return control("GET", "requests").decode("utf-8", "replace")
-
-
-def new_session(prefix):
-    """A session id no other test uses."""
-    return f"py-{prefix}-{uuid.uuid4()}"
+    standin.stop()
 
 
 def archive_via_urllib(session_id):
     """The archive as the server serves it, fetched without the library."""
-    return _http_call(
-        "GET",
-        f"/v1/sessions/{session_id}/downloads",
-        headers={"X-BB-API-Key": API_KEY},
-    )
+    return served_archive(session_id)
 
 
 # ---------------------------------------------------------------------------

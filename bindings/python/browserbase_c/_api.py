@@ -358,7 +358,10 @@ class Client(_Handle):
     - ``max_retries`` (default 2, at most 100), ``user_agent_suffix``
       (appended to ``browserbase-c/<version>``), ``ca_file`` (a PEM file, or
       a list of them, of extra CA certificates), ``proxy`` (a URL),
-      ``fsync`` (flush downloaded files to disk before returning).
+      ``fsync`` (flush downloaded files to disk before returning),
+      ``max_archive_bytes`` (the largest archive accepted; a larger one
+      raises :class:`APIStatusError` (``BB_ERR_HTTP``, status 0), not retried;
+      0 or ``None``: no limit, the default).
     - ``progress``: a callable ``progress(received, total)`` told how each
       download through the client goes: before the first byte with
       ``received`` 0, then after every chunk; ``total`` is the size the
@@ -388,6 +391,7 @@ class Client(_Handle):
         ca_file: Union[StrPath, Sequence[StrPath], None] = None,
         proxy: Optional[str] = None,
         fsync: Optional[bool] = None,
+        max_archive_bytes: Optional[int] = None,
         progress: Optional[Progress] = None,
         load_env: bool = True,
     ) -> None:
@@ -439,6 +443,13 @@ class Client(_Handle):
             steps.append(("bb_client_builder_set_proxy", _text("proxy", proxy)))
         if fsync is not None:
             steps.append(("bb_client_builder_set_fsync", 1 if fsync else 0))
+        if max_archive_bytes is not None:
+            steps.append(
+                (
+                    "bb_client_builder_set_max_archive_bytes",
+                    _uint("max_archive_bytes", max_archive_bytes, _native.UINT64_MAX),
+                )
+            )
 
         lib = _lib()
         hook = self._progress_hook
@@ -530,8 +541,10 @@ class Client(_Handle):
         ``sink`` (a callable taking ``bytes``, or a binary file); returns the
         number of bytes. An exception raised by ``sink`` cancels the download
         and propagates; ``sink`` returning ``False`` cancels it with
-        :class:`CancelledError`. Only the start of the data is checked to be
-        a ZIP archive: treat it as unverified until this returns."""
+        :class:`CancelledError`. The start of the data is checked to be a ZIP
+        archive before the first chunk, and its end (end record and central
+        directory, see the C header) before this returns: treat the data as
+        unverified until then."""
         args = (_text("api_key", api_key, optional=True), _text("session_id", session_id))
         with self._use() as client:
             return self._run(

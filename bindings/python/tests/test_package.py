@@ -24,184 +24,69 @@ import pathlib
 import pickle
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import unittest
-import urllib.request
-import uuid
 import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PKG_ROOT = os.path.dirname(HERE)  # bindings/python
 REPO = os.path.dirname(os.path.dirname(PKG_ROOT))
-HEADER = os.path.join(REPO, "include", "browserbase.h")
-LIBRARY = os.environ.get("BROWSERBASE_C_LIBRARY") or os.path.join(
-    REPO, "target", "debug", "libbrowserbase.so"
-)
-SERVER = os.environ.get("BB_STAND_IN_SERVER") or os.path.join(
-    REPO, "target", "debug", "bb-stand-in-server"
-)
 
-# The package under test is the one in this tree, never an installed copy.
+# The package under test is the one in this tree, never an installed copy;
+# the stand-in server fixture is the one every Python suite shares.
 sys.path.insert(0, PKG_ROOT)
+sys.path.insert(0, os.path.join(REPO, "tests", "python"))
 import browserbase_c as bb  # noqa: E402
 from browserbase_c import _errors  # noqa: E402
+import standin  # noqa: E402
+from standin import (  # noqa: E402
+    API_KEY,
+    DEMO_SESSION,
+    EMPTY_SESSION,
+    HEADER,
+    UNKNOWN_SESSION,
+    closed_port,
+    control,
+    new_session,
+    requests_for,
+    script,
+    served_archive,
+    zip_names,
+)
 
-API_KEY = "bb_test_key"
-DEMO_SESSION = "0b5e3a7c-9d2f-4c61-8e4a-5f3b2a1c9d80"
-EMPTY_SESSION = "1c6f4b8d-ae30-4d72-9f5b-6a4c3b2d0e91"
-UNKNOWN_SESSION = "00000000-0000-4000-8000-000000000000"
+LIBRARY = os.environ.get("BROWSERBASE_C_LIBRARY") or os.path.join(
+    standin.DEBUG_DIR, "libbrowserbase.so"
+)
 DEMO_PDF_MS = 1_719_265_797_164
 
 # ---------------------------------------------------------------------------
-# Module fixture: the stand-in server, the environment
+# Module fixture: the stand-in server, the environment (tests/python/standin.py)
 # ---------------------------------------------------------------------------
 
-server = None
 BASE_URL = None
-_saved_env = {}
-
-
-def _start_server():
-    proc = subprocess.Popen(
-        [SERVER, "--listen", "127.0.0.1:0", "--demo", "--exit-on-stdin-eof"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
-    first = []
-    reader = threading.Thread(
-        target=lambda: first.append(proc.stdout.readline()), daemon=True
-    )
-    reader.start()
-    reader.join(15)
-    line = first[0].decode("utf-8", "replace").strip() if first else ""
-    match = re.fullmatch(r"listening (http://127\.0\.0\.1:\d+)", line)
-    if match is None:
-        _stop_server(proc)
-        raise RuntimeError(f"{SERVER} did not start (first line {line!r})")
-
-    def drain():
-        for _ in proc.stdout:
-            pass
-
-    threading.Thread(target=drain, daemon=True).start()
-    return proc, match.group(1)
-
-
-def _stop_server(proc):
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait(10)
-    for pipe in (proc.stdin, proc.stdout):
-        try:
-            pipe.close()
-        except OSError:
-            pass
 
 
 def setUpModule():
-    global server, BASE_URL
-    for what, path, variable in (
-        ("the library", LIBRARY, "BROWSERBASE_C_LIBRARY"),
-        ("the stand-in server", SERVER, "BB_STAND_IN_SERVER"),
-    ):
-        if not os.path.isfile(path):
-            raise RuntimeError(
-                f"{what} not found at {path}: run `cargo build` first "
-                f"(from {REPO}), or point {variable} at it"
-            )
-    server, BASE_URL = _start_server()
+    global BASE_URL
+    standin.require("the library", LIBRARY, "BROWSERBASE_C_LIBRARY")
+    BASE_URL = standin.start()
     # The library's default client reads BROWSERBASE_* once, when first used
     # (the package loads the library lazily, so nothing has used it yet).
-    for name in list(os.environ):
-        if name.startswith("BROWSERBASE_"):
-            _saved_env[name] = os.environ.pop(name)
-    for name in ("BROWSERBASE_BASE_URL", "BROWSERBASE_API_KEY", "BROWSERBASE_C_LIBRARY"):
-        _saved_env.setdefault(name, None)
-    os.environ["BROWSERBASE_C_LIBRARY"] = LIBRARY
-    os.environ["BROWSERBASE_BASE_URL"] = BASE_URL
-    os.environ["BROWSERBASE_API_KEY"] = API_KEY
+    standin.set_environment(
+        {
+            "BROWSERBASE_C_LIBRARY": LIBRARY,
+            "BROWSERBASE_BASE_URL": BASE_URL,
+            "BROWSERBASE_API_KEY": API_KEY,
+        }
+    )
 
 
 def tearDownModule():
-    global server
-    if server is not None:
-        _stop_server(server)
-        server = None
-    for name, value in _saved_env.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    _saved_env.clear()
-
-
-# ---------------------------------------------------------------------------
-# The stand-in server's control API
-# ---------------------------------------------------------------------------
-
-_http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def _http_call(method, path, body=None, headers=None):
-    request = urllib.request.Request(
-        BASE_URL + path, data=body, method=method, headers=headers or {}
-    )
-    with _http.open(request, timeout=10) as response:
-        return response.read()
-
-
-def control(method, path, body=None):
-    return _http_call(method, "/_control/" + path, body)
-
-
-def new_session(prefix, files=None):
-    """A session id no other test uses, holding `files` ({name: bytes})."""
-    session = f"py-{prefix}-{uuid.uuid4()}"
-    for name, content in (files or {}).items():
-        control("PUT", f"sessions/{session}/files/{name}", content)
-    return session
-
-
-def script(session, *steps):
-    control("POST", f"sessions/{session}/script", "\n".join(steps).encode())
-
-
-def requests_for(session):
-    """The logged requests (a list of header dicts) to `session`'s downloads."""
-    text = control("GET", "requests").decode("utf-8", "replace")
-    found = []
-    for block in text.split("\n\n"):
-        lines = block.splitlines()
-        if lines and f"/v1/sessions/{session}/downloads " in lines[0]:
-            headers = {}
-            for line in lines[1:]:
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
-            found.append(headers)
-    return found
-
-
-def served_archive(session):
-    """The archive as the server serves it, fetched without the library."""
-    return _http_call(
-        "GET", f"/v1/sessions/{session}/downloads", headers={"X-BB-API-Key": API_KEY}
-    )
-
-
-def zip_names(content):
-    with zipfile.ZipFile(io.BytesIO(content)) as z:
-        return sorted(z.namelist())
-
-
-def closed_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    standin.stop()
 
 
 def quick_client(**settings):
@@ -604,6 +489,24 @@ class ClientTest(TempDirTestCase):
             client.download(session, self.tmp / "a.zip")
         (agent,) = [r["user-agent"] for r in requests_for(session)]
         self.assertRegex(agent, r"^browserbase-c/\S+ py-test/1\.0$")
+
+    def test_max_archive_bytes(self):
+        session = new_session("max-archive", {"a.txt": b"a" * 1000})
+        size = len(served_archive(session))
+        with quick_client(max_archive_bytes=size - 1, max_retries=2) as client:
+            before = len(requests_for(session))
+            with self.assertRaises(bb.APIStatusError) as caught:
+                client.download(session, self.tmp / "limited.zip")
+            self.assertEqual(caught.exception.code, "BB_ERR_HTTP")
+            self.assertEqual(caught.exception.status_code, 0)
+            self.assertIn(f"larger than the limit of {size - 1} bytes", str(caught.exception))
+            self.assertEqual(len(requests_for(session)) - before, 1)  # not retried
+            self.assertEqual(os.listdir(self.tmp), [])
+        with quick_client(max_archive_bytes=size) as client:
+            self.assertEqual(len(client.download_bytes(session)), size)
+        for bad in (-1, 2**64):
+            with self.assertRaises(bb.InvalidArgumentError):
+                bb.Client(max_archive_bytes=bad)
 
     def test_client_key_beats_environment_and_call_key_beats_client(self):
         with quick_client(api_key="not-the-key") as client:

@@ -101,6 +101,10 @@ pub enum Delivery {
     StallBody(u64, u64),
     /// The body `n` bytes at a time with a pause of `ms` between writes.
     Trickle(u64, u64),
+    /// HTTP/1.0 without Content-Length: `n` body bytes, then a clean close.
+    CloseCut(u64),
+    /// Content-Length `len`, `n` body bytes, `ms` of silence, a close.
+    LieLength(u64, u64, u64),
 }
 
 /// What happens to the connection after a request.
@@ -490,6 +494,22 @@ pub fn send(
             } else {
                 Next::Close
             })
+        }
+        Delivery::CloseCut(n) => {
+            let mut head = head_bytes(&resp, Framing::None, false, true);
+            head[..8].copy_from_slice(b"HTTP/1.0");
+            write_all_fd(stream, &head)?;
+            write_body(stream, &resp.body, 0, n.min(len))?;
+            Ok(Next::Close)
+        }
+        Delivery::LieLength(announced, n, ms) => {
+            write_all_fd(
+                stream,
+                &head_bytes(&resp, Framing::Length(announced), false, http10),
+            )?;
+            write_body(stream, &resp.body, 0, n.min(len))?;
+            sleep_unless_hangup(stream, ms);
+            Ok(Next::Close)
         }
     }
 }
