@@ -13,6 +13,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod archive;
+mod cancel;
 mod client;
 mod config;
 mod error;
@@ -31,6 +32,7 @@ mod wait;
 pub use archive::{
     check_archive, check_leading_signature, original_name, Archive, Entry, EntryKind, EMPTY_ARCHIVE,
 };
+pub use cancel::{CallOptions, Cancel};
 pub use client::Client;
 pub use config::*;
 pub use error::{Error, ErrorKind, Result};
