@@ -76,6 +76,16 @@ export declare function version(): string;
 export declare function libraryPath(): string;
 /** The package's worker threads: at most maxThreads (default 16) at once. */
 export declare function configure(options: { maxThreads?: number }): void;
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+/**
+ * Routes the library's log lines (process-wide) to `handler` on the main
+ * thread; null restores the default (stderr at BROWSERBASE_LOG's level), or
+ * silences the library with level 'off'. Never waits for lines on their way.
+ */
+export declare function setLogHandler(
+  handler: ((level: LogLevel, line: string) => void) | null,
+  level?: LogLevel | 'off',
+): void;
 
 export interface Entry {
   /** As stored, such as "report-1719265797164.pdf"; may be hostile ("../x"). */

@@ -6,6 +6,7 @@ const { fileURLToPath } = require('url');
 const native = require('./lib/native');
 const pool = require('./lib/pool');
 const errors = require('./lib/errors');
+const log = require('./lib/log');
 
 const { InvalidArgumentError, CancelledError, makeError } = errors;
 const UINT32_MAX = 0xffffffff;
@@ -522,6 +523,7 @@ module.exports = {
   version,
   libraryPath,
   configure: pool.configure,
+  setLogHandler: log.setLogHandler,
   Client,
   Archive,
   ...Object.fromEntries(Object.entries(errors).filter(([k]) => /Error$/.test(k))),

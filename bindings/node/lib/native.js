@@ -96,6 +96,9 @@ const PROTOTYPES = [
   `int bb_archive_extract_to(void *archive, ${STR} dir, ${ERR})`,
   'void bb_archive_free(void *archive)',
   `int bb_archive_extract(${STR} zip_path, ${STR} dir, ${ERR})`,
+  // user_data is a number here (uintptr_t: the same ABI as void *): the id
+  // of a handler in lib/log.js.
+  `int bb_set_log_callback_v2(bb_log_callback *cb, uintptr_t user, bb_destroy_callback *destroy, int max_level, ${ERR})`,
 ];
 
 let types = null;
@@ -104,6 +107,8 @@ function declareTypes() {
   types = {
     write: koffi.proto('int bb_write_callback(void *user, void *data, size_t len)'),
     progress: koffi.proto('int bb_progress_callback(void *user, uint64_t received, int64_t total)'),
+    log: koffi.proto('void bb_log_callback(uintptr_t user, int level, const char *message)'),
+    destroy: koffi.proto('void bb_destroy_callback(uintptr_t user)'),
     // Size-first (see the header): struct_size tells the library how much
     // of the struct this package knows; the library fills only that.
     entry: koffi.struct('bb_archive_entry', {
@@ -142,7 +147,7 @@ function load(target) {
     const fns = {};
     const missing = [];
     for (const proto of PROTOTYPES) {
-      const name = /\b(bb_[a-z_]+)\(/.exec(proto)[1];
+      const name = /\b(bb_[a-z0-9_]+)\(/.exec(proto)[1];
       try {
         fns[name] = lib.func(proto);
       } catch (e) {

@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 import unittest
@@ -1021,6 +1022,56 @@ class LoggingTest(unittest.TestCase):
             sys.unraisablehook = saved_hook
         self.assertEqual(records, [])
         self.assertEqual(unraisable, [], "an exception escaped into ctypes")
+
+    def test_changing_the_setting_while_holding_a_lock_the_handler_needs(self):
+        # A logging handler on a download thread waits for a lock the main
+        # thread holds while it calls disable_logging() (then enable_logging,
+        # and a handler that changes the setting itself): with a setter that
+        # waits for lines under way, neither thread moves. In a child
+        # process, so that a deadlock fails the test instead of hanging it.
+        child = textwrap.dedent(
+            """
+            import logging, sys, threading
+            import browserbase_c as bb
+
+            lock = threading.Lock()
+            entered = threading.Event()
+
+            class Blocking(logging.Handler):
+                def emit(self, record):
+                    entered.set()
+                    with lock:
+                        pass
+                    bb.enable_logging(logging.INFO)  # from inside a line, too
+
+            log = logging.getLogger("browserbase_c")
+            log.addHandler(Blocking())
+            log.setLevel(logging.INFO)
+            log.propagate = False
+            bb.enable_logging(logging.INFO)
+            with lock:
+                thread = threading.Thread(target=bb.download_bytes, args=(sys.argv[1],))
+                thread.start()
+                if not entered.wait(20):
+                    sys.exit("no log line within 20 s")
+                bb.disable_logging()
+                bb.enable_logging(logging.DEBUG)
+            thread.join(20)
+            bb.disable_logging()
+            print("done" if not thread.is_alive() else "download still running")
+            """
+        )
+        try:
+            result = subprocess.run(
+                [sys.executable, "-c", child, DEMO_SESSION],
+                env={**os.environ, "PYTHONPATH": PKG_ROOT},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        except subprocess.TimeoutExpired as e:
+            self.fail(f"deadlocked: {e.stdout!r} {e.stderr!r}")
+        self.assertEqual((result.returncode, result.stdout.strip()), (0, "done"), result.stderr)
 
     def test_lines_from_other_threads(self):
         session = new_session("logthreads", {"a.txt": b"a"})
