@@ -33,6 +33,25 @@
  * an older header keeps working. A struct_size smaller than the struct's
  * first version is BB_ERR_INVALID_ARGUMENT, with nothing written. Check
  * bb_version_number() before reading a field newer than the library.
+ * Structs the caller fills and the library reads (bb_call_options) follow
+ * the same rule: the library reads only the fields within struct_size.
+ *
+ * Cancellation: every blocking call has an _opts variant taking a
+ * bb_call_options (BB_CALL_OPTIONS_INIT) whose `cancel` is a bb_cancel
+ * handle; bb_cancel_trigger, safe from any thread and from a signal handler,
+ * makes the call return BB_ERR_CANCELLED within about 100 ms, leaving
+ * nothing behind.
+ *
+ * For binding authors (README, "For binding authors"): every callback runs
+ * on the thread that made the call (the log callback on whichever thread
+ * logs), never after the call returned. A write or progress callback
+ * returns 0 to go on and non-zero to stop with BB_ERR_CANCELLED: a callback
+ * that raised (an exception, a panic) must catch it, return non-zero and
+ * let the binding re-raise it after the call. Strings are NUL-terminated:
+ * an embedded NUL cuts them short, so bindings must refuse such strings.
+ * Map the language's cancellation (AbortSignal, context.Context,
+ * KeyboardInterrupt) to bb_cancel_trigger. bb_set_log_callback_v2 replaces
+ * the log callback without waiting for running calls.
  */
 
 #ifndef BROWSERBASE_H
@@ -51,6 +70,7 @@
 
 /* Initializers of the extensible structs: struct_size set, the rest empty. */
 #define BB_ARCHIVE_ENTRY_INIT { sizeof(bb_archive_entry), NULL, NULL, 0, 0, 0 }
+#define BB_CALL_OPTIONS_INIT { sizeof(bb_call_options), NULL, NULL, NULL }
 
 /**
  * What a call returned. The numeric values are part of the ABI and never
@@ -171,6 +191,18 @@ typedef enum bb_wait_flags {
 typedef struct bb_archive bb_archive;
 
 /**
+ * A cancel handle: triggered once, it makes every call it was passed to
+ * (through `bb_call_options.cancel`) return `BB_ERR_CANCELLED` within
+ * about 100 ms, wherever that call is (connecting, waiting for the server,
+ * reading the body, sleeping between retries or wait polls, extracting),
+ * leaving nothing behind. Create with `bb_cancel_new`, free with
+ * `bb_cancel_free`. One handle may serve several calls, on several threads,
+ * at once; once triggered it stays triggered (use a new handle for the
+ * next operation).
+ */
+typedef struct bb_cancel bb_cancel;
+
+/**
  * A client: kept-alive connections plus settings. Create with
  * `bb_client_new`, free with `bb_client_free`. Safe to use from many
  * threads at once (threads calling at the same time use connections of
@@ -247,6 +279,46 @@ typedef struct bb_archive_entry {
 typedef int (*bb_progress_callback)(void *user_data, uint64_t received, int64_t total);
 
 /**
+ * Per-call options of the `_opts` functions. An extensible struct (see the
+ * header's preamble): initialize it with `BB_CALL_OPTIONS_INIT`, which sets
+ * `struct_size` and leaves every option off, then set what you need:
+ *
+ *     bb_call_options o = BB_CALL_OPTIONS_INIT;
+ *     o.cancel = cancel;
+ *
+ * A later version may add fields at the end; a program compiled against
+ * this header keeps working (the library reads only the fields that fit
+ * within `struct_size`, the others keep their defaults). Passing NULL
+ * instead of a struct means all defaults.
+ *
+ * Ownership: the struct and what it points to are borrowed for the call;
+ * `cancel` must stay valid (not freed) until the call returns.
+ */
+typedef struct bb_call_options {
+  /**
+   * `sizeof(bb_call_options)` as the caller's header declares it (set by
+   * `BB_CALL_OPTIONS_INIT`); never written by the library.
+   */
+  size_t struct_size;
+  /**
+   * A cancel handle that stops the call (`BB_ERR_CANCELLED`); NULL: the
+   * call cannot be cancelled.
+   */
+  bb_cancel *cancel;
+  /**
+   * This call's progress callback, called on the calling thread as
+   * `bb_progress_callback` describes; NULL: the client's progress
+   * callback, if any (`bb_client_builder_set_progress`). It replaces the
+   * client's for this call. Extraction reports no progress.
+   */
+  bb_progress_callback progress;
+  /**
+   * Passed to `progress` untouched.
+   */
+  void *progress_user_data;
+} bb_call_options;
+
+/**
  * Receives the next chunk of the archive: `len` bytes at `data`, which are
  * valid only during the call. Return 0 to go on, anything else to cancel the
  * download (it then fails with `BB_ERR_CANCELLED`). Chunks arrive in order,
@@ -261,7 +333,7 @@ typedef int (*bb_write_callback)(void *user_data, const uint8_t *data, size_t le
  * for long. It never contains the API key, nor a control character (they
  * are written as escapes: `\n`, `\u{1b}`).
  */
-typedef void (*bb_log_callback)(void *user_data, enum bb_log_level level, const char *message);
+typedef void (*bb_log_callback)(void *user_data, bb_log_level level, const char *message);
 
 /**
  * Releases a caller's `user_data` (the `destroy` of `bb_set_log_callback_v2`), once.
@@ -288,7 +360,7 @@ extern "C" {
  * Ownership: `path` is borrowed for the call. On success `*out` receives an
  * archive the caller owns and frees with `bb_archive_free`.
  */
-enum bb_code bb_archive_open_file(const char *path, struct bb_archive **out, struct bb_error **err);
+bb_code bb_archive_open_file(const char *path, bb_archive **out, bb_error **err);
 
 /**
  * Opens the ZIP archive in the `len` bytes at `data`, such as a buffer from
@@ -300,10 +372,10 @@ enum bb_code bb_archive_open_file(const char *path, struct bb_archive **out, str
  * success `*out` receives an archive the caller owns and frees with
  * `bb_archive_free`.
  */
-enum bb_code bb_archive_open_buffer(const uint8_t *data,
-                                    size_t len,
-                                    struct bb_archive **out,
-                                    struct bb_error **err);
+bb_code bb_archive_open_buffer(const uint8_t *data,
+                               size_t len,
+                               bb_archive **out,
+                               bb_error **err);
 
 /**
  * The number of entries in `archive` (0 for the service's empty archive,
@@ -311,7 +383,7 @@ enum bb_code bb_archive_open_buffer(const uint8_t *data,
  *
  * Ownership: `archive` is borrowed for the call.
  */
-size_t bb_archive_entry_count(const struct bb_archive *archive);
+size_t bb_archive_entry_count(const bb_archive *archive);
 
 /**
  * Fills `*out` with entry `index` (from 0, in the archive's order) of
@@ -329,10 +401,10 @@ size_t bb_archive_entry_count(const struct bb_archive *archive);
  * `archive` and stay valid until `bb_archive_free(archive)`; do not free
  * them. `*out` is written only on success.
  */
-enum bb_code bb_archive_entry_at(const struct bb_archive *archive,
-                                 size_t index,
-                                 struct bb_archive_entry *out,
-                                 struct bb_error **err);
+bb_code bb_archive_entry_at(const bb_archive *archive,
+                            size_t index,
+                            bb_archive_entry *out,
+                            bb_error **err);
 
 /**
  * Sets the zip-bomb limits that `bb_archive_extract_to` enforces on
@@ -349,10 +421,10 @@ enum bb_code bb_archive_entry_at(const struct bb_archive *archive,
  *
  * Ownership: `archive` is borrowed for the call.
  */
-enum bb_code bb_archive_set_limits(struct bb_archive *archive,
-                                   uint64_t max_total_bytes,
-                                   uint32_t max_ratio,
-                                   struct bb_error **err);
+bb_code bb_archive_set_limits(bb_archive *archive,
+                              uint64_t max_total_bytes,
+                              uint32_t max_ratio,
+                              bb_error **err);
 
 /**
  * Extracts every entry of `archive` into the directory `dir`, safely:
@@ -389,9 +461,23 @@ enum bb_code bb_archive_set_limits(struct bb_archive *archive,
  *
  * Ownership: `archive` and `dir` are borrowed for the call.
  */
-enum bb_code bb_archive_extract_to(const struct bb_archive *archive,
+bb_code bb_archive_extract_to(const bb_archive *archive,
+                              const char *dir,
+                              bb_error **err);
+
+/**
+ * As `bb_archive_extract_to`, with per-call `options` (see
+ * `bb_call_options`; `options` NULL: the defaults). A triggered cancel
+ * handle stops the extraction with `BB_ERR_CANCELLED` (checked between
+ * entries and between chunks of 256 KiB, until files are put in place),
+ * leaving `dir` as it was. No progress is reported.
+ *
+ * Ownership: `archive`, `dir` and `options` are borrowed for the call.
+ */
+bb_code bb_archive_extract_to_opts(const bb_archive *archive,
                                    const char *dir,
-                                   struct bb_error **err);
+                                   const bb_call_options *options,
+                                   bb_error **err);
 
 /**
  * Frees an archive (and closes its file). NULL is fine. The strings of its
@@ -399,7 +485,7 @@ enum bb_code bb_archive_extract_to(const struct bb_archive *archive,
  *
  * Ownership: takes ownership of `archive`.
  */
-void bb_archive_free(struct bb_archive *archive);
+void bb_archive_free(bb_archive *archive);
 
 /**
  * Opens the archive at `zip_path` and extracts it into `dir` with the
@@ -407,7 +493,7 @@ void bb_archive_free(struct bb_archive *archive);
  *
  * Ownership: both strings are borrowed for the call.
  */
-enum bb_code bb_archive_extract(const char *zip_path, const char *dir, struct bb_error **err);
+bb_code bb_archive_extract(const char *zip_path, const char *dir, bb_error **err);
 
 /**
  * Waits for session `session_id`'s files as `bb_wait_for_downloads` does
@@ -419,11 +505,11 @@ enum bb_code bb_archive_extract(const char *zip_path, const char *dir, struct bb
  *
  * Ownership: all strings are borrowed for the call.
  */
-enum bb_code bb_extract_downloads(const char *api_key,
-                                  const char *session_id,
-                                  uint32_t timeout_ms,
-                                  const char *dir,
-                                  struct bb_error **err);
+bb_code bb_extract_downloads(const char *api_key,
+                             const char *session_id,
+                             uint32_t timeout_ms,
+                             const char *dir,
+                             bb_error **err);
 
 /**
  * As `bb_extract_downloads`, through `client`, with `flags` (a bitwise OR
@@ -431,13 +517,32 @@ enum bb_code bb_extract_downloads(const char *api_key,
  *
  * Ownership: `client` and the strings are borrowed for the call.
  */
-enum bb_code bb_client_extract_downloads(const struct bb_client *client,
+bb_code bb_client_extract_downloads(const bb_client *client,
+                                    const char *api_key,
+                                    const char *session_id,
+                                    uint32_t timeout_ms,
+                                    uint32_t flags,
+                                    const char *dir,
+                                    bb_error **err);
+
+/**
+ * As `bb_client_extract_downloads`, with per-call `options` (see
+ * `bb_call_options`). `client` NULL means the process-wide default client;
+ * `options` NULL the defaults. A triggered cancel handle ends the wait or
+ * the extraction with `BB_ERR_CANCELLED` within about 100 ms, leaving
+ * `dir` as it was (a `dir` the call created is removed again).
+ *
+ * Ownership: `client`, the strings and `options` (with its cancel handle)
+ * are borrowed for the call.
+ */
+bb_code bb_client_extract_downloads_opts(const bb_client *client,
                                          const char *api_key,
                                          const char *session_id,
                                          uint32_t timeout_ms,
                                          uint32_t flags,
                                          const char *dir,
-                                         struct bb_error **err);
+                                         const bb_call_options *options,
+                                         bb_error **err);
 
 /**
  * Frees a buffer returned by a `*_to_buffer` function. `data` NULL is fine.
@@ -459,6 +564,44 @@ enum bb_code bb_client_extract_downloads(const struct bb_client *client,
 void bb_buffer_free(uint8_t *data, size_t len);
 
 /**
+ * Creates an untriggered cancel handle. It holds one file descriptor (an
+ * eventfd, close-on-exec) until `bb_cancel_free`.
+ *
+ * Ownership: on success `*out` receives a handle the caller owns and frees
+ * with `bb_cancel_free`. Fails (`BB_ERR_IO`) only when the process is out
+ * of file descriptors.
+ */
+bb_code bb_cancel_new(bb_cancel **out, bb_error **err);
+
+/**
+ * Triggers `cancel`: every call using it returns `BB_ERR_CANCELLED`, now
+ * and later. Safe from any thread, and async-signal-safe (it may be called
+ * from a signal handler): it is an atomic store and one write(2) to the
+ * handle's eventfd, with no allocation and no lock. Calling it again does
+ * nothing. NULL is a no-op.
+ *
+ * Ownership: `cancel` is borrowed; it must not be freed meanwhile.
+ */
+void bb_cancel_trigger(bb_cancel *cancel);
+
+/**
+ * Returns 1 when `cancel` was triggered, 0 when not (and for NULL).
+ * Async-signal-safe.
+ *
+ * Ownership: `cancel` is borrowed for the call.
+ */
+int bb_cancel_is_triggered(const bb_cancel *cancel);
+
+/**
+ * Frees a cancel handle and closes its descriptor. NULL is fine. It must
+ * not be in use by a running call, nor be triggered meanwhile (for example
+ * by a signal handler that may still run).
+ *
+ * Ownership: takes ownership of `cancel`.
+ */
+void bb_cancel_free(bb_cancel *cancel);
+
+/**
  * A builder holding the built-in defaults (not the environment): base URL
  * https://api.browserbase.com, connect timeout 5000 ms, timeout 60000 ms,
  * no deadline, 2 retries, no proxy, no fsync.
@@ -466,14 +609,14 @@ void bb_buffer_free(uint8_t *data, size_t len);
  * Ownership: the caller owns the result and frees it with
  * `bb_client_builder_free`. Never returns NULL.
  */
-struct bb_client_builder *bb_client_builder_new(void);
+bb_client_builder *bb_client_builder_new(void);
 
 /**
  * Frees a builder. NULL is fine. Clients built from it are unaffected.
  *
  * Ownership: takes ownership of `builder`.
  */
-void bb_client_builder_free(struct bb_client_builder *builder);
+void bb_client_builder_free(bb_client_builder *builder);
 
 /**
  * Applies every `BROWSERBASE_*` environment variable that is set (the same
@@ -482,7 +625,7 @@ void bb_client_builder_free(struct bb_client_builder *builder);
  *
  * Ownership: `builder` is borrowed for the call.
  */
-enum bb_code bb_client_builder_load_env(struct bb_client_builder *builder, struct bb_error **err);
+bb_code bb_client_builder_load_env(bb_client_builder *builder, bb_error **err);
 
 /**
  * Sets the service's base URL, e.g. "https://api.browserbase.com". Plain
@@ -494,9 +637,9 @@ enum bb_code bb_client_builder_load_env(struct bb_client_builder *builder, struc
  *
  * Ownership: `url` is borrowed for the call (copied).
  */
-enum bb_code bb_client_builder_set_base_url(struct bb_client_builder *builder,
-                                            const char *url,
-                                            struct bb_error **err);
+bb_code bb_client_builder_set_base_url(bb_client_builder *builder,
+                                       const char *url,
+                                       bb_error **err);
 
 /**
  * Sets the API key used when a call passes `api_key` NULL (it is then
@@ -504,18 +647,18 @@ enum bb_code bb_client_builder_set_base_url(struct bb_client_builder *builder,
  *
  * Ownership: `api_key` is borrowed for the call (copied).
  */
-enum bb_code bb_client_builder_set_api_key(struct bb_client_builder *builder,
-                                           const char *api_key,
-                                           struct bb_error **err);
+bb_code bb_client_builder_set_api_key(bb_client_builder *builder,
+                                      const char *api_key,
+                                      bb_error **err);
 
 /**
  * Sets how long to wait for a connection (TCP and TLS), in milliseconds (> 0).
  *
  * Ownership: `builder` is borrowed for the call.
  */
-enum bb_code bb_client_builder_set_connect_timeout_ms(struct bb_client_builder *builder,
-                                                      uint32_t timeout_ms,
-                                                      struct bb_error **err);
+bb_code bb_client_builder_set_connect_timeout_ms(bb_client_builder *builder,
+                                                 uint32_t timeout_ms,
+                                                 bb_error **err);
 
 /**
  * Sets the longest silence allowed while waiting for the response or
@@ -523,9 +666,9 @@ enum bb_code bb_client_builder_set_connect_timeout_ms(struct bb_client_builder *
  *
  * Ownership: `builder` is borrowed for the call.
  */
-enum bb_code bb_client_builder_set_timeout_ms(struct bb_client_builder *builder,
-                                              uint32_t timeout_ms,
-                                              struct bb_error **err);
+bb_code bb_client_builder_set_timeout_ms(bb_client_builder *builder,
+                                         uint32_t timeout_ms,
+                                         bb_error **err);
 
 /**
  * Sets a limit on a whole call, retries and waits included, in
@@ -533,18 +676,18 @@ enum bb_code bb_client_builder_set_timeout_ms(struct bb_client_builder *builder,
  *
  * Ownership: `builder` is borrowed for the call.
  */
-enum bb_code bb_client_builder_set_deadline_ms(struct bb_client_builder *builder,
-                                               uint32_t deadline_ms,
-                                               struct bb_error **err);
+bb_code bb_client_builder_set_deadline_ms(bb_client_builder *builder,
+                                          uint32_t deadline_ms,
+                                          bb_error **err);
 
 /**
  * Sets how many times a failed request is retried (default 2, at most 100).
  *
  * Ownership: `builder` is borrowed for the call.
  */
-enum bb_code bb_client_builder_set_max_retries(struct bb_client_builder *builder,
-                                               uint32_t max_retries,
-                                               struct bb_error **err);
+bb_code bb_client_builder_set_max_retries(bb_client_builder *builder,
+                                          uint32_t max_retries,
+                                          bb_error **err);
 
 /**
  * Appends `suffix` (printable ASCII, e.g. "mytool/1.2") to the User-Agent
@@ -552,9 +695,9 @@ enum bb_code bb_client_builder_set_max_retries(struct bb_client_builder *builder
  *
  * Ownership: `suffix` is borrowed for the call (copied).
  */
-enum bb_code bb_client_builder_set_user_agent_suffix(struct bb_client_builder *builder,
-                                                     const char *suffix,
-                                                     struct bb_error **err);
+bb_code bb_client_builder_set_user_agent_suffix(bb_client_builder *builder,
+                                                const char *suffix,
+                                                bb_error **err);
 
 /**
  * Trusts the CA certificates in the PEM file at `pem_path`, in addition to
@@ -562,9 +705,9 @@ enum bb_code bb_client_builder_set_user_agent_suffix(struct bb_client_builder *b
  *
  * Ownership: `pem_path` is borrowed for the call.
  */
-enum bb_code bb_client_builder_add_ca_file(struct bb_client_builder *builder,
-                                           const char *pem_path,
-                                           struct bb_error **err);
+bb_code bb_client_builder_add_ca_file(bb_client_builder *builder,
+                                      const char *pem_path,
+                                      bb_error **err);
 
 /**
  * Sends every request through the proxy at `proxy_url` ("http://host:port"
@@ -577,9 +720,9 @@ enum bb_code bb_client_builder_add_ca_file(struct bb_client_builder *builder,
  *
  * Ownership: `proxy_url` is borrowed for the call (copied).
  */
-enum bb_code bb_client_builder_set_proxy(struct bb_client_builder *builder,
-                                         const char *proxy_url,
-                                         struct bb_error **err);
+bb_code bb_client_builder_set_proxy(bb_client_builder *builder,
+                                    const char *proxy_url,
+                                    bb_error **err);
 
 /**
  * When `enabled` is non-zero, a downloaded file is flushed to disk (fsync
@@ -588,9 +731,9 @@ enum bb_code bb_client_builder_set_proxy(struct bb_client_builder *builder,
  *
  * Ownership: `builder` is borrowed for the call.
  */
-enum bb_code bb_client_builder_set_fsync(struct bb_client_builder *builder,
-                                         int enabled,
-                                         struct bb_error **err);
+bb_code bb_client_builder_set_fsync(bb_client_builder *builder,
+                                    int enabled,
+                                    bb_error **err);
 
 /**
  * Calls `callback` with `user_data` as every download through clients built
@@ -601,10 +744,10 @@ enum bb_code bb_client_builder_set_fsync(struct bb_client_builder *builder,
  * `callback` untouched; it must stay valid, and be safe to use from every
  * thread that downloads through the client, until the client is freed.
  */
-enum bb_code bb_client_builder_set_progress(struct bb_client_builder *builder,
-                                            bb_progress_callback callback,
-                                            void *user_data,
-                                            struct bb_error **err);
+bb_code bb_client_builder_set_progress(bb_client_builder *builder,
+                                       bb_progress_callback callback,
+                                       void *user_data,
+                                       bb_error **err);
 
 /**
  * Creates a client from `builder`'s settings, or, when `builder` is NULL,
@@ -618,9 +761,9 @@ enum bb_code bb_client_builder_set_progress(struct bb_client_builder *builder,
  * On success `*out` receives a client the caller owns and frees with
  * `bb_client_free`.
  */
-enum bb_code bb_client_new(const struct bb_client_builder *builder,
-                           struct bb_client **out,
-                           struct bb_error **err);
+bb_code bb_client_new(const bb_client_builder *builder,
+                      bb_client **out,
+                      bb_error **err);
 
 /**
  * Frees a client and closes its connections. NULL is fine. No call may be
@@ -628,7 +771,7 @@ enum bb_code bb_client_new(const struct bb_client_builder *builder,
  *
  * Ownership: takes ownership of `client`.
  */
-void bb_client_free(struct bb_client *client);
+void bb_client_free(bb_client *client);
 
 /**
  * Downloads the archive of files that session `session_id` downloaded and
@@ -652,10 +795,10 @@ void bb_client_free(struct bb_client *client);
  * (when `err` is not NULL) receives an error the caller frees with
  * `bb_error_free`.
  */
-enum bb_code bb_download_session(const char *api_key,
-                                 const char *session_id,
-                                 const char *path,
-                                 struct bb_error **err);
+bb_code bb_download_session(const char *api_key,
+                            const char *session_id,
+                            const char *path,
+                            bb_error **err);
 
 /**
  * Downloads session `session_id`'s archive into memory, using the
@@ -666,11 +809,11 @@ enum bb_code bb_download_session(const char *api_key,
  * (not `free`, see `bb_buffer_free`). Neither output is written on failure. When the server sends
  * Content-Length, the buffer is allocated once, at its final size.
  */
-enum bb_code bb_download_session_to_buffer(const char *api_key,
-                                           const char *session_id,
-                                           uint8_t **out_data,
-                                           size_t *out_len,
-                                           struct bb_error **err);
+bb_code bb_download_session_to_buffer(const char *api_key,
+                                      const char *session_id,
+                                      uint8_t **out_data,
+                                      size_t *out_len,
+                                      bb_error **err);
 
 /**
  * Downloads session `session_id`'s archive and hands it, chunk by chunk,
@@ -686,11 +829,11 @@ enum bb_code bb_download_session_to_buffer(const char *api_key,
  * Ownership: strings are borrowed for the call; `user_data` is passed
  * through untouched.
  */
-enum bb_code bb_download_session_to_callback(const char *api_key,
-                                             const char *session_id,
-                                             bb_write_callback write,
-                                             void *user_data,
-                                             struct bb_error **err);
+bb_code bb_download_session_to_callback(const char *api_key,
+                                        const char *session_id,
+                                        bb_write_callback write,
+                                        void *user_data,
+                                        bb_error **err);
 
 /**
  * As `bb_download_session`, through `client`. `api_key` NULL means the
@@ -698,42 +841,91 @@ enum bb_code bb_download_session_to_callback(const char *api_key,
  *
  * Ownership: `client` and the strings are borrowed for the call.
  */
-enum bb_code bb_client_download(const struct bb_client *client,
-                                const char *api_key,
-                                const char *session_id,
-                                const char *path,
-                                struct bb_error **err);
+bb_code bb_client_download(const bb_client *client,
+                           const char *api_key,
+                           const char *session_id,
+                           const char *path,
+                           bb_error **err);
 
 /**
  * As `bb_download_session_to_buffer`, through `client`.
  *
  * Ownership: as `bb_download_session_to_buffer`; `client` is borrowed.
  */
-enum bb_code bb_client_download_to_buffer(const struct bb_client *client,
-                                          const char *api_key,
-                                          const char *session_id,
-                                          uint8_t **out_data,
-                                          size_t *out_len,
-                                          struct bb_error **err);
+bb_code bb_client_download_to_buffer(const bb_client *client,
+                                     const char *api_key,
+                                     const char *session_id,
+                                     uint8_t **out_data,
+                                     size_t *out_len,
+                                     bb_error **err);
 
 /**
  * As `bb_download_session_to_callback`, through `client`.
  *
  * Ownership: as `bb_download_session_to_callback`; `client` is borrowed.
  */
-enum bb_code bb_client_download_to_callback(const struct bb_client *client,
+bb_code bb_client_download_to_callback(const bb_client *client,
+                                       const char *api_key,
+                                       const char *session_id,
+                                       bb_write_callback write,
+                                       void *user_data,
+                                       bb_error **err);
+
+/**
+ * As `bb_client_download`, with per-call `options` (see `bb_call_options`:
+ * a cancel handle, a progress callback for this call). `client` NULL means
+ * the process-wide default client (as `bb_download_session`); `options`
+ * NULL means the defaults. A triggered cancel handle ends the call with
+ * `BB_ERR_CANCELLED` within about 100 ms (at once, nothing sent, when it
+ * was triggered before the call), with no file created and a file already
+ * at `path` untouched.
+ *
+ * Ownership: `client`, the strings and `options` (with its cancel handle)
+ * are borrowed for the call.
+ */
+bb_code bb_client_download_opts(const bb_client *client,
+                                const char *api_key,
+                                const char *session_id,
+                                const char *path,
+                                const bb_call_options *options,
+                                bb_error **err);
+
+/**
+ * As `bb_client_download_to_buffer`, with per-call `options` as
+ * `bb_client_download_opts` (`client` NULL: the default client).
+ * Cancelled, neither output is written.
+ *
+ * Ownership: as `bb_client_download_to_buffer`; `options` is borrowed.
+ */
+bb_code bb_client_download_to_buffer_opts(const bb_client *client,
+                                          const char *api_key,
+                                          const char *session_id,
+                                          uint8_t **out_data,
+                                          size_t *out_len,
+                                          const bb_call_options *options,
+                                          bb_error **err);
+
+/**
+ * As `bb_client_download_to_callback`, with per-call `options` as
+ * `bb_client_download_opts` (`client` NULL: the default client). A
+ * cancelled call makes no further call to `write`.
+ *
+ * Ownership: as `bb_client_download_to_callback`; `options` is borrowed.
+ */
+bb_code bb_client_download_to_callback_opts(const bb_client *client,
                                             const char *api_key,
                                             const char *session_id,
                                             bb_write_callback write,
                                             void *user_data,
-                                            struct bb_error **err);
+                                            const bb_call_options *options,
+                                            bb_error **err);
 
 /**
  * The code of an error. Returns `BB_OK` when `err` is NULL.
  *
  * Ownership: `err` is borrowed for the call.
  */
-enum bb_code bb_error_code(const struct bb_error *err);
+bb_code bb_error_code(const bb_error *err);
 
 /**
  * The HTTP status of the response that caused the error, or 0 when no HTTP
@@ -742,7 +934,7 @@ enum bb_code bb_error_code(const struct bb_error *err);
  *
  * Ownership: `err` is borrowed for the call.
  */
-int bb_error_http_status(const struct bb_error *err);
+int bb_error_http_status(const bb_error *err);
 
 /**
  * A message for people, in English, UTF-8: the HTTP status and the server's
@@ -753,14 +945,14 @@ int bb_error_http_status(const struct bb_error *err);
  * Ownership: the string belongs to `err` and is valid until
  * `bb_error_free(err)`; do not free it. Returns "" when `err` is NULL.
  */
-const char *bb_error_message(const struct bb_error *err);
+const char *bb_error_message(const bb_error *err);
 
 /**
  * Frees an error. NULL is fine. `err` must not be used afterwards.
  *
  * Ownership: takes ownership of `err`, which must come from this library.
  */
-void bb_error_free(struct bb_error *err);
+void bb_error_free(bb_error *err);
 
 /**
  * The name of a code, such as "BB_ERR_NOT_FOUND"; "BB_UNKNOWN_CODE" for a
@@ -812,10 +1004,10 @@ uint32_t bb_version_number(void);
  * `bb_set_log_callback_v2` does not wait: use that setter's `destroy` to
  * learn when `user_data` is no longer used.)
  */
-enum bb_code bb_set_log_callback(bb_log_callback callback,
-                                 void *user_data,
-                                 bb_log_level max_level,
-                                 struct bb_error **err);
+bb_code bb_set_log_callback(bb_log_callback callback,
+                            void *user_data,
+                            bb_log_level max_level,
+                            bb_error **err);
 
 /**
  * As `bb_set_log_callback`, but never waits: lines logged from now on go
@@ -842,11 +1034,11 @@ enum bb_code bb_set_log_callback(bb_log_callback callback,
  *
  * `max_level` is as for `bb_set_log_callback`.
  */
-enum bb_code bb_set_log_callback_v2(bb_log_callback callback,
-                                    void *user_data,
-                                    bb_destroy_callback destroy,
-                                    bb_log_level max_level,
-                                    struct bb_error **err);
+bb_code bb_set_log_callback_v2(bb_log_callback callback,
+                               void *user_data,
+                               bb_destroy_callback destroy,
+                               bb_log_level max_level,
+                               bb_error **err);
 
 /**
  * Waits until session `session_id`'s archive holds at least one file, then
@@ -879,11 +1071,11 @@ enum bb_code bb_set_log_callback_v2(bb_log_callback callback,
  * (when `err` is not NULL) receives an error the caller frees with
  * `bb_error_free`.
  */
-enum bb_code bb_wait_for_downloads(const char *api_key,
-                                   const char *session_id,
-                                   uint32_t timeout_ms,
-                                   const char *path,
-                                   struct bb_error **err);
+bb_code bb_wait_for_downloads(const char *api_key,
+                              const char *session_id,
+                              uint32_t timeout_ms,
+                              const char *path,
+                              bb_error **err);
 
 /**
  * As `bb_wait_for_downloads`, returning the archive in memory.
@@ -892,12 +1084,12 @@ enum bb_code bb_wait_for_downloads(const char *api_key,
  * receives a buffer of `*out_len` bytes that the caller owns and frees with
  * `bb_buffer_free(data, len)`; neither output is written on failure.
  */
-enum bb_code bb_wait_for_downloads_to_buffer(const char *api_key,
-                                             const char *session_id,
-                                             uint32_t timeout_ms,
-                                             uint8_t **out_data,
-                                             size_t *out_len,
-                                             struct bb_error **err);
+bb_code bb_wait_for_downloads_to_buffer(const char *api_key,
+                                        const char *session_id,
+                                        uint32_t timeout_ms,
+                                        uint8_t **out_data,
+                                        size_t *out_len,
+                                        bb_error **err);
 
 /**
  * As `bb_wait_for_downloads`, through `client`, with `flags` (a bitwise OR
@@ -908,13 +1100,13 @@ enum bb_code bb_wait_for_downloads_to_buffer(const char *api_key,
  *
  * Ownership: `client` and the strings are borrowed for the call.
  */
-enum bb_code bb_client_wait_for_downloads(const struct bb_client *client,
-                                          const char *api_key,
-                                          const char *session_id,
-                                          uint32_t timeout_ms,
-                                          uint32_t flags,
-                                          const char *path,
-                                          struct bb_error **err);
+bb_code bb_client_wait_for_downloads(const bb_client *client,
+                                     const char *api_key,
+                                     const char *session_id,
+                                     uint32_t timeout_ms,
+                                     uint32_t flags,
+                                     const char *path,
+                                     bb_error **err);
 
 /**
  * As `bb_wait_for_downloads_to_buffer`, through `client`, with `flags` as
@@ -922,14 +1114,50 @@ enum bb_code bb_client_wait_for_downloads(const struct bb_client *client,
  *
  * Ownership: as `bb_wait_for_downloads_to_buffer`; `client` is borrowed.
  */
-enum bb_code bb_client_wait_for_downloads_to_buffer(const struct bb_client *client,
+bb_code bb_client_wait_for_downloads_to_buffer(const bb_client *client,
+                                               const char *api_key,
+                                               const char *session_id,
+                                               uint32_t timeout_ms,
+                                               uint32_t flags,
+                                               uint8_t **out_data,
+                                               size_t *out_len,
+                                               bb_error **err);
+
+/**
+ * As `bb_client_wait_for_downloads`, with per-call `options` (see
+ * `bb_call_options`). `client` NULL means the process-wide default client;
+ * `options` NULL the defaults. A triggered cancel handle ends the wait
+ * with `BB_ERR_CANCELLED` within about 100 ms, during a poll or between
+ * polls, with no file created and a file already at `path` untouched.
+ *
+ * Ownership: `client`, the strings and `options` (with its cancel handle)
+ * are borrowed for the call.
+ */
+bb_code bb_client_wait_for_downloads_opts(const bb_client *client,
+                                          const char *api_key,
+                                          const char *session_id,
+                                          uint32_t timeout_ms,
+                                          uint32_t flags,
+                                          const char *path,
+                                          const bb_call_options *options,
+                                          bb_error **err);
+
+/**
+ * As `bb_client_wait_for_downloads_to_buffer`, with per-call `options` as
+ * `bb_client_wait_for_downloads_opts` (`client` NULL: the default client).
+ *
+ * Ownership: as `bb_client_wait_for_downloads_to_buffer`; `options` is
+ * borrowed.
+ */
+bb_code bb_client_wait_for_downloads_to_buffer_opts(const bb_client *client,
                                                     const char *api_key,
                                                     const char *session_id,
                                                     uint32_t timeout_ms,
                                                     uint32_t flags,
                                                     uint8_t **out_data,
                                                     size_t *out_len,
-                                                    struct bb_error **err);
+                                                    const bb_call_options *options,
+                                                    bb_error **err);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use crate::cancel::CallOptions;
 use crate::config::ClientConfig;
 use crate::error::Result;
 use crate::request::{check_session_id, downloads_url, ApiKey};
@@ -58,10 +59,26 @@ impl Client {
         session_id: &str,
         sink: &mut dyn Sink,
     ) -> Result<u64> {
+        self.download_with_options(api_key, session_id, sink, &CallOptions::default())
+    }
+
+    /// As [`Client::download`], with per-call options: a triggered
+    /// [`Cancel`](crate::Cancel) ends it with [`ErrorKind::Cancelled`]
+    /// (at once, nothing sent, when triggered before the call).
+    ///
+    /// [`ErrorKind::Cancelled`]: crate::ErrorKind::Cancelled
+    pub fn download_with_options(
+        &self,
+        api_key: Option<&str>,
+        session_id: &str,
+        sink: &mut dyn Sink,
+        options: &CallOptions,
+    ) -> Result<u64> {
         let key = self.resolve_key(api_key)?;
         check_session_id(session_id)?;
         let url = downloads_url(&self.config.base_url, session_id)?;
-        self.fetch(&key, &url, sink)
+        options.check()?;
+        self.fetch(&key, &url, sink, options)
     }
 
     /// Writes the archive to `path` atomically (see [`FileSink`]).
@@ -71,18 +88,42 @@ impl Client {
         session_id: &str,
         path: &Path,
     ) -> Result<u64> {
+        self.download_to_file_with_options(api_key, session_id, path, &CallOptions::default())
+    }
+
+    /// As [`Client::download_to_file`], with per-call options (see
+    /// [`Client::download_with_options`]). Cancelled, it leaves no file.
+    pub fn download_to_file_with_options(
+        &self,
+        api_key: Option<&str>,
+        session_id: &str,
+        path: &Path,
+        options: &CallOptions,
+    ) -> Result<u64> {
         // Check key and id first, so a bad argument creates no file.
         let key = self.resolve_key(api_key)?;
         check_session_id(session_id)?;
         let url = downloads_url(&self.config.base_url, session_id)?;
+        options.check()?;
         let mut sink = FileSink::create(path, self.config.fsync)?;
-        self.fetch(&key, &url, &mut sink)
+        self.fetch(&key, &url, &mut sink, options)
     }
 
     /// Returns the archive in memory.
     pub fn download_to_vec(&self, api_key: Option<&str>, session_id: &str) -> Result<Vec<u8>> {
+        self.download_to_vec_with_options(api_key, session_id, &CallOptions::default())
+    }
+
+    /// As [`Client::download_to_vec`], with per-call options (see
+    /// [`Client::download_with_options`]).
+    pub fn download_to_vec_with_options(
+        &self,
+        api_key: Option<&str>,
+        session_id: &str,
+        options: &CallOptions,
+    ) -> Result<Vec<u8>> {
         let mut sink = BufferSink::new();
-        self.download(api_key, session_id, &mut sink)?;
+        self.download_with_options(api_key, session_id, &mut sink, options)?;
         Ok(sink.into_vec())
     }
 

@@ -54,6 +54,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use zip::CompressionMethod;
 
 use crate::archive::{Archive, Entry, EntryKind};
+use crate::cancel::CallOptions;
 use crate::error::{Error, ErrorKind, Result};
 
 /// Default cap on the bytes one extraction writes: 4 GiB.
@@ -126,11 +127,26 @@ impl Archive {
     /// Returns the files written, in archive order. On error the destination
     /// holds no partial file.
     pub fn extract_to(&self, dir: &Path, limits: &ExtractLimits) -> Result<Vec<Extracted>> {
+        self.extract_to_with_options(dir, limits, &CallOptions::default())
+    }
+
+    /// As [`Archive::extract_to`], stopped by `options`' cancel handle
+    /// ([`ErrorKind::Cancelled`]) between entries and between chunks of
+    /// 256 KiB, before any file is put in place: a cancelled extraction
+    /// leaves the destination as it was. (The progress function is not
+    /// called: it reports downloads.)
+    pub fn extract_to_with_options(
+        &self,
+        dir: &Path,
+        limits: &ExtractLimits,
+        options: &CallOptions,
+    ) -> Result<Vec<Extracted>> {
         if dir.as_os_str().is_empty() {
             return Err(Error::invalid_argument("dir is empty"));
         }
+        options.check()?;
         let mut created = DirGuard::ensure(dir)?;
-        let result = self.extract_into_existing(dir, limits);
+        let result = self.extract_into_existing(dir, limits, options);
         if result.is_ok() {
             created.keep();
         }
@@ -143,7 +159,9 @@ impl Archive {
         &self,
         dir: &Path,
         limits: &ExtractLimits,
+        options: &CallOptions,
     ) -> Result<Vec<Extracted>> {
+        options.check()?;
         let mut zip = self.zip.lock().unwrap_or_else(|p| p.into_inner());
         let items = self.plan(limits)?;
         if !self.entries().is_empty() {
@@ -172,6 +190,7 @@ impl Archive {
         let mut buf = vec![0u8; COPY_BUFFER];
         let mut staged: HashMap<usize, PathBuf> = HashMap::new();
         for item in items.iter().filter(|i| !i.is_dir) {
+            options.check()?;
             let entry = &self.entries()[item.index];
             let temp_path = temp.path().join(item.index.to_string());
             let mut out = OpenOptions::new()
@@ -184,6 +203,7 @@ impl Archive {
                 .map_err(|e| self.corrupt(entry, &zip_error_text(e)))?;
             let mut written: u64 = 0;
             loop {
+                options.check()?;
                 let n = match file.read(&mut buf) {
                     Ok(0) => break,
                     Ok(n) => n,
@@ -233,6 +253,8 @@ impl Archive {
             staged.insert(item.index, temp_path);
         }
         drop(zip);
+        // The last moment to stop: from here on, files are put in place.
+        options.check()?;
 
         // Everything is complete: move it into place, or undo what was done.
         let mut changes = Vec::new();

@@ -8,6 +8,7 @@ use reqwest::header::{HeaderValue, ACCEPT, LOCATION};
 use reqwest::{StatusCode, Url};
 
 use crate::archive;
+use crate::cancel::CallOptions;
 use crate::client::Client;
 use crate::config::check_transport;
 use crate::error::{Error, ErrorKind, Result};
@@ -16,7 +17,7 @@ use crate::log::{bb_log, Level};
 use crate::request::ApiKey;
 use crate::retry;
 use crate::sink::Sink;
-use crate::transport::Transport;
+use crate::transport::{Transport, Watch};
 
 /// Redirect hops followed before giving up.
 const MAX_REDIRECTS: usize = 10;
@@ -28,7 +29,13 @@ const ERROR_BODY_BUDGET: Duration = Duration::from_secs(2);
 
 impl Client {
     /// The retry loop around single attempts.
-    pub(crate) fn fetch(&self, key: &ApiKey, url: &Url, sink: &mut dyn Sink) -> Result<u64> {
+    pub(crate) fn fetch(
+        &self,
+        key: &ApiKey,
+        url: &Url,
+        sink: &mut dyn Sink,
+        options: &CallOptions,
+    ) -> Result<u64> {
         let _in_use = key.in_use();
         // A deadline too far to represent is no deadline.
         let deadline = self
@@ -39,7 +46,7 @@ impl Client {
         let attempts = self.config.max_retries + 1;
         loop {
             let tag = format!("attempt {}/{attempts}", failures.len() + 1);
-            let failure = match self.attempt(key, url, sink, deadline, None, &tag) {
+            let failure = match self.attempt(key, url, sink, deadline, None, &tag, options) {
                 Ok(n) => return Ok(n),
                 Err(f) => f,
             };
@@ -71,7 +78,8 @@ impl Client {
                 delay.as_millis(),
                 failures.last().map_or("", |e| e.message())
             );
-            std::thread::sleep(delay);
+            // A cancel ends the sleep, and the call.
+            options.sleep(delay)?;
         }
     }
 
@@ -86,6 +94,7 @@ impl Client {
     /// files (it starts with a local file header), whose transfer only the
     /// deadline and the silence limit bound. Passing the cutoff is a
     /// retryable [`ErrorKind::Timeout`] failure.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn attempt(
         &self,
         key: &ApiKey,
@@ -94,12 +103,13 @@ impl Client {
         deadline: Option<Instant>,
         cutoff: Option<Instant>,
         tag: &str,
+        options: &CallOptions,
     ) -> Result<u64, Failure> {
         // Whatever the server sends back (messages, redirect targets) is
         // scrubbed of the key in `Error` and the log (`request::scrub`).
         let _in_use = key.in_use();
         let started = Instant::now();
-        let result = self.request_into(key, url, sink, deadline, cutoff);
+        let result = self.request_into(key, url, sink, deadline, cutoff, options);
         let ms = started.elapsed().as_millis();
         match &result {
             Ok((status, bytes)) => {
@@ -134,17 +144,24 @@ impl Client {
         sink: &mut dyn Sink,
         deadline: Option<Instant>,
         cutoff: Option<Instant>,
+        options: &CallOptions,
     ) -> Result<(u16, u64), Failure> {
         let transport = self.transports.lease().map_err(Failure::fatal)?;
+        // Declared after the lease, so it is dropped (unregistered from the
+        // transport's runtime) before the transport goes back.
+        let watch = transport
+            .watch(options.cancel.as_ref())
+            .map_err(Failure::fatal)?;
+        let watch = watch.as_ref();
         let early = earliest(deadline, cutoff);
         let mut response = self
-            .send(&transport, key, url, early)
+            .send(&transport, watch, key, url, early)
             .map_err(|f| self.cut_off(f, deadline, cutoff))?;
         let status = response.status();
         if !status.is_success() {
             let retryable = retry::status_is_retryable(status.as_u16(), response.headers());
             let server_delay = retry::server_delay(response.headers());
-            let error = self.http_error(&transport, &mut response, early);
+            let error = self.http_error(&transport, watch, &mut response, early);
             return Err(Failure {
                 error,
                 retryable,
@@ -155,6 +172,8 @@ impl Client {
         sink.begin(content_length).map_err(Failure::fatal)?;
         let total = self.stream_body(
             &transport,
+            watch,
+            options,
             &mut response,
             sink,
             content_length,
@@ -171,6 +190,7 @@ impl Client {
     fn send(
         &self,
         transport: &Transport,
+        watch: Option<&Watch>,
         key: &ApiKey,
         url: &Url,
         deadline: Option<Instant>,
@@ -194,7 +214,10 @@ impl Client {
             let limit = self
                 .wait_limit(deadline)
                 .ok_or_else(|| Failure::fatal(deadline_error(&self.config)))?;
-            let response = match transport.send(limit, request).map_err(Failure::fatal)? {
+            let response = match transport
+                .send(limit, watch, request)
+                .map_err(Failure::fatal)?
+            {
                 Some(Ok(response)) => response,
                 _ if deadline_passed(deadline) => {
                     return Err(Failure::fatal(deadline_error(&self.config)))
@@ -280,16 +303,20 @@ impl Client {
     /// Reads the body into the sink, each chunk as the connection delivers
     /// it (no copy in between). Nothing reaches the sink before the first
     /// bytes are known to start a ZIP archive.
+    #[allow(clippy::too_many_arguments)]
     fn stream_body(
         &self,
         transport: &Transport,
+        watch: Option<&Watch>,
+        options: &CallOptions,
         response: &mut reqwest::Response,
         sink: &mut dyn Sink,
         content_length: Option<u64>,
         deadline: Option<Instant>,
         mut cutoff: Option<Instant>,
     ) -> Result<u64, Failure> {
-        let progress = self.config.progress.as_ref();
+        // This call's progress function, else the client's.
+        let progress = options.progress.as_ref().or(self.config.progress.as_ref());
         // Progress first hears of the attempt before any byte: (0, total).
         let report = |done: u64| -> Result<(), Failure> {
             match progress {
@@ -319,7 +346,7 @@ impl Client {
             };
             let until = earliest(deadline, cutoff);
             let limit = self.wait_limit(until).ok_or_else(body_deadline)?;
-            let waited = transport.run(limit, response.chunk());
+            let waited = transport.run(limit, watch, response.chunk());
             let chunk = match waited.map_err(Failure::fatal)? {
                 Some(Ok(chunk)) => chunk,
                 _ if deadline_passed(until) => return Err(body_deadline()),
@@ -381,6 +408,7 @@ impl Client {
     fn http_error(
         &self,
         transport: &Transport,
+        watch: Option<&Watch>,
         response: &mut reqwest::Response,
         deadline: Option<Instant>,
     ) -> Error {
@@ -393,7 +421,7 @@ impl Client {
             let Some(limit) = self.wait_limit(earliest(deadline, budget)) else {
                 break;
             };
-            match transport.run(limit, response.chunk()) {
+            match transport.run(limit, watch, response.chunk()) {
                 Ok(Some(Ok(Some(chunk)))) => body.extend_from_slice(&chunk),
                 _ => break,
             }

@@ -8,6 +8,7 @@
 //! thin skin over it that checks arguments, converts, and catches panics.
 
 mod archive;
+mod cancel;
 mod client;
 mod config;
 mod error;
@@ -26,6 +27,7 @@ mod wait;
 pub use archive::{
     check_archive, check_leading_signature, original_name, Archive, Entry, EntryKind, EMPTY_ARCHIVE,
 };
+pub use cancel::{CallOptions, Cancel};
 pub use client::Client;
 pub use config::*;
 pub use error::{Error, ErrorKind, Result};

@@ -34,11 +34,18 @@
 //! that thread exits after 10 s unused, and dropping a transport does not
 //! wait for it.
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::mem::ManuallyDrop;
+use std::os::fd::{AsRawFd, RawFd};
+use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+use crate::cancel::{cancelled, Cancel};
 use crate::config::{is_localhost, is_loopback, ClientConfig};
 use crate::error::{Error, Result};
 
@@ -109,12 +116,47 @@ impl Transport {
     }
 
     /// Runs `future` on this thread until it is done (`Ok(Some)`) or `limit`
-    /// passes (`Ok(None)`; the future is dropped, which cancels it).
-    pub(crate) fn run<F: Future>(&self, limit: Duration, future: F) -> Result<Option<F::Output>> {
+    /// passes (`Ok(None)`; the future is dropped, which cancels it), or
+    /// until `watch`'s cancel handle is triggered (`Err(Cancelled)`, also
+    /// dropping the future).
+    pub(crate) fn run<F: Future>(
+        &self,
+        limit: Duration,
+        watch: Option<&Watch>,
+        future: F,
+    ) -> Result<Option<F::Output>> {
         self.check_owner()?;
-        Ok(self
-            .runtime
-            .block_on(async { tokio::time::timeout(limit, future).await.ok() }))
+        self.runtime.block_on(async {
+            let timed = tokio::time::timeout(limit, future);
+            match watch {
+                None => Ok(timed.await.ok()),
+                Some(w) => w.race(timed).await.map(|r| r.ok()),
+            }
+        })
+    }
+
+    /// Watches `cancel` (when there is one) on this transport's runtime for
+    /// the length of one attempt: [`Transport::run`] and [`Transport::send`]
+    /// given the watch end when it is triggered. Drop it before the
+    /// transport.
+    pub(crate) fn watch(&self, cancel: Option<&Cancel>) -> Result<Option<Watch>> {
+        let Some(cancel) = cancel else {
+            return Ok(None);
+        };
+        self.check_owner()?;
+        let _inside = self.runtime.enter();
+        // SAFETY: the descriptor is the handle's, and `WakeFd` holds a
+        // clone of the handle, which keeps it open and unchanged for as
+        // long as the `AsyncFd` lives.
+        let fd =
+            unsafe { AsyncFd::register_with_interest(WakeFd(cancel.clone()), Interest::READABLE) }
+                .map_err(|e| {
+                    Error::internal(format!(
+                        "cannot watch the cancel handle: {}",
+                        e.into_parts().1
+                    ))
+                })?;
+        Ok(Some(Watch { fd }))
     }
 
     /// A call that forked (from one of the caller's callbacks) and goes on
@@ -143,13 +185,74 @@ impl Transport {
     pub(crate) fn send(
         &self,
         limit: Duration,
+        watch: Option<&Watch>,
         request: reqwest::RequestBuilder,
     ) -> Result<Option<reqwest::Result<reqwest::Response>>> {
         self.check_owner()?;
-        Ok(self.runtime.block_on(async {
-            tokio::task::yield_now().await;
-            tokio::time::timeout(limit, request.send()).await.ok()
-        }))
+        self.runtime.block_on(async {
+            let send = async {
+                tokio::task::yield_now().await;
+                tokio::time::timeout(limit, request.send()).await.ok()
+            };
+            match watch {
+                None => Ok(send.await),
+                Some(w) => w.race(send).await,
+            }
+        })
+    }
+}
+
+/// A cancel handle's eventfd registered with one transport's runtime (see
+/// [`Transport::watch`]). Registered once per attempt, not per wait: a
+/// wait then costs no system call more than without a cancel handle.
+pub(crate) struct Watch {
+    fd: AsyncFd<WakeFd>,
+}
+
+/// A cancel handle as the descriptor it wakes: the handle owns the
+/// descriptor, which stays open as long as this clone of it.
+struct WakeFd(Cancel);
+
+impl AsRawFd for WakeFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.wake_fd()
+    }
+}
+
+impl Watch {
+    /// `future`'s output, or `Err(Cancelled)` as soon as the handle is
+    /// triggered (already, or while waiting); the handle comes first.
+    async fn race<F: Future>(&self, future: F) -> Result<F::Output> {
+        let mut future = pin!(future);
+        let mut fired = pin!(self.fired());
+        poll_fn(|cx| {
+            if fired.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Err(cancelled()));
+            }
+            future.as_mut().poll(cx).map(Ok)
+        })
+        .await
+    }
+
+    /// Ends when the handle is triggered. The eventfd is never drained, so
+    /// once written it stays readable.
+    async fn fired(&self) {
+        let cancel = &self.fd.get_ref().0;
+        loop {
+            if cancel.is_triggered() {
+                return;
+            }
+            match self.fd.readable().await {
+                Ok(mut ready) => {
+                    if cancel.is_triggered() {
+                        return;
+                    }
+                    ready.clear_ready();
+                }
+                // The runtime is shutting down: only the flag is left.
+                Err(_) => std::future::pending::<()>().await,
+            }
+        }
     }
 }
 

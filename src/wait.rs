@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use reqwest::Url;
 
 use crate::archive::{zip_error, Archive};
+use crate::cancel::CallOptions;
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
 use crate::extract::{DirGuard, ExtractLimits, Extracted};
@@ -110,9 +111,29 @@ impl Client {
         path: &Path,
         options: &WaitOptions,
     ) -> Result<WaitReport> {
-        let (key, url) = self.wait_target(api_key, session_id)?;
+        self.wait_for_downloads_with_options(
+            api_key,
+            session_id,
+            path,
+            options,
+            &CallOptions::default(),
+        )
+    }
+
+    /// As [`Client::wait_for_downloads`], with per-call options: a triggered
+    /// [`Cancel`](crate::Cancel) ends it with [`ErrorKind::Cancelled`],
+    /// during a poll or between polls, leaving no file.
+    pub fn wait_for_downloads_with_options(
+        &self,
+        api_key: Option<&str>,
+        session_id: &str,
+        path: &Path,
+        options: &WaitOptions,
+        call: &CallOptions,
+    ) -> Result<WaitReport> {
+        let (key, url) = self.wait_target(api_key, session_id, call)?;
         let mut sink = FileSink::create(path, self.config().fsync)?;
-        self.wait_loop(&key, session_id, &url, options, &mut sink)
+        self.wait_loop(&key, session_id, &url, options, &mut sink, call)
     }
 
     /// As [`Client::wait_for_downloads`], returning the archive in memory.
@@ -122,9 +143,26 @@ impl Client {
         session_id: &str,
         options: &WaitOptions,
     ) -> Result<(Vec<u8>, WaitReport)> {
-        let (key, url) = self.wait_target(api_key, session_id)?;
+        self.wait_for_downloads_to_vec_with_options(
+            api_key,
+            session_id,
+            options,
+            &CallOptions::default(),
+        )
+    }
+
+    /// As [`Client::wait_for_downloads_to_vec`], with per-call options (see
+    /// [`Client::wait_for_downloads_with_options`]).
+    pub fn wait_for_downloads_to_vec_with_options(
+        &self,
+        api_key: Option<&str>,
+        session_id: &str,
+        options: &WaitOptions,
+        call: &CallOptions,
+    ) -> Result<(Vec<u8>, WaitReport)> {
+        let (key, url) = self.wait_target(api_key, session_id, call)?;
         let mut sink = BufferSink::new();
-        let report = self.wait_loop(&key, session_id, &url, options, &mut sink)?;
+        let report = self.wait_loop(&key, session_id, &url, options, &mut sink, call)?;
         Ok((sink.into_vec(), report))
     }
 
@@ -142,7 +180,29 @@ impl Client {
         options: &WaitOptions,
         limits: &ExtractLimits,
     ) -> Result<Vec<Extracted>> {
-        let (key, url) = self.wait_target(api_key, session_id)?;
+        self.extract_downloads_with_options(
+            api_key,
+            session_id,
+            dir,
+            options,
+            limits,
+            &CallOptions::default(),
+        )
+    }
+
+    /// As [`Client::extract_downloads`], with per-call options: a triggered
+    /// [`Cancel`](crate::Cancel) ends the wait or the extraction with
+    /// [`ErrorKind::Cancelled`], leaving `dir` as it was.
+    pub fn extract_downloads_with_options(
+        &self,
+        api_key: Option<&str>,
+        session_id: &str,
+        dir: &Path,
+        options: &WaitOptions,
+        limits: &ExtractLimits,
+        call: &CallOptions,
+    ) -> Result<Vec<Extracted>> {
+        let (key, url) = self.wait_target(api_key, session_id, call)?;
         if dir.as_os_str().is_empty() {
             return Err(Error::invalid_argument("dir is empty"));
         }
@@ -154,19 +214,26 @@ impl Client {
             )
         })?;
         let mut spool = SpoolSink { file };
-        self.wait_loop(&key, session_id, &url, options, &mut spool)?;
+        self.wait_loop(&key, session_id, &url, options, &mut spool, call)?;
         let archive = Archive::from_file(spool.file)?
             .with_label(format!("the archive of session {session_id}"));
-        let extracted = archive.extract_into_existing(dir, limits)?;
+        let extracted = archive.extract_into_existing(dir, limits, call)?;
         created.keep();
         Ok(extracted)
     }
 
-    /// Checks key and id before anything is created or sent.
-    fn wait_target(&self, api_key: Option<&str>, session_id: &str) -> Result<(ApiKey, Url)> {
+    /// Checks key and id, and that the call is not cancelled already,
+    /// before anything is created or sent.
+    fn wait_target(
+        &self,
+        api_key: Option<&str>,
+        session_id: &str,
+        call: &CallOptions,
+    ) -> Result<(ApiKey, Url)> {
         let key = self.resolve_key(api_key)?;
         check_session_id(session_id)?;
         let url = downloads_url(&self.config().base_url, session_id)?;
+        call.check()?;
         Ok((key, url))
     }
 
@@ -177,6 +244,7 @@ impl Client {
         url: &Url,
         options: &WaitOptions,
         sink: &mut dyn Staged,
+        call: &CallOptions,
     ) -> Result<WaitReport> {
         let _in_use = key.in_use();
         let start = Instant::now();
@@ -195,7 +263,7 @@ impl Client {
             // A poll is cut off POLL_OVERRUN after the wait's timeout,
             // unless its body turns out to hold files (see `attempt`).
             let cutoff = wait_deadline.and_then(|at| at.checked_add(POLL_OVERRUN));
-            let outcome = self.attempt(key, url, &mut holding, call_deadline, cutoff, &tag);
+            let outcome = self.attempt(key, url, &mut holding, call_deadline, cutoff, &tag, call);
             let listing = holding.listing.take();
             let (seen, server_delay) = match outcome {
                 Ok(size) => {
@@ -239,7 +307,8 @@ impl Client {
             if call_deadline.is_some_and(|at| now + sleep >= at) {
                 return Err(not_ready());
             }
-            std::thread::sleep(sleep);
+            // A cancel ends the sleep, and the wait.
+            call.sleep(sleep)?;
             delay = next_delay(delay);
         }
     }

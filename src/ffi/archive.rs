@@ -5,6 +5,7 @@ use std::ffi::{c_char, CString};
 use std::path::Path;
 use std::sync::Mutex;
 
+use super::cancel::{bb_call_options, call_options};
 use super::client::bb_client;
 use super::error::{bb_code, bb_error};
 use super::wait::{wait_options, with_client};
@@ -319,11 +320,33 @@ pub extern "C" fn bb_archive_extract_to(
     dir: *const c_char,
     err: *mut *mut bb_error,
 ) -> bb_code {
+    bb_archive_extract_to_opts(archive, dir, std::ptr::null(), err)
+}
+
+/// As `bb_archive_extract_to`, with per-call `options` (see
+/// `bb_call_options`; `options` NULL: the defaults). A triggered cancel
+/// handle stops the extraction with `BB_ERR_CANCELLED` (checked between
+/// entries and between chunks of 256 KiB, until files are put in place),
+/// leaving `dir` as it was. No progress is reported.
+///
+/// Ownership: `archive`, `dir` and `options` are borrowed for the call.
+#[no_mangle]
+pub extern "C" fn bb_archive_extract_to_opts(
+    archive: *const bb_archive,
+    dir: *const c_char,
+    options: *const bb_call_options,
+    err: *mut *mut bb_error,
+) -> bb_code {
     ffi_guard!(err, {
         // SAFETY: NULL or a live archive; dir a string (documented).
         let archive = unsafe { ref_arg(archive, "archive") }?;
         let dir: &Path = unsafe { path_arg(dir, "dir") }?;
-        archive.inner.extract_to(dir, &archive.limits()).map(drop)
+        // SAFETY: NULL or a bb_call_options (documented).
+        let call = unsafe { call_options(options) }?;
+        archive
+            .inner
+            .extract_to_with_options(dir, &archive.limits(), &call)
+            .map(drop)
     })
 }
 
@@ -367,19 +390,23 @@ fn extract_downloads(
     timeout_ms: u32,
     flags: u32,
     dir: *const c_char,
+    call: *const bb_call_options,
 ) -> Result<()> {
     let options = wait_options(timeout_ms, flags)?;
     // SAFETY: documented string arguments.
     let api_key = unsafe { opt_str_arg(api_key, "api_key") }?;
     let session_id = unsafe { str_arg(session_id, "session_id") }?;
     let dir: &Path = unsafe { path_arg(dir, "dir") }?;
+    // SAFETY: NULL or a bb_call_options (documented).
+    let call = unsafe { call_options(call) }?;
     with_client(client, |c| {
-        c.extract_downloads(
+        c.extract_downloads_with_options(
             api_key,
             session_id,
             dir,
             &options,
             &ExtractLimits::default(),
+            &call,
         )
     })
     .map(drop)
@@ -402,7 +429,15 @@ pub extern "C" fn bb_extract_downloads(
     err: *mut *mut bb_error,
 ) -> bb_code {
     ffi_guard!(err, {
-        extract_downloads(None, api_key, session_id, timeout_ms, 0, dir)
+        extract_downloads(
+            None,
+            api_key,
+            session_id,
+            timeout_ms,
+            0,
+            dir,
+            std::ptr::null(),
+        )
     })
 }
 
@@ -423,6 +458,40 @@ pub extern "C" fn bb_client_extract_downloads(
     ffi_guard!(err, {
         // SAFETY: NULL or a live client (documented).
         let client = unsafe { ref_arg(client, "client") }?;
-        extract_downloads(Some(client), api_key, session_id, timeout_ms, flags, dir)
+        extract_downloads(
+            Some(client),
+            api_key,
+            session_id,
+            timeout_ms,
+            flags,
+            dir,
+            std::ptr::null(),
+        )
+    })
+}
+
+/// As `bb_client_extract_downloads`, with per-call `options` (see
+/// `bb_call_options`). `client` NULL means the process-wide default client;
+/// `options` NULL the defaults. A triggered cancel handle ends the wait or
+/// the extraction with `BB_ERR_CANCELLED` within about 100 ms, leaving
+/// `dir` as it was (a `dir` the call created is removed again).
+///
+/// Ownership: `client`, the strings and `options` (with its cancel handle)
+/// are borrowed for the call.
+#[no_mangle]
+pub extern "C" fn bb_client_extract_downloads_opts(
+    client: *const bb_client,
+    api_key: *const c_char,
+    session_id: *const c_char,
+    timeout_ms: u32,
+    flags: u32,
+    dir: *const c_char,
+    options: *const bb_call_options,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    ffi_guard!(err, {
+        // SAFETY: NULL or a live client (documented).
+        let client = unsafe { client.as_ref() };
+        extract_downloads(client, api_key, session_id, timeout_ms, flags, dir, options)
     })
 }

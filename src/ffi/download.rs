@@ -6,12 +6,14 @@ use std::ffi::{c_char, c_int, c_void};
 use std::path::Path;
 
 use super::buffer::give_buffer;
+use super::cancel::{bb_call_options, call_options};
 use super::client::bb_client;
 use super::default_client::default_client;
 use super::error::{bb_code, bb_error};
 use super::{ffi_guard, opt_str_arg, out_arg, path_arg, ref_arg, str_arg};
 use crate::client::Client;
 use crate::error::{Error, Result};
+use crate::sink::CallbackSink;
 
 /// Receives the next chunk of the archive: `len` bytes at `data`, which are
 /// valid only during the call. Return 0 to go on, anything else to cancel the
@@ -50,12 +52,15 @@ fn to_file(
     api_key: *const c_char,
     session_id: *const c_char,
     path: *const c_char,
+    options: *const bb_call_options,
 ) -> Result<()> {
     // SAFETY: documented string arguments.
     let t = unsafe { target(api_key, session_id) }?;
     let path: &Path = unsafe { path_arg(path, "path") }?;
+    // SAFETY: NULL or a bb_call_options (documented).
+    let call = unsafe { call_options(options) }?;
     with_client(client, |c| {
-        c.download_to_file(t.api_key, t.session_id, path)
+        c.download_to_file_with_options(t.api_key, t.session_id, path, &call)
     })
     .map(drop)
 }
@@ -66,12 +71,17 @@ fn to_buffer(
     session_id: *const c_char,
     out_data: *mut *mut u8,
     out_len: *mut usize,
+    options: *const bb_call_options,
 ) -> Result<()> {
     let out_data = out_arg(out_data, "out_data")?;
     let out_len = out_arg(out_len, "out_len")?;
     // SAFETY: documented string arguments.
     let t = unsafe { target(api_key, session_id) }?;
-    let data = with_client(client, |c| c.download_to_vec(t.api_key, t.session_id))?;
+    // SAFETY: NULL or a bb_call_options (documented).
+    let call = unsafe { call_options(options) }?;
+    let data = with_client(client, |c| {
+        c.download_to_vec_with_options(t.api_key, t.session_id, &call)
+    })?;
     // SAFETY: both outputs are non-NULL and writable (documented).
     unsafe { give_buffer(data, out_data, out_len) };
     Ok(())
@@ -83,16 +93,20 @@ fn to_callback(
     session_id: *const c_char,
     write: bb_write_callback,
     user_data: *mut c_void,
+    options: *const bb_call_options,
 ) -> Result<()> {
     let write = write.ok_or_else(|| Error::invalid_argument("write is NULL"))?;
     // SAFETY: documented string arguments.
     let t = unsafe { target(api_key, session_id) }?;
+    // SAFETY: NULL or a bb_call_options (documented).
+    let call = unsafe { call_options(options) }?;
+    let mut sink = CallbackSink::new(|chunk: &[u8]| {
+        // SAFETY: the caller's callback, given the user data it asked for
+        // and a chunk valid for the call.
+        unsafe { write(user_data, chunk.as_ptr(), chunk.len()) == 0 }
+    });
     with_client(client, |c| {
-        c.download_with(t.api_key, t.session_id, |chunk| {
-            // SAFETY: the caller's callback, given the user data it asked for
-            // and a chunk valid for the call.
-            unsafe { write(user_data, chunk.as_ptr(), chunk.len()) == 0 }
-        })
+        c.download_with_options(t.api_key, t.session_id, &mut sink, &call)
     })
     .map(drop)
 }
@@ -124,7 +138,9 @@ pub extern "C" fn bb_download_session(
     path: *const c_char,
     err: *mut *mut bb_error,
 ) -> bb_code {
-    ffi_guard!(err, { to_file(None, api_key, session_id, path) })
+    ffi_guard!(err, {
+        to_file(None, api_key, session_id, path, std::ptr::null())
+    })
 }
 
 /// Downloads session `session_id`'s archive into memory, using the
@@ -143,7 +159,14 @@ pub extern "C" fn bb_download_session_to_buffer(
     err: *mut *mut bb_error,
 ) -> bb_code {
     ffi_guard!(err, {
-        to_buffer(None, api_key, session_id, out_data, out_len)
+        to_buffer(
+            None,
+            api_key,
+            session_id,
+            out_data,
+            out_len,
+            std::ptr::null(),
+        )
     })
 }
 
@@ -168,7 +191,14 @@ pub extern "C" fn bb_download_session_to_callback(
     err: *mut *mut bb_error,
 ) -> bb_code {
     ffi_guard!(err, {
-        to_callback(None, api_key, session_id, write, user_data)
+        to_callback(
+            None,
+            api_key,
+            session_id,
+            write,
+            user_data,
+            std::ptr::null(),
+        )
     })
 }
 
@@ -187,7 +217,7 @@ pub extern "C" fn bb_client_download(
     ffi_guard!(err, {
         // SAFETY: NULL or a live client (documented).
         let client = unsafe { ref_arg(client, "client") }?;
-        to_file(Some(client), api_key, session_id, path)
+        to_file(Some(client), api_key, session_id, path, std::ptr::null())
     })
 }
 
@@ -206,7 +236,14 @@ pub extern "C" fn bb_client_download_to_buffer(
     ffi_guard!(err, {
         // SAFETY: NULL or a live client (documented).
         let client = unsafe { ref_arg(client, "client") }?;
-        to_buffer(Some(client), api_key, session_id, out_data, out_len)
+        to_buffer(
+            Some(client),
+            api_key,
+            session_id,
+            out_data,
+            out_len,
+            std::ptr::null(),
+        )
     })
 }
 
@@ -225,6 +262,83 @@ pub extern "C" fn bb_client_download_to_callback(
     ffi_guard!(err, {
         // SAFETY: NULL or a live client (documented).
         let client = unsafe { ref_arg(client, "client") }?;
-        to_callback(Some(client), api_key, session_id, write, user_data)
+        to_callback(
+            Some(client),
+            api_key,
+            session_id,
+            write,
+            user_data,
+            std::ptr::null(),
+        )
+    })
+}
+
+/// As `bb_client_download`, with per-call `options` (see `bb_call_options`:
+/// a cancel handle, a progress callback for this call). `client` NULL means
+/// the process-wide default client (as `bb_download_session`); `options`
+/// NULL means the defaults. A triggered cancel handle ends the call with
+/// `BB_ERR_CANCELLED` within about 100 ms (at once, nothing sent, when it
+/// was triggered before the call), with no file created and a file already
+/// at `path` untouched.
+///
+/// Ownership: `client`, the strings and `options` (with its cancel handle)
+/// are borrowed for the call.
+#[no_mangle]
+pub extern "C" fn bb_client_download_opts(
+    client: *const bb_client,
+    api_key: *const c_char,
+    session_id: *const c_char,
+    path: *const c_char,
+    options: *const bb_call_options,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    ffi_guard!(err, {
+        // SAFETY: NULL or a live client (documented).
+        let client = unsafe { client.as_ref() };
+        to_file(client, api_key, session_id, path, options)
+    })
+}
+
+/// As `bb_client_download_to_buffer`, with per-call `options` as
+/// `bb_client_download_opts` (`client` NULL: the default client).
+/// Cancelled, neither output is written.
+///
+/// Ownership: as `bb_client_download_to_buffer`; `options` is borrowed.
+#[no_mangle]
+pub extern "C" fn bb_client_download_to_buffer_opts(
+    client: *const bb_client,
+    api_key: *const c_char,
+    session_id: *const c_char,
+    out_data: *mut *mut u8,
+    out_len: *mut usize,
+    options: *const bb_call_options,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    ffi_guard!(err, {
+        // SAFETY: NULL or a live client (documented).
+        let client = unsafe { client.as_ref() };
+        to_buffer(client, api_key, session_id, out_data, out_len, options)
+    })
+}
+
+/// As `bb_client_download_to_callback`, with per-call `options` as
+/// `bb_client_download_opts` (`client` NULL: the default client). A
+/// cancelled call makes no further call to `write`.
+///
+/// Ownership: as `bb_client_download_to_callback`; `options` is borrowed.
+#[no_mangle]
+pub extern "C" fn bb_client_download_to_callback_opts(
+    client: *const bb_client,
+    api_key: *const c_char,
+    session_id: *const c_char,
+    write: bb_write_callback,
+    user_data: *mut c_void,
+    options: *const bb_call_options,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    ffi_guard!(err, {
+        // SAFETY: NULL or a live client (documented).
+        let client = unsafe { client.as_ref() };
+        to_callback(client, api_key, session_id, write, user_data, options)
     })
 }

@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 
 pub mod archive;
 pub mod buffer;
+pub mod cancel;
 pub mod client;
 mod default_client;
 pub mod download;
@@ -31,6 +32,7 @@ pub mod wait;
 
 pub use archive::*;
 pub use buffer::*;
+pub use cancel::*;
 pub use client::*;
 pub use download::*;
 pub use error::*;
@@ -160,6 +162,54 @@ pub(crate) unsafe fn write_fields<T: Copy>(
         let from = (value as *const T).cast::<u8>().add(start);
         std::ptr::copy_nonoverlapping(from, out.cast::<u8>().add(start), end - start);
     }
+}
+
+/// Reads an extensible input struct (one that starts with a `size_t
+/// struct_size`) the way every such struct is read, the mirror of
+/// [`write_fields`]: the fields after `struct_size` that end within the
+/// caller's `struct_size` come from the caller, the others (added by a
+/// later version than the caller's header) keep their values in
+/// `defaults`. A `struct_size` smaller than `first_version` (where the
+/// struct's first version ends) is an error naming `what`.
+///
+/// # Safety
+/// `src` points to a readable `size_t`, and to `struct_size` readable bytes
+/// as far as they go within `T`.
+pub(crate) unsafe fn read_fields<T: Copy>(
+    src: *const T,
+    defaults: T,
+    field_ends: &[usize],
+    first_version: usize,
+    what: &str,
+) -> Result<T> {
+    // SAFETY: the caller promises the leading size_t is readable.
+    let room = unsafe { src.cast::<usize>().read_unaligned() };
+    if room < first_version {
+        return Err(Error::invalid_argument(format!(
+            "{what}->struct_size is {room}, smaller than any version of {what}'s struct \
+             ({first_version} bytes): set it with its _INIT macro"
+        )));
+    }
+    let start = std::mem::size_of::<usize>();
+    let end = field_ends
+        .iter()
+        .copied()
+        .take_while(|&end| end <= room.min(std::mem::size_of::<T>()))
+        .last()
+        .unwrap_or(start);
+    let mut value = defaults;
+    if end > start {
+        // SAFETY: bytes [start, end) lie within both the caller's
+        // `struct_size` bytes and `value`; they are whole fields.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                src.cast::<u8>().add(start),
+                (&mut value as *mut T).cast::<u8>().add(start),
+                end - start,
+            )
+        };
+    }
+    Ok(value)
 }
 
 /// A required output pointer, checked before any work is done.

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::buffer::give_buffer;
+use super::cancel::{bb_call_options, call_options};
 use super::client::bb_client;
 use super::default_client::default_client;
 use super::error::{bb_code, bb_error};
@@ -58,18 +59,22 @@ fn to_file(
     timeout_ms: u32,
     flags: u32,
     path: *const c_char,
+    call: *const bb_call_options,
 ) -> Result<()> {
     let options = wait_options(timeout_ms, flags)?;
     // SAFETY: documented string arguments.
     let api_key = unsafe { opt_str_arg(api_key, "api_key") }?;
     let session_id = unsafe { str_arg(session_id, "session_id") }?;
     let path: &Path = unsafe { path_arg(path, "path") }?;
+    // SAFETY: NULL or a bb_call_options (documented).
+    let call = unsafe { call_options(call) }?;
     with_client(client, |c| {
-        c.wait_for_downloads(api_key, session_id, path, &options)
+        c.wait_for_downloads_with_options(api_key, session_id, path, &options, &call)
     })
     .map(drop)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn to_buffer(
     client: Option<&bb_client>,
     api_key: *const c_char,
@@ -78,6 +83,7 @@ fn to_buffer(
     flags: u32,
     out_data: *mut *mut u8,
     out_len: *mut usize,
+    call: *const bb_call_options,
 ) -> Result<()> {
     let out_data = out_arg(out_data, "out_data")?;
     let out_len = out_arg(out_len, "out_len")?;
@@ -85,8 +91,10 @@ fn to_buffer(
     // SAFETY: documented string arguments.
     let api_key = unsafe { opt_str_arg(api_key, "api_key") }?;
     let session_id = unsafe { str_arg(session_id, "session_id") }?;
+    // SAFETY: NULL or a bb_call_options (documented).
+    let call = unsafe { call_options(call) }?;
     let (data, _) = with_client(client, |c| {
-        c.wait_for_downloads_to_vec(api_key, session_id, &options)
+        c.wait_for_downloads_to_vec_with_options(api_key, session_id, &options, &call)
     })?;
     // SAFETY: both outputs were checked non-NULL; writable (documented).
     unsafe { give_buffer(data, out_data, out_len) };
@@ -131,7 +139,15 @@ pub extern "C" fn bb_wait_for_downloads(
     err: *mut *mut bb_error,
 ) -> bb_code {
     ffi_guard!(err, {
-        to_file(None, api_key, session_id, timeout_ms, 0, path)
+        to_file(
+            None,
+            api_key,
+            session_id,
+            timeout_ms,
+            0,
+            path,
+            std::ptr::null(),
+        )
     })
 }
 
@@ -150,7 +166,16 @@ pub extern "C" fn bb_wait_for_downloads_to_buffer(
     err: *mut *mut bb_error,
 ) -> bb_code {
     ffi_guard!(err, {
-        to_buffer(None, api_key, session_id, timeout_ms, 0, out_data, out_len)
+        to_buffer(
+            None,
+            api_key,
+            session_id,
+            timeout_ms,
+            0,
+            out_data,
+            out_len,
+            std::ptr::null(),
+        )
     })
 }
 
@@ -174,7 +199,15 @@ pub extern "C" fn bb_client_wait_for_downloads(
     ffi_guard!(err, {
         // SAFETY: NULL or a live client (documented).
         let client = unsafe { ref_arg(client, "client") }?;
-        to_file(Some(client), api_key, session_id, timeout_ms, flags, path)
+        to_file(
+            Some(client),
+            api_key,
+            session_id,
+            timeout_ms,
+            flags,
+            path,
+            std::ptr::null(),
+        )
     })
 }
 
@@ -204,6 +237,61 @@ pub extern "C" fn bb_client_wait_for_downloads_to_buffer(
             flags,
             out_data,
             out_len,
+            std::ptr::null(),
+        )
+    })
+}
+
+/// As `bb_client_wait_for_downloads`, with per-call `options` (see
+/// `bb_call_options`). `client` NULL means the process-wide default client;
+/// `options` NULL the defaults. A triggered cancel handle ends the wait
+/// with `BB_ERR_CANCELLED` within about 100 ms, during a poll or between
+/// polls, with no file created and a file already at `path` untouched.
+///
+/// Ownership: `client`, the strings and `options` (with its cancel handle)
+/// are borrowed for the call.
+#[no_mangle]
+pub extern "C" fn bb_client_wait_for_downloads_opts(
+    client: *const bb_client,
+    api_key: *const c_char,
+    session_id: *const c_char,
+    timeout_ms: u32,
+    flags: u32,
+    path: *const c_char,
+    options: *const bb_call_options,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    ffi_guard!(err, {
+        // SAFETY: NULL or a live client (documented).
+        let client = unsafe { client.as_ref() };
+        to_file(
+            client, api_key, session_id, timeout_ms, flags, path, options,
+        )
+    })
+}
+
+/// As `bb_client_wait_for_downloads_to_buffer`, with per-call `options` as
+/// `bb_client_wait_for_downloads_opts` (`client` NULL: the default client).
+///
+/// Ownership: as `bb_client_wait_for_downloads_to_buffer`; `options` is
+/// borrowed.
+#[no_mangle]
+pub extern "C" fn bb_client_wait_for_downloads_to_buffer_opts(
+    client: *const bb_client,
+    api_key: *const c_char,
+    session_id: *const c_char,
+    timeout_ms: u32,
+    flags: u32,
+    out_data: *mut *mut u8,
+    out_len: *mut usize,
+    options: *const bb_call_options,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    ffi_guard!(err, {
+        // SAFETY: NULL or a live client (documented).
+        let client = unsafe { client.as_ref() };
+        to_buffer(
+            client, api_key, session_id, timeout_ms, flags, out_data, out_len, options,
         )
     })
 }
