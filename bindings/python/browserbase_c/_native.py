@@ -88,11 +88,34 @@ class BbArchiveEntry(Structure):
         self.struct_size = ctypes.sizeof(BbArchiveEntry)  # BB_ARCHIVE_ENTRY_INIT
 
 
+class BbCancel(_Opaque):
+    """``bb_cancel``."""
+
+
+class BbCallOptions(Structure):
+    """``bb_call_options``, an extensible struct like ``bb_archive_entry``
+    (``struct_size`` first; BB_CALL_OPTIONS_INIT is every option off)."""
+
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("cancel", c_void_p),
+        ("progress", c_void_p),
+        ("progress_user_data", c_void_p),
+    ]
+
+    def __init__(self, cancel: Any = None) -> None:
+        super().__init__()
+        self.struct_size = ctypes.sizeof(BbCallOptions)
+        self.cancel = ctypes.cast(cancel, c_void_p) if cancel else None
+
+
 ErrorP = POINTER(BbError)
 ErrorPP = POINTER(ErrorP)
 ClientP = POINTER(BbClient)
 BuilderP = POINTER(BbClientBuilder)
 ArchiveP = POINTER(BbArchive)
+CancelP = POINTER(BbCancel)
+OptionsP = POINTER(BbCallOptions)
 BufferP = POINTER(c_uint8)
 WRITE_CALLBACK = CFUNCTYPE(c_int, c_void_p, POINTER(c_uint8), c_size_t)
 #: ``bb_progress_callback``: (user_data, received, total or -1) -> 0 to go on.
@@ -147,6 +170,37 @@ PROTOTYPES = {
         bb_code_t,
         [c_char_p, c_char_p, c_uint32, c_char_p, ErrorPP],
     ),
+    # Cancel handles and the calls with per-call options (client NULL: the
+    # process-wide default client).
+    "bb_cancel_new": (bb_code_t, [POINTER(CancelP), ErrorPP]),
+    "bb_cancel_trigger": (None, [CancelP]),
+    "bb_cancel_is_triggered": (c_int, [CancelP]),
+    "bb_cancel_free": (None, [CancelP]),
+    "bb_client_download_opts": (
+        bb_code_t,
+        [ClientP, c_char_p, c_char_p, c_char_p, OptionsP, ErrorPP],
+    ),
+    "bb_client_download_to_buffer_opts": (
+        bb_code_t,
+        [ClientP, c_char_p, c_char_p, *_BUFFER_OUT, OptionsP, ErrorPP],
+    ),
+    "bb_client_download_to_callback_opts": (
+        bb_code_t,
+        [ClientP, c_char_p, c_char_p, WRITE_CALLBACK, c_void_p, OptionsP, ErrorPP],
+    ),
+    "bb_client_wait_for_downloads_opts": (
+        bb_code_t,
+        [ClientP, c_char_p, c_char_p, c_uint32, c_uint32, c_char_p, OptionsP, ErrorPP],
+    ),
+    "bb_client_wait_for_downloads_to_buffer_opts": (
+        bb_code_t,
+        [ClientP, c_char_p, c_char_p, c_uint32, c_uint32, *_BUFFER_OUT, OptionsP, ErrorPP],
+    ),
+    "bb_client_extract_downloads_opts": (
+        bb_code_t,
+        [ClientP, c_char_p, c_char_p, c_uint32, c_uint32, c_char_p, OptionsP, ErrorPP],
+    ),
+    "bb_archive_extract_to_opts": (bb_code_t, [ArchiveP, c_char_p, OptionsP, ErrorPP]),
     # Builders and clients.
     "bb_client_builder_new": (BuilderP, []),
     "bb_client_builder_free": (None, [BuilderP]),
