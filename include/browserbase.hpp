@@ -531,6 +531,56 @@ private:
 /// exception it throws cancels the download and propagates.
 using WriteFunction = detail::WriteFunction;
 
+/// A cancel handle (RAII over bb_cancel): pass it to calls through
+/// CallOptions; trigger() makes them throw CancelledError within about
+/// 100 ms, wherever they are, leaving nothing behind. trigger() is safe from
+/// any thread and from a signal handler (it is bb_cancel_trigger: an atomic
+/// store and one write(2)). Stays triggered: use one per operation. Must
+/// outlive the calls using it (and any signal handler that may trigger it).
+/// Move-only.
+class Cancel {
+public:
+    Cancel() {
+        bb_error *err = nullptr;
+        const bb_code rc = bb_cancel_new(&ptr_, &err);
+        detail::check(rc, err);
+    }
+    Cancel(Cancel &&other) noexcept : ptr_(std::exchange(other.ptr_, nullptr)) {}
+    Cancel &operator=(Cancel &&other) noexcept {
+        if (this != &other) {
+            bb_cancel_free(ptr_);
+            ptr_ = std::exchange(other.ptr_, nullptr);
+        }
+        return *this;
+    }
+    Cancel(const Cancel &) = delete;
+    Cancel &operator=(const Cancel &) = delete;
+    ~Cancel() { bb_cancel_free(ptr_); }
+
+    /// Stops every call using this handle. Async-signal-safe; idempotent.
+    void trigger() const noexcept { bb_cancel_trigger(ptr_); }
+    /// Whether trigger() was called. Async-signal-safe.
+    [[nodiscard]] bool triggered() const noexcept { return bb_cancel_is_triggered(ptr_) != 0; }
+    /// The C handle (NULL once moved from); still owned by this object.
+    [[nodiscard]] bb_cancel *get() const noexcept { return ptr_; }
+
+private:
+    bb_cancel *ptr_ = nullptr;
+};
+
+/// Per-call options of the Client and Archive methods that take them:
+///
+///     browserbase::Cancel cancel;
+///     client.download(id, "out.zip", browserbase::CallOptions{&cancel, progress});
+///
+/// `cancel` (not owned; may be null) stops the call; `progress` (may be
+/// empty) replaces the client's progress function for this call, as
+/// ClientOptions::progress (returning false or throwing cancels).
+struct CallOptions {
+    const Cancel *cancel = nullptr;
+    ProgressFunction progress;
+};
+
 class ClientBuilder;
 
 // ===========================================================================
@@ -573,27 +623,38 @@ public:
     /// file at `path` untouched).
     void download(std::string_view session_id, const std::filesystem::path &path,
                   ApiKey api_key = std::nullopt) const {
+        download(session_id, path, CallOptions{}, api_key);
+    }
+    /// As download, with per-call options (a Cancel, a progress function).
+    void download(std::string_view session_id, const std::filesystem::path &path,
+                  const CallOptions &call, ApiKey api_key = std::nullopt) const {
         detail::OptCString key("api_key", api_key.value());
         detail::CString id("session_id", session_id);
-        detail::ProgressScope scope(progress_ != nullptr);
+        Call c(*this, call);
         bb_error *err = nullptr;
-        const bb_code rc = bb_client_download(handle(), key.get(), id.get(),
-                                              detail::path_arg("path", path), &err);
-        scope.check(rc, err);
+        const bb_code rc = bb_client_download_opts(handle(), key.get(), id.get(),
+                                                   detail::path_arg("path", path), &c.options,
+                                                   &err);
+        c.scope.check(rc, err);
     }
 
     /// Downloads the archive into a library buffer, without copying it.
     [[nodiscard]] Buffer download_buffer(std::string_view session_id,
                                          ApiKey api_key = std::nullopt) const {
+        return download_buffer(session_id, CallOptions{}, api_key);
+    }
+    /// As download_buffer, with per-call options.
+    [[nodiscard]] Buffer download_buffer(std::string_view session_id, const CallOptions &call,
+                                         ApiKey api_key = std::nullopt) const {
         detail::OptCString key("api_key", api_key.value());
         detail::CString id("session_id", session_id);
         std::uint8_t *data = nullptr;
         std::size_t len = 0;
-        detail::ProgressScope scope(progress_ != nullptr);
+        Call c(*this, call);
         bb_error *err = nullptr;
-        const bb_code rc =
-            bb_client_download_to_buffer(handle(), key.get(), id.get(), &data, &len, &err);
-        scope.check(rc, err);
+        const bb_code rc = bb_client_download_to_buffer_opts(handle(), key.get(), id.get(), &data,
+                                                             &len, &c.options, &err);
+        c.scope.check(rc, err);
         return Buffer(data, len);
     }
 
@@ -602,22 +663,33 @@ public:
                                                            ApiKey api_key = std::nullopt) const {
         return download_buffer(session_id, api_key).to_vector();
     }
+    /// As download_bytes, with per-call options.
+    [[nodiscard]] std::vector<std::uint8_t> download_bytes(std::string_view session_id,
+                                                           const CallOptions &call,
+                                                           ApiKey api_key = std::nullopt) const {
+        return download_buffer(session_id, call, api_key).to_vector();
+    }
 
     /// Streams the archive chunk by chunk to `write`; returns the number of
     /// bytes it accepted. Only the start is checked to be a ZIP archive:
     /// treat the data as unverified until this returns.
     std::uint64_t download_to(std::string_view session_id, const WriteFunction &write,
                               ApiKey api_key = std::nullopt) const {
+        return download_to(session_id, write, CallOptions{}, api_key);
+    }
+    /// As download_to, with per-call options.
+    std::uint64_t download_to(std::string_view session_id, const WriteFunction &write,
+                              const CallOptions &call, ApiKey api_key = std::nullopt) const {
         if (!write) detail::invalid("download_to: the write function is empty");
         detail::OptCString key("api_key", api_key.value());
         detail::CString id("session_id", session_id);
         detail::WriteContext context{&write, nullptr, 0};
-        detail::ProgressScope scope(progress_ != nullptr);
+        Call c(*this, call);
         bb_error *err = nullptr;
-        bb_code rc = bb_client_download_to_callback(handle(), key.get(), id.get(),
-                                                    &browserbase_hpp_write_trampoline, &context,
-                                                    &err);
-        scope.rethrow_if_thrown(err);
+        bb_code rc = bb_client_download_to_callback_opts(handle(), key.get(), id.get(),
+                                                         &browserbase_hpp_write_trampoline,
+                                                         &context, &c.options, &err);
+        c.scope.rethrow_if_thrown(err);
         return detail::finish_streaming(rc, err, context);
     }
 
@@ -626,30 +698,43 @@ public:
     void wait_for_downloads(std::string_view session_id, const std::filesystem::path &path,
                             const WaitOptions &options = {},
                             ApiKey api_key = std::nullopt) const {
+        wait_for_downloads(session_id, path, options, CallOptions{}, api_key);
+    }
+    /// As wait_for_downloads, with per-call options (a Cancel also ends
+    /// the sleeps between polls).
+    void wait_for_downloads(std::string_view session_id, const std::filesystem::path &path,
+                            const WaitOptions &options, const CallOptions &call,
+                            ApiKey api_key = std::nullopt) const {
         detail::OptCString key("api_key", api_key.value());
         detail::CString id("session_id", session_id);
-        detail::ProgressScope scope(progress_ != nullptr);
+        Call c(*this, call);
         bb_error *err = nullptr;
-        const bb_code rc = bb_client_wait_for_downloads(
+        const bb_code rc = bb_client_wait_for_downloads_opts(
             handle(), key.get(), id.get(), detail::ms_arg("timeout", options.timeout),
-            flags(options), detail::path_arg("path", path), &err);
-        scope.check(rc, err);
+            flags(options), detail::path_arg("path", path), &c.options, &err);
+        c.scope.check(rc, err);
     }
 
     /// As wait_for_downloads, returning the archive in memory.
     [[nodiscard]] std::vector<std::uint8_t> wait_for_downloads_bytes(
         std::string_view session_id, const WaitOptions &options = {},
         ApiKey api_key = std::nullopt) const {
+        return wait_for_downloads_bytes(session_id, options, CallOptions{}, api_key);
+    }
+    /// As wait_for_downloads_bytes, with per-call options.
+    [[nodiscard]] std::vector<std::uint8_t> wait_for_downloads_bytes(
+        std::string_view session_id, const WaitOptions &options, const CallOptions &call,
+        ApiKey api_key = std::nullopt) const {
         detail::OptCString key("api_key", api_key.value());
         detail::CString id("session_id", session_id);
         std::uint8_t *data = nullptr;
         std::size_t len = 0;
-        detail::ProgressScope scope(progress_ != nullptr);
+        Call c(*this, call);
         bb_error *err = nullptr;
-        const bb_code rc = bb_client_wait_for_downloads_to_buffer(
+        const bb_code rc = bb_client_wait_for_downloads_to_buffer_opts(
             handle(), key.get(), id.get(), detail::ms_arg("timeout", options.timeout),
-            flags(options), &data, &len, &err);
-        scope.check(rc, err);
+            flags(options), &data, &len, &c.options, &err);
+        c.scope.check(rc, err);
         return Buffer(data, len).to_vector();
     }
 
@@ -658,14 +743,21 @@ public:
     void extract_downloads(std::string_view session_id, const std::filesystem::path &dir,
                            const WaitOptions &options = {},
                            ApiKey api_key = std::nullopt) const {
+        extract_downloads(session_id, dir, options, CallOptions{}, api_key);
+    }
+    /// As extract_downloads, with per-call options (a Cancel also stops the
+    /// extraction, leaving `dir` as it was).
+    void extract_downloads(std::string_view session_id, const std::filesystem::path &dir,
+                           const WaitOptions &options, const CallOptions &call,
+                           ApiKey api_key = std::nullopt) const {
         detail::OptCString key("api_key", api_key.value());
         detail::CString id("session_id", session_id);
-        detail::ProgressScope scope(progress_ != nullptr);
+        Call c(*this, call);
         bb_error *err = nullptr;
-        const bb_code rc = bb_client_extract_downloads(
+        const bb_code rc = bb_client_extract_downloads_opts(
             handle(), key.get(), id.get(), detail::ms_arg("timeout", options.timeout),
-            flags(options), detail::path_arg("dir", dir), &err);
-        scope.check(rc, err);
+            flags(options), detail::path_arg("dir", dir), &c.options, &err);
+        c.scope.check(rc, err);
     }
 
 private:
@@ -681,6 +773,26 @@ private:
         if (!ptr_) detail::invalid("use of a moved-from browserbase::Client");
         return ptr_.get();
     }
+
+    /// One call's bb_call_options, with the call's progress function (if
+    /// any) behind the C trampoline, and the scope that rethrows what a
+    /// progress function threw.
+    struct Call {
+        Call(const Client &client, const CallOptions &call)
+            : context{call.progress},
+              scope(client.progress_ != nullptr || static_cast<bool>(call.progress)) {
+            options.cancel = call.cancel ? call.cancel->get() : nullptr;
+            if (call.progress) {
+                options.progress = &browserbase_hpp_progress_trampoline;
+                options.progress_user_data = &context;
+            }
+        }
+        Call(const Call &) = delete;
+        Call &operator=(const Call &) = delete;
+        detail::ProgressContext context;
+        detail::ProgressScope scope;
+        bb_call_options options = BB_CALL_OPTIONS_INIT;
+    };
     static std::uint32_t flags(const WaitOptions &options) noexcept {
         return options.stable ? static_cast<std::uint32_t>(BB_WAIT_STABLE)
                               : static_cast<std::uint32_t>(BB_WAIT_DEFAULT);
@@ -1055,9 +1167,15 @@ public:
     /// Extracts every entry safely into `dir` (created if missing): an
     /// unsafe name, a link or an encrypted entry refuses the whole archive
     /// (InvalidArchiveError, nothing written); a failure leaves `dir` as it was.
-    void extract_to(const std::filesystem::path &dir) const {
+    void extract_to(const std::filesystem::path &dir) const { extract_to(dir, CallOptions{}); }
+    /// As extract_to, stopped by `call.cancel` (CancelledError, `dir` left
+    /// as it was); extraction reports no progress.
+    void extract_to(const std::filesystem::path &dir, const CallOptions &call) const {
+        bb_call_options options = BB_CALL_OPTIONS_INIT;
+        options.cancel = call.cancel ? call.cancel->get() : nullptr;
         bb_error *err = nullptr;
-        const bb_code rc = bb_archive_extract_to(handle(), detail::path_arg("dir", dir), &err);
+        const bb_code rc =
+            bb_archive_extract_to_opts(handle(), detail::path_arg("dir", dir), &options, &err);
         detail::check(rc, err);
     }
 

@@ -475,3 +475,96 @@ fn c_a_cancel_from_a_signal_handler_ends_the_call_at_every_moment() {
         c_cancel_at("signal", moment);
     }
 }
+
+/// A signal that lands on the calling thread itself, right after the first
+/// bytes (inside the progress callback): its handler triggers the handle,
+/// and the stalled body must not be waited for.
+#[test]
+fn a_signal_on_the_calling_thread_mid_body_ends_the_call() {
+    let _g = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    // SAFETY: installs a handler that only triggers a handle.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_sigusr2 as *const () as usize;
+        libc::sigemptyset(&mut action.sa_mask);
+        assert_eq!(
+            libc::sigaction(libc::SIGUSR2, &action, std::ptr::null_mut()),
+            0
+        );
+    }
+    let setup = setup(Moment::MidBody);
+    let client = client_for(&setup.base);
+    // Twice through one client: the second call's handle is a new eventfd
+    // (likely with the first one's descriptor number) on the same runtime.
+    for round in 0..2 {
+        setup.server.script(S, &["stall-body 20000 60000"]);
+        let cancel = Cancel::new().unwrap();
+        let boxed = Box::into_raw(Box::new(cancel.clone()));
+        SIGNALLED.store(boxed, Ordering::SeqCst);
+        let sent = std::sync::atomic::AtomicBool::new(false);
+        let options = CallOptions::new()
+            .cancel(cancel.clone())
+            .progress(Progress::new(move |received, _| {
+                if received > 0 && !sent.swap(true, Ordering::SeqCst) {
+                    // SAFETY: signals this very thread.
+                    unsafe { libc::pthread_kill(libc::pthread_self(), libc::SIGUSR2) };
+                }
+                true
+            }));
+        let started = Instant::now();
+        let e = client
+            .download_to_file_with_options(KEY, S, &setup.path, &options)
+            .unwrap_err();
+        let took = started.elapsed();
+        SIGNALLED.store(std::ptr::null_mut(), Ordering::SeqCst);
+        // SAFETY: from Box::into_raw above; the handler ran already.
+        drop(unsafe { Box::from_raw(boxed) });
+        assert_eq!(e.kind(), ErrorKind::Cancelled, "round {round}: {e:?}");
+        assert!(took < HANG, "round {round}: took {took:?}");
+    }
+    setup.assert_clean(Moment::MidBody);
+}
+
+/// A call cancelled mid-body leaves its connection in the middle of a
+/// response: the next call on the same client must not be sent on it (it
+/// would wait for the server's stall, then time out and retry). A guard:
+/// hyper already refuses such a connection; this keeps it so.
+#[test]
+fn the_call_after_a_mid_body_cancel_gets_a_fresh_connection() {
+    let _g = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    let setup = setup(Moment::MidBody);
+    let client = client_for(&setup.base);
+    for round in 0..3 {
+        setup.server.script(S, &["stall-body 20000 60000"]);
+        let cancel = Cancel::new().unwrap();
+        let (got_bytes, bytes) = mpsc::channel::<()>();
+        let options = CallOptions::new()
+            .cancel(cancel.clone())
+            .progress(Progress::new(move |received, _| {
+                if received > 0 {
+                    let _ = got_bytes.send(());
+                }
+                true
+            }));
+        let e = std::thread::scope(|scope| {
+            let call =
+                scope.spawn(|| client.download_to_file_with_options(KEY, S, &setup.path, &options));
+            bytes.recv().unwrap();
+            cancel.trigger();
+            call.join().unwrap()
+        })
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Cancelled, "round {round}: {e:?}");
+        // The next call: the whole archive, at once, in one request.
+        setup.server.clear_requests();
+        let started = Instant::now();
+        let got = client.download_to_vec(KEY, S).unwrap();
+        assert!(got.len() > 200_000, "round {round}");
+        assert!(
+            started.elapsed() < HANG,
+            "round {round}: the next call took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(setup.server.request_count(), 1, "round {round}");
+    }
+}

@@ -43,6 +43,8 @@ const CONFLICT_SESSION: &str = "cpp-conflict";
 const RESET_SESSION: &str = "cpp-reset";
 const STALL_SESSION: &str = "cpp-stall";
 const CANCEL_SESSION: &str = "cpp-cancel";
+const HANG_SESSION: &str = "cpp-hang";
+const HANG_SESSION2: &str = "cpp-hang-2";
 
 #[test]
 fn cpp_wrapper_test_program_passes() {
@@ -55,6 +57,21 @@ fn cpp_wrapper_test_program_passes() {
         CANCEL_SESSION,
     ] {
         server.add_file(session, "report.pdf", b"%PDF-1.4 cpp wrapper test");
+    }
+    // Incompressible and big enough that the archive's first 20,000 bytes
+    // come before the 60 s stall.
+    let mut x: u32 = 2_463_534_242;
+    let filler: Vec<u8> = (0..200_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect();
+    for session in [HANG_SESSION, HANG_SESSION2] {
+        server.add_file(session, "big.bin", &filler);
+        server.script(session, &["stall-body 20000 60000"]);
     }
     server.ready_after_ms(SYNC_SESSION, 300);
     server.script(CONFLICT_SESSION, &["status 409"]);
@@ -79,7 +96,9 @@ fn cpp_wrapper_test_program_passes() {
         .env("BB_TEST_CONFLICT_SESSION", CONFLICT_SESSION)
         .env("BB_TEST_RESET_SESSION", RESET_SESSION)
         .env("BB_TEST_STALL_SESSION", STALL_SESSION)
-        .env("BB_TEST_CANCEL_SESSION", CANCEL_SESSION);
+        .env("BB_TEST_CANCEL_SESSION", CANCEL_SESSION)
+        .env("BB_TEST_HANG_SESSION", HANG_SESSION)
+        .env("BB_TEST_HANG_SESSION2", HANG_SESSION2);
     let run = run(&mut command);
     assert_all_checks_passed(&run, MIN_CHECKS);
 
@@ -99,6 +118,10 @@ fn cpp_wrapper_test_program_passes() {
         "the download whose write function threw was retried: {cancelled:#?}\n{}",
         run.describe()
     );
+    // The calls cancelled before they started sent nothing: one request
+    // each, the stalled downloads'.
+    assert_eq!(to(HANG_SESSION).len(), 1, "{}", run.describe());
+    assert_eq!(to(HANG_SESSION2).len(), 1, "{}", run.describe());
     assert_eq!(
         to(CONFLICT_SESSION).len(),
         1,

@@ -10,10 +10,15 @@
 //   BB_TEST_RESET_SESSION    a session whose next request is reset
 //   BB_TEST_STALL_SESSION    a session whose next answer stalls 3 s
 //   BB_TEST_CANCEL_SESSION   a session only the cancelled download uses
+//   BB_TEST_HANG_SESSION, BB_TEST_HANG_SESSION2  sessions whose next answer
+//                            stalls 60 s after its first bytes (a Cancel ends it)
 //
 // Prints TAP-style lines and "N passed, M failed"; exits 1 if a check failed.
 
 #include "browserbase.hpp"
+
+#include <pthread.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <atomic>
@@ -25,6 +30,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <iterator>
 #include <mutex>
 #include <optional>
@@ -214,6 +220,14 @@ bb::ClientOptions options_for(const std::string &base_url) {
 
 }  // namespace
 
+// The Cancel a SIGUSR1 handler triggers (trigger() is async-signal-safe).
+static const bb::Cancel *volatile signal_cancel = nullptr;
+
+extern "C" void on_sigusr1(int) {
+    if (const bb::Cancel *c = signal_cancel) c->trigger();
+}
+
+
 int main() {
     const std::string base_url = env("BROWSERBASE_BASE_URL");
     const fs::path dir = env("BB_TEST_DIR");
@@ -222,6 +236,15 @@ int main() {
     const std::string reset_session = env("BB_TEST_RESET_SESSION");
     const std::string stall_session = env("BB_TEST_STALL_SESSION");
     const std::string cancel_session = env("BB_TEST_CANCEL_SESSION");
+    const std::string hang_session = env("BB_TEST_HANG_SESSION");
+    const std::string hang_session2 = env("BB_TEST_HANG_SESSION2");
+    {
+        struct sigaction action;
+        std::memset(&action, 0, sizeof action);
+        action.sa_handler = on_sigusr1;
+        sigemptyset(&action.sa_mask);
+        sigaction(SIGUSR1, &action, nullptr);
+    }
 
     try {
         check(bb::version() == BB_VERSION_STRING, "version() == BB_VERSION_STRING",
@@ -787,6 +810,106 @@ int main() {
         expect_error<bb::NotReadyError>("extract_downloads(empty, 0 ms): NotReadyError",
                                         BB_ERR_NOT_READY, 0,
                                         [&] { bb::extract_downloads(EMPTY, dir / "x3", 0ms); });
+
+        // ---- Cancellation and per-call options ---------------------------------
+        {
+            static_assert(!std::is_copy_constructible_v<bb::Cancel>, "Cancel is move-only");
+            static_assert(std::is_nothrow_move_constructible_v<bb::Cancel>);
+            static_assert(noexcept(std::declval<const bb::Cancel &>().trigger()),
+                          "trigger() is usable from a signal handler");
+            bb::Client plain;
+            // A per-call progress function replaces the client's (none here).
+            std::uint64_t last = 0;
+            int calls = 0;
+            const auto bytes = plain.download_bytes(
+                DEMO, bb::CallOptions{nullptr, [&](std::uint64_t received,
+                                                   std::optional<std::uint64_t>) {
+                                          ++calls;
+                                          last = received;
+                                          return true;
+                                      }});
+            check(calls >= 2 && last == bytes.size(), "CallOptions::progress is called",
+                  std::to_string(calls) + " calls");
+            {
+                std::string caught;
+                try {
+                    (void)plain.download_bytes(
+                        DEMO, bb::CallOptions{nullptr,
+                                              [](std::uint64_t, std::optional<std::uint64_t>)
+                                                  -> bool { throw std::runtime_error("p"); }});
+                } catch (const bb::Error &e) {
+                    caught = std::string("bb::Error: ") + e.what();
+                } catch (const std::runtime_error &e) {
+                    caught = e.what();
+                }
+                check(caught == "p", "an exception thrown in CallOptions::progress propagates",
+                      caught);
+            }
+
+            // Triggered before the call: CancelledError at once, no file.
+            bb::Cancel before;
+            check(!before.triggered(), "a new Cancel is not triggered");
+            before.trigger();
+            before.trigger();
+            check(before.triggered(), "trigger() sets it (and is idempotent)");
+            expect_error<bb::CancelledError>("a Cancel triggered before: CancelledError",
+                                             BB_ERR_CANCELLED, 0, [&] {
+                                                 plain.download(hang_session, dir / "never.zip",
+                                                                bb::CallOptions{&before, {}});
+                                             });
+            check(!fs::exists(dir / "never.zip"), "no file after a cancelled download");
+            bb::Archive demo = bb::Archive::open(free_zip);
+            expect_error<bb::CancelledError>("Archive::extract_to with a triggered Cancel",
+                                             BB_ERR_CANCELLED, 0, [&] {
+                                                 demo.extract_to(dir / "never",
+                                                                 bb::CallOptions{&before, {}});
+                                             });
+            check(!fs::exists(dir / "never"), "no directory after a cancelled extraction");
+
+            // Mid-body against a server gone silent for 60 s, from another
+            // thread: once the first bytes arrived (the progress function
+            // says so), a helper thread triggers.
+            for (const bool by_signal : {false, true}) {
+                bb::Cancel cancel;
+                std::promise<void> got_bytes;
+                bool told = false;
+                const pthread_t caller = pthread_self();
+                signal_cancel = &cancel;
+                std::thread helper([&, future = got_bytes.get_future()]() mutable {
+                    future.wait();
+                    if (by_signal) {
+                        pthread_kill(caller, SIGUSR1);  // the handler triggers
+                    } else {
+                        cancel.trigger();
+                    }
+                });
+                const auto t0 = std::chrono::steady_clock::now();
+                const std::string what = by_signal ? "a Cancel triggered by a signal handler"
+                                                   : "a Cancel triggered by another thread";
+                expect_error<bb::CancelledError>(
+                    what + " ends a stalled download: CancelledError", BB_ERR_CANCELLED, 0, [&] {
+                        plain.download(by_signal ? hang_session2 : hang_session,
+                                       dir / "stalled.zip",
+                                       bb::CallOptions{&cancel, [&](std::uint64_t received,
+                                                                    std::optional<std::uint64_t>) {
+                                                           if (received > 0 && !told) {
+                                                               told = true;
+                                                               got_bytes.set_value();
+                                                           }
+                                                           return true;
+                                                       }});
+                    });
+                if (!told) got_bytes.set_value();
+                helper.join();
+                signal_cancel = nullptr;
+                const auto took = std::chrono::steady_clock::now() - t0;
+                check(took < 20s, what + ": long before the server's 60 s",
+                      std::to_string(
+                          std::chrono::duration_cast<std::chrono::milliseconds>(took).count()) +
+                          " ms");
+                check(!fs::exists(dir / "stalled.zip"), what + ": no file left");
+            }
+        }
     } catch (const bb::Error &e) {
         check(false, "no unexpected exception", describe(e));
     } catch (const std::exception &e) {
