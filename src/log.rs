@@ -374,3 +374,58 @@ macro_rules! bb_log {
     };
 }
 pub(crate) use bb_log;
+
+#[cfg(test)]
+mod tests {
+    use super::{CallGuard, Installed, CALLING};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Barrier};
+
+    /// A replacer (marks it retired, then checks) racing the thread that
+    /// ends the last call (counts itself out, then checks): `release` runs
+    /// exactly once, whichever sees the other's change, and never while the
+    /// call is still counted.
+    #[test]
+    fn release_runs_exactly_once_when_replacer_and_last_call_race() {
+        for _ in 0..500 {
+            let released = Arc::new(AtomicUsize::new(0));
+            let r = released.clone();
+            let installed = Arc::new(Installed::new(
+                Arc::new(|_, _: &str| {}),
+                Some(Box::new(move || {
+                    r.fetch_add(1, Ordering::SeqCst);
+                })),
+            ));
+            installed.calls.fetch_add(1, Ordering::SeqCst);
+            let barrier = Arc::new(Barrier::new(2));
+            let (i, b) = (installed.clone(), barrier.clone());
+            let caller = std::thread::spawn(move || {
+                CALLING.with(|c| c.borrow_mut().push(Arc::as_ptr(&i) as usize));
+                let guard = CallGuard(&i);
+                b.wait();
+                drop(guard);
+            });
+            barrier.wait();
+            installed.retired.store(true, Ordering::SeqCst);
+            installed.release_if_done();
+            caller.join().unwrap();
+            assert_eq!(released.load(Ordering::SeqCst), 1);
+            installed.release_if_done();
+            assert_eq!(released.load(Ordering::SeqCst), 1, "released twice");
+        }
+    }
+
+    #[test]
+    fn a_callback_still_installed_is_never_released() {
+        let released = Arc::new(AtomicUsize::new(0));
+        let r = released.clone();
+        let installed = Installed::new(
+            Arc::new(|_, _: &str| {}),
+            Some(Box::new(move || {
+                r.fetch_add(1, Ordering::SeqCst);
+            })),
+        );
+        installed.release_if_done();
+        assert_eq!(released.load(Ordering::SeqCst), 0);
+    }
+}
