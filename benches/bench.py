@@ -21,7 +21,7 @@ Environment:
   BENCH_QUICK=1     a 64 MiB archive and 3 runs, written to
                     target/bench/BENCHMARKS.quick.md instead of BENCHMARKS.md
   BENCH_RUNS=N      runs per case (at least 5 unless quick; default 7)
-  BENCH_CASES=a,b   only these cases: file, buffer, seq, par, first, wait
+  BENCH_CASES=a,b   only these cases: file, buffer, seq, par, first, wait, cancel
                     (written to target/bench/BENCHMARKS.partial.md)
   BENCH_DIR=DIR     work directory (default: a new one in the system temp dir,
                     removed at the end); needs about 3.5 GiB free
@@ -61,7 +61,9 @@ BIG_SIZE = 64 * MIB if QUICK else GIB
 RUNS = int(os.environ.get("BENCH_RUNS", "3" if QUICK else "7"))
 if not QUICK and RUNS < 5:
     sys.exit("bench: BENCH_RUNS must be at least 5 (BENCH_QUICK=1 for fewer)")
-ALL_CASES = ["file", "buffer", "seq", "par", "first", "wait"]
+ALL_CASES = ["file", "buffer", "seq", "par", "first", "wait", "cancel"]
+# Cancelled calls timed per run of the "cancel" case.
+CANCEL_TRIES = 20
 CASES = [c for c in os.environ.get("BENCH_CASES", ",".join(ALL_CASES)).split(",") if c]
 for c in CASES:
     if c not in ALL_CASES:
@@ -226,6 +228,8 @@ def build(work):
     sh([cc, *flags, str(BENCHES / "bb_bench.c"), "-o", str(work / "bb_bench"),
         f"-L{RELEASE}", "-lbrowserbase", "-lpthread", f"-Wl,-rpath,{RELEASE}"])
     sh([cc, *flags, str(BENCHES / "bb_first.c"), "-o", str(work / "bb_first"), "-ldl"])
+    sh([cc, *flags, str(BENCHES / "bb_cancel.c"), "-o", str(work / "bb_cancel"),
+        f"-L{RELEASE}", "-lbrowserbase", "-lpthread", f"-Wl,-rpath,{RELEASE}"])
     global BB_TIME
     BB_TIME = work / "bb_time"
     sh([cc, *flags, str(BENCHES / "bb_time.c"), "-o", str(BB_TIME)])
@@ -253,7 +257,7 @@ def make_archives(sessions):
     stored_zip(small, name, SMALL_SIZE)
     overhead = small.stat().st_size - SMALL_SIZE
     stored_zip(small, name, SMALL_SIZE - overhead)  # the whole archive: exactly 20 KiB
-    for sid in ("ready-1500", "ready-10000"):
+    for sid in ("ready-1500", "ready-10000", "stall"):
         shutil.copyfile(small, sessions / f"{sid}.zip")
     # Written back now rather than during the first runs.
     os.sync()
@@ -662,6 +666,20 @@ def main():
                 table.row(case, "″ polls per call (per second)", f"{med(polls):g} ({med(rate):.2f}/s)",
                           f"{min(polls)} – {max(polls)}", "", "about ≤ 1/s over a long wait" if t_ms >= 10000 else "",
                           verdict(med(rate) <= 1.05) if t_ms >= 10000 else "")
+
+        # ---- cancellation latency ---------------------------------------------
+        if "cancel" in CASES:
+            case = "cancel: `bb_cancel_trigger` to the call's return, server silent mid-body"
+            log(case)
+            steps = "\n".join(["stall-body 1000 60000"] * CANCEL_TRIES).encode()
+            server.control("POST", "sessions/stall/script", steps)
+            out_text = subprocess.run([str(work / "bb_cancel"), "stall", str(CANCEL_TRIES)], env=env,
+                                      check=True, capture_output=True, text=True, timeout=300).stdout
+            ms = [float(x) for x in out_text.split()]
+            raw["cancel"] = {"libbrowserbase": ms}
+            table.row(case, f"libbrowserbase (`bb_client_download_to_callback_opts`; {len(ms)} tries, ms)",
+                      f"{med(ms):.2f} ms", f"{min(ms):.2f} – {max(ms):.2f} ms", "", "< 100 ms",
+                      verdict(med(ms) < 100))
 
         info["load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
         info["official Python SDK"] = sdk_version

@@ -120,6 +120,21 @@ impl Error {
     }
 }
 
+/// `e` without the path the `tempfile` crate appends to its errors (`...
+/// at path "/dir/.out.zip.XXXXXX.bbpart"`): a message names the path the
+/// caller gave, never the library's temporary file. OS errors (which carry
+/// no path) pass unchanged.
+pub(crate) fn without_temp_path(e: std::io::Error) -> std::io::Error {
+    if e.get_ref().is_none() {
+        return e;
+    }
+    let text = e.to_string();
+    match text.rfind(" at path \"") {
+        Some(at) => std::io::Error::new(e.kind(), text[..at].to_owned()),
+        None => e,
+    }
+}
+
 /// An error's message followed by its sources', without repeats.
 pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
@@ -140,6 +155,24 @@ pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_temporary_files_path_is_cut_from_io_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing");
+        let e = tempfile::Builder::new()
+            .prefix(".x.zip.")
+            .suffix(".bbpart")
+            .tempfile_in(&missing)
+            .unwrap_err();
+        assert!(e.to_string().contains(".bbpart"), "{e}");
+        let cut = without_temp_path(e);
+        assert_eq!(cut.kind(), std::io::ErrorKind::NotFound);
+        assert!(!cut.to_string().contains(".bbpart"), "{cut}");
+        assert!(cut.to_string().contains("No such file"), "{cut}");
+        let os = std::io::Error::from_raw_os_error(libc::EMFILE);
+        assert_eq!(without_temp_path(os).raw_os_error(), Some(libc::EMFILE));
+    }
 
     #[test]
     fn statuses_map_to_kinds() {

@@ -55,7 +55,7 @@ use zip::CompressionMethod;
 
 use crate::archive::{Archive, Entry, EntryKind};
 use crate::cancel::CallOptions;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{without_temp_path, Error, ErrorKind, Result};
 
 /// Default cap on the bytes one extraction writes: 4 GiB.
 pub const DEFAULT_MAX_TOTAL_BYTES: u64 = 4 << 30;
@@ -181,7 +181,7 @@ impl Archive {
             .map_err(|e| {
                 Error::io(
                     format_args!("cannot create a directory in {}", dir.display()),
-                    &e,
+                    &without_temp_path(e),
                 )
             })?;
 
@@ -261,7 +261,10 @@ impl Archive {
         match place(dir, &items, &staged, temp.path(), &mut changes) {
             Ok(done) => {
                 temp.close().map_err(|e| {
-                    Error::io(format_args!("cannot clean up in {}", dir.display()), &e)
+                    Error::io(
+                        format_args!("cannot clean up in {}", dir.display()),
+                        &without_temp_path(e),
+                    )
                 })?;
                 Ok(done)
             }

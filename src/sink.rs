@@ -14,7 +14,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::archive;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{without_temp_path, Error, ErrorKind, Result};
 
 pub trait Sink {
     /// Starts (or restarts, on a retry) the body. `content_length` is the
@@ -121,12 +121,9 @@ impl FileSink {
                 temp_prefix: prefix,
             },
             None => {
-                let temp = named_temp(dir, &prefix).map_err(|e| {
-                    Error::io(
-                        format_args!("cannot create a file in {}", dir.display()),
-                        &e,
-                    )
-                })?;
+                // The caller's path, not the temporary file's (issue 16).
+                let temp = named_temp(dir, &prefix)
+                    .map_err(|e| Error::io(format_args!("cannot write {}", path.display()), &e))?;
                 if let Some(m) = &existing {
                     adopt(temp.as_file(), m).map_err(|e| {
                         Error::io(format_args!("cannot write {}", path.display()), &e)
@@ -347,12 +344,14 @@ fn parent_dir(path: &Path) -> &Path {
 
 /// A new temporary file `<prefix>XXXXXX.bbpart` in `dir`, mode 0666 less the
 /// umask like any new file (curl's too), not tempfile's 0600.
+/// Its errors do not name it (see [`without_temp_path`]).
 fn named_temp(dir: &Path, prefix: &OsStr) -> std::io::Result<tempfile::NamedTempFile> {
     tempfile::Builder::new()
         .prefix(prefix)
         .suffix(".bbpart")
         .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(dir)
+        .map_err(without_temp_path)
 }
 
 /// Makes `file`, about to replace a file described by `old`, keep its owner

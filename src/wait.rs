@@ -29,7 +29,7 @@ use reqwest::Url;
 use crate::archive::{zip_error, Archive};
 use crate::cancel::CallOptions;
 use crate::client::Client;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{without_temp_path, Error, ErrorKind, Result};
 use crate::extract::{DirGuard, ExtractLimits, Extracted};
 use crate::request::{check_session_id, downloads_url, ApiKey};
 use crate::sink::{BufferSink, FileSink, Sink};
@@ -210,10 +210,10 @@ impl Client {
         let file = tempfile::tempfile_in(dir).map_err(|e| {
             Error::io(
                 format_args!("cannot create a file in {}", dir.display()),
-                &e,
+                &without_temp_path(e),
             )
         })?;
-        let mut spool = SpoolSink { file };
+        let mut spool = SpoolSink { file, dir };
         self.wait_loop(&key, session_id, &url, options, &mut spool, call)?;
         let archive = Archive::from_file(spool.file)?
             .with_label(format!("the archive of session {session_id}"));
@@ -430,23 +430,31 @@ impl Staged for BufferSink {
     }
 }
 
-/// An unnamed temporary file (already unlinked): nothing to clean up.
-struct SpoolSink {
+/// An unnamed temporary file (already unlinked) in `dir`, the caller's
+/// destination, which its errors name: nothing to clean up.
+struct SpoolSink<'a> {
     file: std::fs::File,
+    dir: &'a Path,
 }
 
-impl Sink for SpoolSink {
+impl SpoolSink<'_> {
+    fn write_error(&self, e: &std::io::Error) -> Error {
+        Error::io(format_args!("cannot write in {}", self.dir.display()), e)
+    }
+}
+
+impl Sink for SpoolSink<'_> {
     fn begin(&mut self, _content_length: Option<u64>) -> Result<()> {
-        self.file
+        let res = self
+            .file
             .set_len(0)
-            .and_then(|_| self.file.seek(SeekFrom::Start(0)).map(drop))
-            .map_err(|e| Error::io("cannot write a temporary file", &e))
+            .and_then(|_| self.file.seek(SeekFrom::Start(0)).map(drop));
+        res.map_err(|e| self.write_error(&e))
     }
 
     fn write(&mut self, chunk: &[u8]) -> Result<()> {
-        self.file
-            .write_all(chunk)
-            .map_err(|e| Error::io("cannot write a temporary file", &e))
+        let res = self.file.write_all(chunk);
+        res.map_err(|e| self.write_error(&e))
     }
 
     fn finish(&mut self) -> Result<()> {
@@ -454,7 +462,7 @@ impl Sink for SpoolSink {
     }
 }
 
-impl Staged for SpoolSink {
+impl Staged for SpoolSink<'_> {
     fn listing(&mut self) -> Result<Listing> {
         Listing::read(&mut self.file)
     }

@@ -331,6 +331,12 @@ fn rust_layout_of_the_public_structs_is_the_released_one() {
     assert_eq!(offset_of!(bb_archive_entry, mtime_unix), 32);
     assert_eq!(offset_of!(bb_archive_entry, download_time_ms), 40);
     assert_eq!(bb_archive_entry::default().struct_size, 48);
+    use browserbase::ffi::bb_call_options;
+    assert_eq!(size_of::<bb_call_options>(), 32);
+    assert_eq!(offset_of!(bb_call_options, cancel), 8);
+    assert_eq!(offset_of!(bb_call_options, progress), 16);
+    assert_eq!(offset_of!(bb_call_options, progress_user_data), 24);
+    assert_eq!(bb_call_options::default().struct_size, 32);
     assert_eq!(size_of::<bb_code>(), 4);
     assert_eq!(bb_code::BB_ERR_INTERNAL as i32, 14);
 }

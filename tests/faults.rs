@@ -1129,6 +1129,19 @@ fn child_process_entry() {
     let mut config = ClientConfig::default();
     config.set_base_url(base).unwrap();
     let client = Client::new(config).unwrap();
+    if std::env::var_os("BB_FAULTS_CHILD_NO_MORE_FDS").is_some() {
+        // No descriptor can be opened from here on: the limit is the lowest
+        // free descriptor number (EMFILE for the next open).
+        // SAFETY: plain descriptor and rlimit calls.
+        unsafe {
+            let free = libc::dup(0);
+            libc::close(free);
+            let mut limit: libc::rlimit = std::mem::zeroed();
+            assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+            limit.rlim_cur = free as libc::rlim_t;
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+        }
+    }
     let result = client.download_to_file(KEY, session, Path::new(path));
     let line = match result {
         Ok(n) => format!("CHILD-RESULT ok {n}\n"),
@@ -1323,6 +1336,33 @@ fn disk_full_mid_write() {
     // A local failure is not retried.
     assert_eq!(fx.server.request_count(), 1);
     dest.assert_untouched("disk full");
+}
+
+/// A BB_ERR_IO message names the path the caller gave, never the library's
+/// temporary file (`.out.zip.XXXXXX.bbpart`, issue 16 item 6): here the
+/// temporary file beside an existing destination cannot be created (no
+/// descriptor left, EMFILE).
+#[test]
+fn an_io_error_names_the_callers_path_not_the_temporary_file() {
+    let _g = shared();
+    let fx = fixture();
+    let dest = Dest::new();
+    let result = child(&fx.server.base_url(), BIG, &dest.path, |c| {
+        c.env("BB_FAULTS_CHILD_NO_MORE_FDS", "1");
+    });
+    assert!(result.starts_with("Io 0 "), "{result}");
+    assert!(result.contains("Too many open files"), "{result}");
+    assert!(
+        result.contains(&dest.dir.path().display().to_string()),
+        "{result}"
+    );
+    assert!(
+        !result.contains(".bbpart") && !result.contains(".out.zip."),
+        "the message names the temporary file: {result}"
+    );
+    // Found before any request.
+    assert_eq!(fx.server.request_count(), 0);
+    dest.assert_untouched("no descriptor left");
 }
 
 // ---------------------------------------------------------------------------

@@ -91,6 +91,11 @@ static void test_layout(void) {
         {"offsetof(bb_archive_entry, mtime_unix)", offsetof(bb_archive_entry, mtime_unix), 32},
         {"offsetof(bb_archive_entry, download_time_ms)",
          offsetof(bb_archive_entry, download_time_ms), 40},
+        {"sizeof(bb_call_options)", sizeof(bb_call_options), 32},
+        {"offsetof(bb_call_options, cancel)", offsetof(bb_call_options, cancel), 8},
+        {"offsetof(bb_call_options, progress)", offsetof(bb_call_options, progress), 16},
+        {"offsetof(bb_call_options, progress_user_data)",
+         offsetof(bb_call_options, progress_user_data), 24},
     };
     size_t i;
     for (i = 0; i < sizeof layout / sizeof layout[0]; i++)
@@ -100,6 +105,13 @@ static void test_layout(void) {
         bb_archive_entry init = BB_ARCHIVE_ENTRY_INIT;
         check(init.struct_size == 48 && init.name == NULL && init.size == 0,
               "BB_ARCHIVE_ENTRY_INIT sets struct_size to sizeof(bb_archive_entry)",
+              "struct_size %zu", init.struct_size);
+    }
+    {
+        bb_call_options init = BB_CALL_OPTIONS_INIT;
+        check(init.struct_size == 32 && init.cancel == NULL && init.progress == NULL &&
+                  init.progress_user_data == NULL,
+              "BB_CALL_OPTIONS_INIT sets struct_size to sizeof(bb_call_options), the rest off",
               "struct_size %zu", init.struct_size);
     }
 #else
@@ -312,8 +324,34 @@ static void test_version(void) {
           "the loaded library is at least the compiled-against version", "");
 }
 
+/* bb_call_options is read by its struct_size: one smaller than the first
+ * version is BB_ERR_INVALID_ARGUMENT before anything is done (no file);
+ * NULL options and BB_CALL_OPTIONS_INIT are the defaults. */
+static void test_call_options(void) {
+    bb_call_options small = BB_CALL_OPTIONS_INIT;
+    bb_error *err = NULL;
+    bb_code rc;
+    FILE *f;
+    small.struct_size = sizeof(size_t);
+    rc = bb_client_download_opts(NULL, "k", "s", "/nonexistent-dir/never.zip", &small, &err);
+    check(rc == BB_ERR_INVALID_ARGUMENT && err &&
+              strstr(bb_error_message(err), "struct_size") != NULL,
+          "bb_call_options with a struct_size below its first version: BB_ERR_INVALID_ARGUMENT",
+          "%s: %s", bb_code_name(rc), err ? bb_error_message(err) : "");
+    bb_error_free(err);
+    err = NULL;
+    f = fopen("/nonexistent-dir/never.zip", "r");
+    check(f == NULL, "nothing written", "");
+    if (f) fclose(f);
+    rc = bb_archive_extract_to_opts(NULL, "x", &small, &err);
+    check(rc == BB_ERR_INVALID_ARGUMENT, "bb_archive_extract_to_opts(NULL archive)", "%s",
+          bb_code_name(rc));
+    bb_error_free(err);
+}
+
 int main(void) {
     test_values();
+    test_call_options();
     test_layout();
     test_version();
     test_buffers_and_entries();
