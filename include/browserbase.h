@@ -389,6 +389,11 @@ typedef struct bb_archive_entry {
  */
 typedef void (*bb_log_callback)(void *user_data, bb_log_level level, const char *message);
 
+/**
+ * Releases a caller's `user_data` (the `destroy` of `bb_set_log_callback_v2`), once.
+ */
+typedef void (*bb_destroy_callback)(void *user_data);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -1197,12 +1202,45 @@ uint32_t bb_version_number(void);
  * Ownership: `user_data` is passed to every call of `callback` untouched;
  * it must stay valid, and be safe to use from any thread, until the
  * callback is replaced by another call of this function, which returns
- * only when no call of it is running any more.
+ * only when no call of it is running any more. (A replacement by
+ * `bb_set_log_callback_v2` does not wait: use that setter's `destroy` to
+ * learn when `user_data` is no longer used.)
  */
 bb_code bb_set_log_callback(bb_log_callback callback,
                             void *user_data,
                             bb_log_level max_level,
                             bb_error **err);
+
+/**
+ * As `bb_set_log_callback`, but never waits: lines logged from now on go
+ * to `callback` (or stderr, or nowhere) at once, while calls of the
+ * replaced callback still running on other threads finish there. It is
+ * safe to call from any thread, from inside a log callback, and while the
+ * calling thread holds a lock that a callback waits for (in Node, while
+ * the event loop is the "lock").
+ *
+ * Ownership, as sqlite's `xDestroy`: on success the library owns
+ * `user_data`, and calls `destroy(user_data)` (when `destroy` is not NULL)
+ * exactly once, when it is done with it: when this callback has been
+ * replaced by a later call of either setter and its last call still
+ * running has returned. That happens on whichever thread ends that call,
+ * or inside the replacing setter call when none is running; from inside
+ * the callback itself, once that call has returned. With `callback` NULL,
+ * `destroy(user_data)` is called at once, before this returns. On failure
+ * (an unknown `max_level`) nothing changes and `destroy` is not called.
+ * `destroy` is not called at process exit for the callback installed
+ * then. In a child made by fork(), the installed callback's calls that
+ * other threads of the parent had under way do not count (they never end
+ * there); a callback replaced before the fork with calls still running on
+ * other threads is never released in the child.
+ *
+ * `max_level` is as for `bb_set_log_callback`.
+ */
+bb_code bb_set_log_callback_v2(bb_log_callback callback,
+                               void *user_data,
+                               bb_destroy_callback destroy,
+                               bb_log_level max_level,
+                               bb_error **err);
 
 #ifdef __cplusplus
 }  // extern "C"

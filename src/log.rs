@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockWriteGuard};
 
 pub const LOG_ENV: &str = "BROWSERBASE_LOG";
 
@@ -72,21 +72,65 @@ static LOGGER: Logger = Logger {
 /// The level `BROWSERBASE_LOG` asked for when first read (0: off).
 static ENV_LEVEL: AtomicU8 = AtomicU8::new(UNREAD);
 
+/// Runs once when a replaced callback's last call under way has ended.
+pub type Release = Box<dyn FnOnce() + Send>;
+
 /// A callback with the number of its calls under way, so that replacing it
-/// can wait for them (the caller may free what the old one uses).
+/// can wait for them (the caller may free what the old one uses), or run its
+/// `release` when the last of them ends.
 struct Installed {
     f: LogFn,
     calls: AtomicUsize,
+    /// No longer installed: no new call of it starts.
+    retired: AtomicBool,
+    /// Taken by whoever first sees it retired with no call under way: the
+    /// replacer, or the thread ending the last call. Only ever locked by
+    /// that one thread, so never contended (nor held across a fork).
+    release: Mutex<Option<Release>>,
+}
+
+impl Installed {
+    fn new(f: LogFn, release: Option<Release>) -> Installed {
+        Installed {
+            f,
+            calls: AtomicUsize::new(0),
+            retired: AtomicBool::new(false),
+            release: Mutex::new(release),
+        }
+    }
+
+    /// Runs `release` if the callback is retired and no call of it is under
+    /// way, at most once. Both the replacer (after marking it retired) and
+    /// each ending call (after counting itself out) check: with SeqCst, at
+    /// least one of them sees both changes.
+    fn release_if_done(&self) {
+        if !self.retired.load(Ordering::SeqCst) || self.calls.load(Ordering::SeqCst) != 0 {
+            return;
+        }
+        let release = self
+            .release
+            .try_lock()
+            .ok()
+            .and_then(|mut release| release.take());
+        if let Some(release) = release {
+            // A panic must not escape from a Drop during unwinding (abort),
+            // nor fail the log line that ended the call.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(release));
+        }
+    }
 }
 
 /// Ends one call of a callback, even if it panics: its count of calls under
-/// way drops, and this thread no longer counts as inside it.
+/// way drops, this thread no longer counts as inside it, and if it was the
+/// last call of a replaced callback, that callback is released.
 struct CallGuard<'a>(&'a Installed);
 
 impl Drop for CallGuard<'_> {
     fn drop(&mut self) {
         let _ = CALLING.try_with(|c| c.borrow_mut().pop());
-        self.0.calls.fetch_sub(1, Ordering::SeqCst);
+        if self.0.calls.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.release_if_done();
+        }
     }
 }
 
@@ -104,9 +148,11 @@ thread_local! {
 
 /// Makes fork() safe for the logger (once per process): the lock is taken
 /// before the fork, so no other thread holds it at the instant of the fork,
-/// and in the child the callback gets a fresh count of calls under way,
-/// since the calls other threads had under way are not the child's and will
-/// never end there.
+/// and in the child the installed callback's count of calls under way is
+/// reset to the forking thread's own (those continue in the child), since
+/// the calls other threads had under way are not the child's and will never
+/// end there. A callback replaced before the fork whose calls were still
+/// under way on other threads is never released in the child.
 fn handle_forks() {
     static HANDLING: AtomicBool = AtomicBool::new(false);
     if !HANDLING.load(Ordering::Acquire) && !HANDLING.swap(true, Ordering::AcqRel) {
@@ -127,15 +173,24 @@ extern "C" fn after_fork() {
 
 extern "C" fn in_child() {
     let _ = FORK_GUARD.try_with(|g| {
-        if let Some(mut sink) = g.borrow_mut().take() {
-            if let Some(old) = sink.take() {
-                *sink = Some(Arc::new(Installed {
-                    f: old.f.clone(),
-                    calls: AtomicUsize::new(0),
-                }));
+        if let Some(sink) = g.borrow_mut().take() {
+            if let Some(installed) = sink.as_ref() {
+                let own = own_calls(installed);
+                installed.calls.store(own, Ordering::SeqCst);
             }
         }
     });
+}
+
+/// How many calls of `installed` this thread is inside of.
+fn own_calls(installed: &Arc<Installed>) -> usize {
+    let ptr = Arc::as_ptr(installed) as usize;
+    CALLING
+        .try_with(|c| {
+            c.try_borrow()
+                .map_or(0, |c| c.iter().filter(|&&p| p == ptr).count())
+        })
+        .unwrap_or(0)
 }
 
 /// The level `BROWSERBASE_LOG` asks for (0: off), read once per process: an
@@ -250,35 +305,58 @@ pub fn set_logger(sink: Option<LogFn>, max: Option<Level>) {
         Some(_) => max.map_or(0, |l| l as u8),
         None => env_level(),
     };
-    replace(sink, level);
+    replace(sink, level, None, true);
+}
+
+/// As [`set_logger`], but never waits: new lines go to `sink` at once, and a
+/// replaced callback's calls still under way finish on their threads.
+/// `release` belongs to `sink`: it runs exactly once, when `sink` has been
+/// replaced in turn and its last call under way has ended, on whichever
+/// thread that is (the one replacing it, when none is under way). With
+/// `sink` `None` it runs at once, before this returns.
+pub fn set_logger_nowait(sink: Option<LogFn>, max: Option<Level>, release: Option<Release>) {
+    let level = match &sink {
+        Some(_) => max.map_or(0, |l| l as u8),
+        None => env_level(),
+    };
+    replace(sink, level, release, false);
+}
+
+/// As [`silence`], but never waits, as [`set_logger_nowait`].
+pub fn silence_nowait() {
+    replace(None, 0, None, false);
 }
 
 /// Silences the library entirely, whatever `BROWSERBASE_LOG` says, until the
 /// next [`set_logger`]. Waits for calls of a replaced callback as
 /// [`set_logger`] does.
 pub fn silence() {
-    replace(None, 0);
+    replace(None, 0, None, true);
 }
 
-fn replace(sink: Option<LogFn>, level: u8) {
+fn replace(sink: Option<LogFn>, level: u8, release: Option<Release>, wait: bool) {
     handle_forks();
-    let installed = sink.map(|f| {
-        Arc::new(Installed {
-            f,
-            calls: AtomicUsize::new(0),
-        })
-    });
+    let (installed, unused) = match sink {
+        Some(f) => (Some(Arc::new(Installed::new(f, release))), None),
+        None => (None, release),
+    };
     let old = {
         let mut slot = LOGGER.sink.write().unwrap_or_else(|p| p.into_inner());
         std::mem::replace(&mut *slot, installed)
     };
     LOGGER.max.store(level, Ordering::Relaxed);
     if let Some(old) = old {
-        let ptr = Arc::as_ptr(&old) as usize;
-        let own = CALLING.with(|c| c.borrow().iter().filter(|&&p| p == ptr).count());
-        while old.calls.load(Ordering::SeqCst) > own {
-            std::thread::sleep(std::time::Duration::from_micros(200));
+        old.retired.store(true, Ordering::SeqCst);
+        old.release_if_done();
+        if wait {
+            let own = own_calls(&old);
+            while old.calls.load(Ordering::SeqCst) > own {
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
         }
+    }
+    if let Some(release) = unused {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(release));
     }
 }
 
@@ -296,3 +374,58 @@ macro_rules! bb_log {
     };
 }
 pub(crate) use bb_log;
+
+#[cfg(test)]
+mod tests {
+    use super::{CallGuard, Installed, CALLING};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Barrier};
+
+    /// A replacer (marks it retired, then checks) racing the thread that
+    /// ends the last call (counts itself out, then checks): `release` runs
+    /// exactly once, whichever sees the other's change, and never while the
+    /// call is still counted.
+    #[test]
+    fn release_runs_exactly_once_when_replacer_and_last_call_race() {
+        for _ in 0..500 {
+            let released = Arc::new(AtomicUsize::new(0));
+            let r = released.clone();
+            let installed = Arc::new(Installed::new(
+                Arc::new(|_, _: &str| {}),
+                Some(Box::new(move || {
+                    r.fetch_add(1, Ordering::SeqCst);
+                })),
+            ));
+            installed.calls.fetch_add(1, Ordering::SeqCst);
+            let barrier = Arc::new(Barrier::new(2));
+            let (i, b) = (installed.clone(), barrier.clone());
+            let caller = std::thread::spawn(move || {
+                CALLING.with(|c| c.borrow_mut().push(Arc::as_ptr(&i) as usize));
+                let guard = CallGuard(&i);
+                b.wait();
+                drop(guard);
+            });
+            barrier.wait();
+            installed.retired.store(true, Ordering::SeqCst);
+            installed.release_if_done();
+            caller.join().unwrap();
+            assert_eq!(released.load(Ordering::SeqCst), 1);
+            installed.release_if_done();
+            assert_eq!(released.load(Ordering::SeqCst), 1, "released twice");
+        }
+    }
+
+    #[test]
+    fn a_callback_still_installed_is_never_released() {
+        let released = Arc::new(AtomicUsize::new(0));
+        let r = released.clone();
+        let installed = Installed::new(
+            Arc::new(|_, _: &str| {}),
+            Some(Box::new(move || {
+                r.fetch_add(1, Ordering::SeqCst);
+            })),
+        );
+        installed.release_if_done();
+        assert_eq!(released.load(Ordering::SeqCst), 0);
+    }
+}

@@ -140,6 +140,29 @@ fn run_test_callbacks(name: &str, log: Option<&str>) -> support::cbuild::Run {
     result
 }
 
+/// tests/c/test_log_v2.c: bb_set_log_callback_v2 never waits, and releases
+/// the old user_data through destroy exactly once, after its last running
+/// call (a thread parked inside it; from inside the callback; across a
+/// fork).
+#[test]
+fn the_v2_log_setter_never_waits_and_destroys_after_the_last_call() {
+    let server = StandInServer::start_with(&["--demo"]);
+    let dir = out_dir("log_v2");
+    let exe = dir.join("test_log_v2");
+    compile(false, CFLAGS, "tests/c/test_log_v2.c", &exe, Link::Shared);
+    let result = run(program(&exe)
+        .env("BB_TEST_BASE_URL", server.base_url())
+        .env("BB_TEST_SESSION", StandInServer::DEMO_SESSION)
+        .env_remove("BROWSERBASE_LOG"));
+    assert!(result.status.success(), "{}", result.describe());
+    assert!(
+        result.stdout.contains("25 passed, 0 failed"),
+        "{}",
+        result.describe()
+    );
+    assert_eq!(result.stderr, "", "{}", result.describe());
+}
+
 #[test]
 fn progress_and_log_callbacks_work_from_c() {
     let result = run_test_callbacks("callbacks", None);
@@ -367,4 +390,134 @@ fn replacing_the_logger_waits_for_calls_of_the_old_one() {
     browserbase::log::write(Level::Error, format_args!("replace me"));
     browserbase::log::write(Level::Error, format_args!("goes to stderr, if anywhere"));
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+/// What a released callback records: how often `release` ran, on which
+/// thread, and how many of its calls were running then.
+#[derive(Default)]
+struct Released {
+    times: std::sync::atomic::AtomicUsize,
+    inside_then: std::sync::atomic::AtomicUsize,
+    thread: Mutex<Option<std::thread::ThreadId>>,
+}
+
+impl Released {
+    fn release(
+        self: &Arc<Self>,
+        inside: &Arc<std::sync::atomic::AtomicUsize>,
+    ) -> browserbase::log::Release {
+        let (me, inside) = (self.clone(), inside.clone());
+        Box::new(move || {
+            use std::sync::atomic::Ordering::SeqCst;
+            me.inside_then.store(inside.load(SeqCst), SeqCst);
+            *me.thread.lock().unwrap() = Some(std::thread::current().id());
+            me.times.fetch_add(1, SeqCst);
+        })
+    }
+
+    fn times(&self) -> usize {
+        self.times.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[test]
+fn replacing_without_waiting_releases_the_old_logger_after_its_last_call() {
+    let _turn = logger_turn();
+    use browserbase::log::{set_logger_nowait, silence_nowait, write};
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::mpsc::channel;
+    use std::time::Duration;
+
+    // A thread parks inside the old callback until told to go on.
+    let (entered_tx, entered) = channel::<()>();
+    let (go, go_rx) = channel::<()>();
+    let (entered_tx, go_rx) = (Mutex::new(entered_tx), Mutex::new(go_rx));
+    let inside = Arc::new(AtomicUsize::new(0));
+    let released = Arc::new(Released::default());
+    let i = inside.clone();
+    set_logger_nowait(
+        Some(Arc::new(move |_, _: &str| {
+            i.fetch_add(1, SeqCst);
+            entered_tx.lock().unwrap().send(()).unwrap();
+            go_rx.lock().unwrap().recv().unwrap();
+            i.fetch_sub(1, SeqCst);
+        })),
+        Some(Level::Error),
+        Some(released.release(&inside)),
+    );
+    let parked = std::thread::spawn(|| {
+        write(Level::Error, format_args!("parked line"));
+        std::thread::current().id()
+    });
+    entered.recv_timeout(Duration::from_secs(20)).unwrap();
+
+    // The replacement returns at once (on a thread, so that a setter that
+    // waited fails the test instead of hanging it) and takes effect.
+    let new_lines = Arc::new(AtomicUsize::new(0));
+    let n = new_lines.clone();
+    let (done_tx, done) = channel();
+    std::thread::spawn(move || {
+        set_logger_nowait(
+            Some(Arc::new(move |_, _: &str| {
+                n.fetch_add(1, SeqCst);
+            })),
+            Some(Level::Error),
+            None,
+        );
+        done_tx.send(()).unwrap();
+    });
+    done.recv_timeout(Duration::from_secs(20))
+        .expect("the setter waited for the parked call");
+    assert_eq!(released.times(), 0, "released while its call runs");
+    write(Level::Error, format_args!("new line"));
+    assert_eq!(new_lines.load(SeqCst), 1);
+
+    go.send(()).unwrap();
+    let parked_thread = parked.join().unwrap();
+    assert_eq!(released.times(), 1);
+    assert_eq!(released.inside_then.load(SeqCst), 0);
+    assert_eq!(*released.thread.lock().unwrap(), Some(parked_thread));
+
+    // From inside its own call: released once that call returned.
+    let inside = Arc::new(AtomicUsize::new(0));
+    let released = Arc::new(Released::default());
+    let i = inside.clone();
+    set_logger_nowait(
+        Some(Arc::new(move |_, _: &str| {
+            i.fetch_add(1, SeqCst);
+            silence_nowait();
+            i.fetch_sub(1, SeqCst);
+        })),
+        Some(Level::Error),
+        Some(released.release(&inside)),
+    );
+    write(Level::Error, format_args!("remove me"));
+    write(Level::Error, format_args!("goes nowhere"));
+    assert_eq!(released.times(), 1);
+    assert_eq!(released.inside_then.load(SeqCst), 0);
+    assert_eq!(
+        *released.thread.lock().unwrap(),
+        Some(std::thread::current().id())
+    );
+
+    // No call running: released inside the replacing call; with no sink,
+    // at once; the waiting setter releases too.
+    for replace_with_waiting_setter in [false, true] {
+        let released = Arc::new(Released::default());
+        set_logger_nowait(
+            Some(Arc::new(|_, _: &str| {})),
+            Some(Level::Error),
+            Some(released.release(&Arc::default())),
+        );
+        if replace_with_waiting_setter {
+            set_logger(None, None);
+        } else {
+            silence_nowait();
+        }
+        assert_eq!(released.times(), 1);
+    }
+    let released = Arc::new(Released::default());
+    set_logger_nowait(None, None, Some(released.release(&Arc::default())));
+    assert_eq!(released.times(), 1);
+    set_logger(None, None);
 }

@@ -134,13 +134,14 @@ func (a *Archive) Extract(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
+	defer st.end()
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	if a.ptr == nil {
 		return invalid("the archive is closed")
 	}
 	var cerr *C.bb_error
-	return finish(st, C.bb_archive_extract_to(a.ptr, d, &cerr), cerr)
+	return finish(st, C.bb_archive_extract_to_opts(a.ptr, d, st.options(), &cerr), cerr)
 }
 
 // Close frees the archive (after extractions still running). Twice is fine.
@@ -157,20 +158,22 @@ func (a *Archive) Close() error {
 // Extract extracts the archive file at zipPath safely into dir, with the
 // default limits.
 func Extract(ctx context.Context, zipPath, dir string) error {
-	var cs cstrings
-	defer cs.free()
-	z, err := cs.add("zip path", zipPath)
+	// Both refused (a NUL byte) before anything is opened.
+	for _, arg := range [][2]string{{"zip path", zipPath}, {"dir", dir}} {
+		if strings.IndexByte(arg[1], 0) >= 0 {
+			return invalid("%s contains a NUL byte", arg[0])
+		}
+	}
+	if ctx == nil {
+		return invalid("ctx is nil")
+	}
+	if err := ctx.Err(); err != nil {
+		return contextEnded(err, nil)
+	}
+	a, err := OpenArchive(zipPath)
 	if err != nil {
 		return err
 	}
-	d, err := cs.add("dir", dir)
-	if err != nil {
-		return err
-	}
-	st, err := begin(ctx)
-	if err != nil {
-		return err
-	}
-	var cerr *C.bb_error
-	return finish(st, C.bb_archive_extract(z, d, &cerr), cerr)
+	defer a.Close()
+	return a.Extract(ctx, dir)
 }

@@ -10,12 +10,14 @@
 //
 // (or install the library: then nothing needs setting).
 //
-// Every blocking function takes a context.Context. Today the context is
-// checked before the call and each time the library hands control back (a
-// chunk of a streamed download, a progress report); a context that ends
-// while the library waits on a silent server takes effect only then. The
-// library's coming cancel handle plugs in at one place, call.stopped, and
-// will make every call return promptly when its context ends.
+// Every blocking function takes a context.Context: when it ends, the call
+// returns within about 100 ms wherever it is (connecting, waiting for a
+// silent server, mid-body, between retries or wait polls, extracting),
+// leaving nothing behind, with an error for which both
+// errors.Is(err, ctx.Err()) (context.Canceled, context.DeadlineExceeded) and
+// errors.Is(err, ErrCancelled) hold. It works through the library's cancel
+// handle: a goroutine waiting on ctx.Done() triggers it, and stops when the
+// call returns.
 //
 // Every function is safe to use from many goroutines at once.
 package browserbase
@@ -206,23 +208,105 @@ type call struct {
 	err        error // what a callback returned (or the context's error)
 	panicked   bool
 	panicValue any
+	// The call's cancel handle, triggered by a goroutine when ctx ends (nil
+	// for a context that never ends); stop ends that goroutine, done says
+	// it has ended.
+	cancel     *C.bb_cancel
+	stop, done chan struct{}
 }
 
+// begin starts a call: a context already done is refused before anything
+// is sent. Every begin that succeeds is paired with end, once the C call
+// has returned.
 func begin(ctx context.Context) (*call, error) {
 	if ctx == nil {
 		return nil, invalid("ctx is nil")
 	}
 	if err := ctx.Err(); err != nil {
+		return nil, contextEnded(err, nil)
+	}
+	c := &call{ctx: ctx}
+	if ctx.Done() == nil {
+		return c, nil // context.Background(): nothing can end it
+	}
+	var h *C.bb_cancel
+	var cerr *C.bb_error
+	if err := takeError(C.bb_cancel_new(&h, &cerr), cerr); err != nil {
 		return nil, err
 	}
-	return &call{ctx: ctx}, nil
+	c.cancel, c.stop, c.done = h, make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(c.done)
+		select {
+		case <-ctx.Done():
+			C.bb_cancel_trigger(h) // safe from any thread
+		case <-c.stop:
+		}
+	}()
+	return c, nil
 }
 
-// stopped is the CANCEL HOOK: the one place a call looks at its context.
-// Today it is asked before the call and at each callback; with the library's
-// cancel handle, begin() will also arrange (context.AfterFunc-style) for the
-// context's end to trigger the handle passed to the C call.
-func (c *call) stopped() error { return c.ctx.Err() }
+// end stops the goroutine watching the context and frees the handle (the
+// goroutine has ended first, so nothing triggers a freed handle).
+func (c *call) end() {
+	if c.cancel == nil {
+		return
+	}
+	close(c.stop)
+	<-c.done
+	C.bb_cancel_free(c.cancel)
+	c.cancel = nil
+}
+
+// options is the call's bb_call_options: its cancel handle, the client's
+// progress callback. Go memory holding only a C pointer: fine to pass.
+func (c *call) options() *C.bb_call_options {
+	return &C.bb_call_options{
+		struct_size: C.size_t(unsafe.Sizeof(C.bb_call_options{})),
+		cancel:      c.cancel,
+	}
+}
+
+// stopped is looked at whenever the library hands control back (chunks,
+// progress): the context's end, as the call's error.
+func (c *call) stopped() error {
+	if err := c.ctx.Err(); err != nil {
+		return contextEnded(err, nil)
+	}
+	return nil
+}
+
+// cancelledError is a call's error when its context ended: it unwraps to
+// the context's error (context.Canceled, context.DeadlineExceeded), matches
+// ErrCancelled, and errors.As finds the library's *APIError in it.
+type cancelledError struct {
+	ctxErr error
+	api    *APIError
+}
+
+func contextEnded(ctxErr error, api *APIError) error {
+	if api == nil {
+		api = &APIError{Code: CodeCancelled, Message: "the call was cancelled: " + ctxErr.Error()}
+	}
+	return &cancelledError{ctxErr: ctxErr, api: api}
+}
+
+func (e *cancelledError) Error() string { return "browserbase: " + e.ctxErr.Error() }
+
+// Unwrap gives the context's error.
+func (e *cancelledError) Unwrap() error { return e.ctxErr }
+
+// Is matches ErrCancelled (the library's code).
+func (e *cancelledError) Is(target error) bool { return e.api.Is(target) }
+
+// As gives the library's *APIError (Code CodeCancelled).
+func (e *cancelledError) As(target any) bool {
+	if p, ok := target.(**APIError); ok {
+		*p = e.api
+		return true
+	}
+	return false
+}
 
 // finish turns the C call's result into the method's: a callback's panic is
 // re-raised here, on the caller's goroutine, once the library has returned
@@ -234,6 +318,10 @@ func finish[T bbCode](c *call, rc T, cerr *C.bb_error) error {
 	}
 	if c.err != nil {
 		return c.err
+	}
+	var api *APIError
+	if ctxErr := c.ctx.Err(); ctxErr != nil && errors.As(err, &api) && api.Code == CodeCancelled {
+		return contextEnded(ctxErr, api)
 	}
 	return err
 }

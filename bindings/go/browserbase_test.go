@@ -542,3 +542,98 @@ func TestClientOptionsReachTheServer(t *testing.T) {
 		t.Fatal("a request was sent without a key")
 	}
 }
+
+// A context that ends while the library waits on a silent server ends the
+// call within seconds (through the library's cancel handle), leaving
+// nothing behind; the error is both the context's and ErrCancelled.
+func TestContextEndsACallStalledOnASilentServer(t *testing.T) {
+	dir := t.TempDir()
+	fdsBefore := openFDs(t)
+	cases := []struct {
+		name string
+		run  func(ctx context.Context) error
+	}{
+		{"Download", func(ctx context.Context) error { return bb.Download(ctx, demoSession, filepath.Join(dir, "out.zip")) }},
+		{"DownloadBytes", func(ctx context.Context) error { _, err := bb.DownloadBytes(ctx, demoSession); return err }},
+		{"DownloadTo", func(ctx context.Context) error { _, err := bb.DownloadTo(ctx, demoSession, io.Discard); return err }},
+		{"WaitForDownloads", func(ctx context.Context) error {
+			return bb.WaitForDownloads(ctx, demoSession, filepath.Join(dir, "w.zip"), time.Minute)
+		}},
+		{"ExtractDownloads", func(ctx context.Context) error {
+			return bb.ExtractDownloads(ctx, demoSession, filepath.Join(dir, "x"), time.Minute)
+		}},
+	}
+	for _, tc := range cases {
+		script(t, demoSession, "stall-headers 60000")
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		started := time.Now()
+		err := tc.run(ctx)
+		took := time.Since(started)
+		cancel()
+		var apiErr *bb.APIError
+		if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, bb.ErrCancelled) ||
+			!errors.As(err, &apiErr) || apiErr.Code != bb.CodeCancelled {
+			t.Fatalf("%s: got %#v", tc.name, err)
+		}
+		if took > 5*time.Second {
+			t.Fatalf("%s returned %v after the call began (the deadline was 300 ms)", tc.name, took)
+		}
+		if got := leftovers(t, dir); len(got) != 0 {
+			t.Fatalf("%s left %v", tc.name, got)
+		}
+	}
+	script(t, demoSession, "")
+
+	// Cancelled from another goroutine once the request is out.
+	script(t, demoSession, "stall-headers 60000")
+	before := requestCount(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := bb.DownloadBytes(ctx, demoSession); done <- err }()
+	waitForRequests(t, before+1)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) || !errors.Is(err, bb.ErrCancelled) {
+			t.Fatalf("got %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the cancelled call did not return within 10 s")
+	}
+	script(t, demoSession, "")
+	if n := openFDs(t); n != fdsBefore {
+		t.Fatalf("%d descriptors open, %d before: a cancel handle leaked", n, fdsBefore)
+	}
+}
+
+// Eight calls at once, each with its own deadline, against a silent server:
+// all end by their contexts, each with its own error.
+func TestEightGoroutinesWithDeadlines(t *testing.T) {
+	ids := make([]string, 8)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("go-deadline-%d", i)
+		control(t, "POST", "sessions/"+ids[i]+"/files/f.txt", "x")
+		script(t, ids[i], "stall-headers 60000")
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	started := time.Now()
+	for i := range ids {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			_, errs[i] = bb.DownloadBytes(ctx, ids[i])
+		}(i)
+	}
+	wg.Wait()
+	if took := time.Since(started); took > 10*time.Second {
+		t.Fatalf("8 calls took %v", took)
+	}
+	for i, err := range errs {
+		if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, bb.ErrCancelled) {
+			t.Fatalf("%d: got %v", i, err)
+		}
+	}
+}

@@ -5,8 +5,7 @@ package browserbase
 #include <stdlib.h>
 #include <browserbase.h>
 
-enum bb_code bb_go_download_to_callback(const char *key, const char *id, uintptr_t h, bb_error **err);
-enum bb_code bb_go_client_download_to_callback(const bb_client *c, const char *key, const char *id, uintptr_t h, bb_error **err);
+bb_code bb_go_client_download_to_callback(const bb_client *c, const char *key, const char *id, uintptr_t h, const bb_call_options *options, bb_error **err);
 enum bb_code bb_go_builder_set_progress(bb_client_builder *b, uintptr_t h, bb_error **err);
 */
 import "C"
@@ -285,6 +284,7 @@ func (c *Client) do(ctx context.Context, fn func(cl *C.bb_client, st *call) erro
 	if err != nil {
 		return err
 	}
+	defer st.end()
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.ptr == nil {
@@ -329,7 +329,7 @@ func (c *Client) Download(ctx context.Context, sessionID, path string) error {
 	}
 	return c.do(ctx, func(cl *C.bb_client, st *call) error {
 		var cerr *C.bb_error
-		return finish(st, C.bb_client_download(cl, nil, id, p, &cerr), cerr)
+		return finish(st, C.bb_client_download_opts(cl, nil, id, p, st.options(), &cerr), cerr)
 	})
 }
 
@@ -346,7 +346,7 @@ func (c *Client) DownloadBytes(ctx context.Context, sessionID string) ([]byte, e
 		var data *C.uint8_t
 		var n C.size_t
 		var cerr *C.bb_error
-		if err := finish(st, C.bb_client_download_to_buffer(cl, nil, id, &data, &n, &cerr), cerr); err != nil {
+		if err := finish(st, C.bb_client_download_to_buffer_opts(cl, nil, id, &data, &n, st.options(), &cerr), cerr); err != nil {
 			return err
 		}
 		out = buffer(data, n)
@@ -376,7 +376,7 @@ func (c *Client) DownloadTo(ctx context.Context, sessionID string, w io.Writer) 
 		h := cgo.NewHandle(s)
 		defer h.Delete()
 		var cerr *C.bb_error
-		rc := C.bb_go_client_download_to_callback(cl, nil, id, C.uintptr_t(h), &cerr)
+		rc := C.bb_go_client_download_to_callback(cl, nil, id, C.uintptr_t(h), st.options(), &cerr)
 		n = s.n
 		return finish(st, rc, cerr)
 	})
@@ -403,7 +403,7 @@ func (c *Client) WaitForDownloads(ctx context.Context, sessionID, path string, t
 	}
 	return c.do(ctx, func(cl *C.bb_client, st *call) error {
 		var cerr *C.bb_error
-		return finish(st, C.bb_client_wait_for_downloads(cl, nil, id, ms, waitFlags(opts), p, &cerr), cerr)
+		return finish(st, C.bb_client_wait_for_downloads_opts(cl, nil, id, ms, waitFlags(opts), p, st.options(), &cerr), cerr)
 	})
 }
 
@@ -424,7 +424,7 @@ func (c *Client) WaitForDownloadsBytes(ctx context.Context, sessionID string, ti
 		var data *C.uint8_t
 		var n C.size_t
 		var cerr *C.bb_error
-		if err := finish(st, C.bb_client_wait_for_downloads_to_buffer(cl, nil, id, ms, waitFlags(opts), &data, &n, &cerr), cerr); err != nil {
+		if err := finish(st, C.bb_client_wait_for_downloads_to_buffer_opts(cl, nil, id, ms, waitFlags(opts), &data, &n, st.options(), &cerr), cerr); err != nil {
 			return err
 		}
 		out = buffer(data, n)
@@ -452,7 +452,7 @@ func (c *Client) ExtractDownloads(ctx context.Context, sessionID, dir string, ti
 	}
 	return c.do(ctx, func(cl *C.bb_client, st *call) error {
 		var cerr *C.bb_error
-		return finish(st, C.bb_client_extract_downloads(cl, nil, id, ms, waitFlags(opts), d, &cerr), cerr)
+		return finish(st, C.bb_client_extract_downloads_opts(cl, nil, id, ms, waitFlags(opts), d, st.options(), &cerr), cerr)
 	})
 }
 

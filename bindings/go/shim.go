@@ -19,12 +19,8 @@ static int bb_go_progress(void *user, uint64_t received, int64_t total) {
 	return bbGoProgress((uintptr_t)user, received, total);
 }
 
-enum bb_code bb_go_download_to_callback(const char *key, const char *id, uintptr_t h, bb_error **err) {
-	return bb_download_session_to_callback(key, id, bb_go_write, (void *)h, err);
-}
-
-enum bb_code bb_go_client_download_to_callback(const bb_client *c, const char *key, const char *id, uintptr_t h, bb_error **err) {
-	return bb_client_download_to_callback(c, key, id, bb_go_write, (void *)h, err);
+bb_code bb_go_client_download_to_callback(const bb_client *c, const char *key, const char *id, uintptr_t h, const bb_call_options *options, bb_error **err) {
+	return bb_client_download_to_callback_opts(c, key, id, bb_go_write, (void *)h, options, err);
 }
 
 enum bb_code bb_go_builder_set_progress(bb_client_builder *b, uintptr_t h, bb_error **err) {

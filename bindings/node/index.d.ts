@@ -16,7 +16,7 @@ export type Progress = (received: number, total: number | null) => unknown;
 export interface CallOptions {
   /** The key for this call; default the client's, then BROWSERBASE_API_KEY. */
   apiKey?: string;
-  /** Checked before the call and at each chunk or progress report (see README: cancellation). */
+  /** Aborting it stops the call within about 100 ms (CancelledError, cause: the reason); see README. */
   signal?: AbortSignal;
 }
 
@@ -70,12 +70,22 @@ export declare function downloadTo(sessionId: string, sink: ChunkSink, options?:
 export declare function waitForDownloads(sessionId: string, path: PathLike, options?: WaitOptions): Promise<void>;
 export declare function waitForDownloadsBuffer(sessionId: string, options?: WaitOptions): Promise<Buffer>;
 export declare function extractDownloads(sessionId: string, dir: PathLike, options?: WaitOptions): Promise<void>;
-export declare function extract(zipPath: PathLike, dir: PathLike): Promise<void>;
+export declare function extract(zipPath: PathLike, dir: PathLike, options?: { signal?: AbortSignal }): Promise<void>;
 export declare function version(): string;
 /** The path (or, when found on the system search path, the name) of the loaded library. */
 export declare function libraryPath(): string;
 /** The package's worker threads: at most maxThreads (default 16) at once. */
 export declare function configure(options: { maxThreads?: number }): void;
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+/**
+ * Routes the library's log lines (process-wide) to `handler` on the main
+ * thread; null restores the default (stderr at BROWSERBASE_LOG's level), or
+ * silences the library with level 'off'. Never waits for lines on their way.
+ */
+export declare function setLogHandler(
+  handler: ((level: LogLevel, line: string) => void) | null,
+  level?: LogLevel | 'off',
+): void;
 
 export interface Entry {
   /** As stored, such as "report-1719265797164.pdf"; may be hostile ("../x"). */
@@ -103,7 +113,7 @@ export declare class Archive implements Iterable<Entry> {
   [Symbol.iterator](): Iterator<Entry>;
   /** 0 restores a default (4 GiB, 200:1). */
   setLimits(limits: { maxTotalBytes?: number | bigint; maxRatio?: number }): void;
-  extractTo(dir: PathLike): Promise<void>;
+  extractTo(dir: PathLike, options?: { signal?: AbortSignal }): Promise<void>;
   close(): void;
 }
 

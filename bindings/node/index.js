@@ -6,6 +6,7 @@ const { fileURLToPath } = require('url');
 const native = require('./lib/native');
 const pool = require('./lib/pool');
 const errors = require('./lib/errors');
+const log = require('./lib/log');
 
 const { InvalidArgumentError, CancelledError, makeError } = errors;
 const UINT32_MAX = 0xffffffff;
@@ -104,18 +105,48 @@ function options(opts) {
   return opts;
 }
 
-// CANCEL HOOK (main side): the one place a call's AbortSignal is looked at.
-// Today the signal is checked before the call and at each chunk or progress
-// report (the points where the library hands control back); once the library
-// has a cancel handle, this is where `signal`'s abort event triggers it, and
-// the handle goes to the worker with the call (see worker.js).
-function cancelHook(signal) {
+// A call's AbortSignal, through the library's cancel handle: an aborted
+// signal refuses the call before anything is sent; otherwise the main thread
+// makes a bb_cancel for the call, hands its address to the worker with the
+// call, and triggers it on the signal's 'abort' event (bb_cancel_trigger is
+// safe from any thread), which ends the C call within about 100 ms wherever
+// it is, even stalled on a silent server. The handle is freed once the call
+// has returned. The rejection is a CancelledError whose cause is the
+// signal's reason.
+function abortedError(signal) {
+  return new CancelledError('the call was aborted', { cause: signal.reason });
+}
+
+function checkSignal(signal) {
   if (signal === undefined || signal === null) return null;
-  if (typeof signal.aborted !== 'boolean') throw new TypeError('signal must be an AbortSignal');
-  const stopped = () => (signal.aborted ? new CancelledError('the call was aborted', { cause: signal.reason }) : null);
-  const now = stopped();
-  if (now) throw now;
-  return stopped;
+  if (typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function') {
+    throw new TypeError('signal must be an AbortSignal');
+  }
+  if (signal.aborted) throw abortedError(signal);
+  return signal;
+}
+
+/** Runs `message` on the pool, cancellable through `signal` (checked). */
+async function runAbortable(message, handlers, signal) {
+  if (!signal) return pool.run(message, handlers);
+  const fns = lib();
+  const out = [null];
+  const err = [null];
+  check(fns, fns.bb_cancel_new(out, err), err);
+  const handle = out[0];
+  const trigger = () => fns.bb_cancel_trigger(handle);
+  signal.addEventListener('abort', trigger, { once: true });
+  // Also looked at whenever the library hands control back (chunks, progress).
+  const stopped = () => (signal.aborted ? abortedError(signal) : null);
+  try {
+    return await pool.run({ ...message, cancel: handle }, handlers, stopped, signal);
+  } catch (e) {
+    if (signal.aborted && e instanceof CancelledError && e.cause === undefined) throw abortedError(signal);
+    throw e;
+  } finally {
+    signal.removeEventListener('abort', trigger);
+    fns.bb_cancel_free(handle);
+  }
 }
 
 function waitArgs(sessionId, opts) {
@@ -259,14 +290,14 @@ class Client {
 
   async _run(fn, kind, args, signal, handlers = {}) {
     if (this._closing) throw new InvalidArgumentError('this client is closed');
-    const stop = cancelHook(signal);
+    signal = checkSignal(signal);
     if (this._progress) {
       const progress = this._progress;
       handlers.progress = async (msg) => (await progress(msg.received, msg.total)) !== false;
     }
     this._users++;
     try {
-      return await pool.run({ fn, kind, args, client: { key: this._key, spec: this._spec } }, handlers, stop);
+      return await runAbortable({ fn, kind, args, client: { key: this._key, spec: this._spec } }, handlers, signal);
     } finally {
       this._users--;
       if (this._closing && this._users === 0) this._free();
@@ -277,14 +308,14 @@ class Client {
   async download(sessionId, path, opts) {
     opts = options(opts);
     const args = [text('apiKey', opts.apiKey, true), text('sessionId', sessionId), pathArg('path', path)];
-    await this._run('bb_client_download', 'plain', args, opts.signal);
+    await this._run('bb_client_download_opts', 'plain', args, opts.signal);
   }
 
   /** Downloads the session's archive into a Buffer. */
   async downloadBuffer(sessionId, opts) {
     opts = options(opts);
     const args = [text('apiKey', opts.apiKey, true), text('sessionId', sessionId)];
-    return toBuffer(await this._run('bb_client_download_to_buffer', 'buffer', args, opts.signal));
+    return toBuffer(await this._run('bb_client_download_to_buffer_opts', 'buffer', args, opts.signal));
   }
 
   /** Streams the session's archive to `sink`; resolves to the number of bytes. */
@@ -292,7 +323,7 @@ class Client {
     opts = options(opts);
     const chunk = chunkHandler(sink);
     const args = [text('apiKey', opts.apiKey, true), text('sessionId', sessionId)];
-    return this._run('bb_client_download_to_callback', 'stream', args, opts.signal, { chunk });
+    return this._run('bb_client_download_to_callback_opts', 'stream', args, opts.signal, { chunk });
   }
 
   /** Polls until the session's archive holds a file, then writes it to `path`. */
@@ -300,7 +331,7 @@ class Client {
     opts = options(opts);
     const w = waitArgs(sessionId, opts);
     const args = [w.apiKey, w.id, w.timeout, w.flags, pathArg('path', path)];
-    await this._run('bb_client_wait_for_downloads', 'plain', args, opts.signal);
+    await this._run('bb_client_wait_for_downloads_opts', 'plain', args, opts.signal);
   }
 
   /** As waitForDownloads, resolving to the archive in a Buffer. */
@@ -308,7 +339,7 @@ class Client {
     opts = options(opts);
     const w = waitArgs(sessionId, opts);
     const args = [w.apiKey, w.id, w.timeout, w.flags];
-    return toBuffer(await this._run('bb_client_wait_for_downloads_to_buffer', 'buffer', args, opts.signal));
+    return toBuffer(await this._run('bb_client_wait_for_downloads_to_buffer_opts', 'buffer', args, opts.signal));
   }
 
   /** Waits for the session's files, then extracts them safely into `dir`. */
@@ -316,7 +347,7 @@ class Client {
     opts = options(opts);
     const w = waitArgs(sessionId, opts);
     const args = [w.apiKey, w.id, w.timeout, w.flags, pathArg('dir', dir)];
-    await this._run('bb_client_extract_downloads', 'plain', args, opts.signal);
+    await this._run('bb_client_extract_downloads_opts', 'plain', args, opts.signal);
   }
 }
 
@@ -330,9 +361,9 @@ function toBuffer(u8) {
 // ---------------------------------------------------------------------------
 
 async function runDefault(fn, kind, args, signal, handlers = {}) {
-  const stop = cancelHook(signal);
+  signal = checkSignal(signal);
   lib();
-  return pool.run({ fn, kind, args }, handlers, stop);
+  return runAbortable({ fn, kind, args, defaultClient: /^bb_client_.*_opts$/.test(fn) }, handlers, signal);
 }
 
 let envClient = null;
@@ -346,47 +377,55 @@ function stableClient() {
 async function download(sessionId, path, opts) {
   opts = options(opts);
   const args = [text('apiKey', opts.apiKey, true), text('sessionId', sessionId), pathArg('path', path)];
-  await runDefault('bb_download_session', 'plain', args, opts.signal);
+  await runDefault('bb_client_download_opts', 'plain', args, opts.signal);
 }
 
 async function downloadBuffer(sessionId, opts) {
   opts = options(opts);
   const args = [text('apiKey', opts.apiKey, true), text('sessionId', sessionId)];
-  return toBuffer(await runDefault('bb_download_session_to_buffer', 'buffer', args, opts.signal));
+  return toBuffer(await runDefault('bb_client_download_to_buffer_opts', 'buffer', args, opts.signal));
 }
 
 async function downloadTo(sessionId, sink, opts) {
   opts = options(opts);
   const chunk = chunkHandler(sink);
   const args = [text('apiKey', opts.apiKey, true), text('sessionId', sessionId)];
-  return runDefault('bb_download_session_to_callback', 'stream', args, opts.signal, { chunk });
+  return runDefault('bb_client_download_to_callback_opts', 'stream', args, opts.signal, { chunk });
 }
 
 async function waitForDownloads(sessionId, path, opts) {
   opts = options(opts);
   if (opts.stable) return stableClient().waitForDownloads(sessionId, path, opts);
   const w = waitArgs(sessionId, opts);
-  await runDefault('bb_wait_for_downloads', 'plain', [w.apiKey, w.id, w.timeout, pathArg('path', path)], opts.signal);
+  await runDefault('bb_client_wait_for_downloads_opts', 'plain', [w.apiKey, w.id, w.timeout, 0, pathArg('path', path)], opts.signal);
 }
 
 async function waitForDownloadsBuffer(sessionId, opts) {
   opts = options(opts);
   if (opts.stable) return stableClient().waitForDownloadsBuffer(sessionId, opts);
   const w = waitArgs(sessionId, opts);
-  return toBuffer(await runDefault('bb_wait_for_downloads_to_buffer', 'buffer', [w.apiKey, w.id, w.timeout], opts.signal));
+  return toBuffer(await runDefault('bb_client_wait_for_downloads_to_buffer_opts', 'buffer', [w.apiKey, w.id, w.timeout, 0], opts.signal));
 }
 
 async function extractDownloads(sessionId, dir, opts) {
   opts = options(opts);
   if (opts.stable) return stableClient().extractDownloads(sessionId, dir, opts);
   const w = waitArgs(sessionId, opts);
-  await runDefault('bb_extract_downloads', 'plain', [w.apiKey, w.id, w.timeout, pathArg('dir', dir)], opts.signal);
+  await runDefault('bb_client_extract_downloads_opts', 'plain', [w.apiKey, w.id, w.timeout, 0, pathArg('dir', dir)], opts.signal);
 }
 
 /** Extracts the archive file at `zipPath` safely into `dir`, default limits. */
-async function extract(zipPath, dir) {
-  const args = [pathArg('zipPath', zipPath), pathArg('dir', dir)];
-  await runDefault('bb_archive_extract', 'plain', args, null);
+async function extract(zipPath, dir, opts) {
+  opts = options(opts);
+  pathArg('zipPath', zipPath); // both refused before anything is opened
+  pathArg('dir', dir);
+  checkSignal(opts.signal);
+  const archive = await Archive.openFile(zipPath);
+  try {
+    await archive.extractTo(dir, opts);
+  } finally {
+    archive.close();
+  }
 }
 
 function version() {
@@ -482,12 +521,13 @@ class Archive {
   }
 
   /** Extracts every entry into `dir` (created if missing), safely. */
-  async extractTo(dir) {
+  async extractTo(dir, opts) {
+    opts = options(opts);
     const args = [pathArg('dir', dir)];
     if (this._closing) throw new InvalidArgumentError('this archive is closed');
     this._users++;
     try {
-      await runDefault('bb_archive_extract_to', 'plain', [this._ptr, ...args], null);
+      await runDefault('bb_archive_extract_to_opts', 'plain', [this._ptr, ...args], opts.signal);
     } finally {
       this._users--;
       if (this._closing && this._users === 0) this._free();
@@ -522,6 +562,7 @@ module.exports = {
   version,
   libraryPath,
   configure: pool.configure,
+  setLogHandler: log.setLogHandler,
   Client,
   Archive,
   ...Object.fromEntries(Object.entries(errors).filter(([k]) => /Error$/.test(k))),

@@ -51,6 +51,7 @@ function candidates() {
 const STR = 'const uint8_t *';
 const ERR = '_Out_ void **err';
 const BUF = '_Out_ uint8_t **out_data, _Out_ size_t *out_len';
+const OPTS = 'const bb_call_options *options';
 
 const PROTOTYPES = [
   'const char *bb_version(void)',
@@ -96,6 +97,20 @@ const PROTOTYPES = [
   `int bb_archive_extract_to(void *archive, ${STR} dir, ${ERR})`,
   'void bb_archive_free(void *archive)',
   `int bb_archive_extract(${STR} zip_path, ${STR} dir, ${ERR})`,
+  // user_data is a number here (uintptr_t: the same ABI as void *): the id
+  // of a handler in lib/log.js.
+  // Cancellation and per-call options (client NULL: the default client).
+  `int bb_cancel_new(_Out_ void **out, ${ERR})`,
+  'void bb_cancel_trigger(void *cancel)',
+  'void bb_cancel_free(void *cancel)',
+  `int bb_client_download_opts(void *c, ${STR} api_key, ${STR} session_id, ${STR} path, ${OPTS}, ${ERR})`,
+  `int bb_client_download_to_buffer_opts(void *c, ${STR} api_key, ${STR} session_id, ${BUF}, ${OPTS}, ${ERR})`,
+  `int bb_client_download_to_callback_opts(void *c, ${STR} api_key, ${STR} session_id, bb_write_callback *write, void *user, ${OPTS}, ${ERR})`,
+  `int bb_client_wait_for_downloads_opts(void *c, ${STR} api_key, ${STR} session_id, uint32_t timeout_ms, uint32_t flags, ${STR} path, ${OPTS}, ${ERR})`,
+  `int bb_client_wait_for_downloads_to_buffer_opts(void *c, ${STR} api_key, ${STR} session_id, uint32_t timeout_ms, uint32_t flags, ${BUF}, ${OPTS}, ${ERR})`,
+  `int bb_client_extract_downloads_opts(void *c, ${STR} api_key, ${STR} session_id, uint32_t timeout_ms, uint32_t flags, ${STR} dir, ${OPTS}, ${ERR})`,
+  `int bb_archive_extract_to_opts(void *archive, ${STR} dir, ${OPTS}, ${ERR})`,
+  `int bb_set_log_callback_v2(bb_log_callback *cb, uintptr_t user, bb_destroy_callback *destroy, int max_level, ${ERR})`,
 ];
 
 let types = null;
@@ -104,8 +119,18 @@ function declareTypes() {
   types = {
     write: koffi.proto('int bb_write_callback(void *user, void *data, size_t len)'),
     progress: koffi.proto('int bb_progress_callback(void *user, uint64_t received, int64_t total)'),
+    log: koffi.proto('void bb_log_callback(uintptr_t user, int level, const char *message)'),
+    destroy: koffi.proto('void bb_destroy_callback(uintptr_t user)'),
     // Size-first (see the header): struct_size tells the library how much
     // of the struct this package knows; the library fills only that.
+    // Size-first too; the cancel handle's address as a number (the package
+    // hands handles to worker threads as BigInt addresses).
+    options: koffi.struct('bb_call_options', {
+      struct_size: 'size_t',
+      cancel: 'uintptr_t',
+      progress: 'uintptr_t',
+      progress_user_data: 'uintptr_t',
+    }),
     entry: koffi.struct('bb_archive_entry', {
       struct_size: 'size_t',
       name: 'const char *',
@@ -142,7 +167,7 @@ function load(target) {
     const fns = {};
     const missing = [];
     for (const proto of PROTOTYPES) {
-      const name = /\b(bb_[a-z_]+)\(/.exec(proto)[1];
+      const name = /\b(bb_[a-z0-9_]+)\(/.exec(proto)[1];
       try {
         fns[name] = lib.func(proto);
       } catch (e) {

@@ -129,10 +129,32 @@ function pump() {
  * the thread's questions ('chunk', 'progress'); `shouldStop()` returning an
  * error stops the call at its next question and rejects with that error.
  */
-function run(message, handlers = {}, shouldStop = null) {
+function run(message, handlers = {}, shouldStop = null, signal = null) {
   return new Promise((resolve, reject) => {
     const id = nextId++;
-    queue.push({ id, message: { ...message, id }, handlers, shouldStop, resolve, reject, raised: undefined });
+    const call = { id, message: { ...message, id }, handlers, shouldStop, resolve, reject, raised: undefined };
+    queue.push(call);
+    if (signal) {
+      // Aborted while still waiting for a thread: leave the queue at once
+      // (once running, the call's cancel handle stops it).
+      const onAbort = () => {
+        const i = queue.indexOf(call);
+        if (i >= 0) {
+          queue.splice(i, 1);
+          reject(shouldStop());
+        }
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      const off = () => signal.removeEventListener('abort', onAbort);
+      call.resolve = (v) => {
+        off();
+        resolve(v);
+      };
+      call.reject = (e) => {
+        off();
+        reject(e);
+      };
+    }
     pump();
   });
 }

@@ -108,19 +108,22 @@ function readEntries(archive) {
 function run(msg) {
   const args = msg.args.slice();
   if (msg.client) args.unshift(clientFor(msg.client.key, msg.client.spec));
-  // CANCEL HOOK (worker side): once the library has per-call options with a
-  // cancel handle, the handle's address arrives in msg and is passed here,
-  // with the call's own progress callback, instead of the client's.
+  else if (msg.defaultClient) args.unshift(null); // an _opts call of the process-wide client
+  // The call's cancel handle (created, triggered on abort and freed by the
+  // main thread), for the _opts calls; null: not cancellable.
+  const options = msg.cancel
+    ? { struct_size: koffi.sizeof(types.options), cancel: msg.cancel, progress: 0, progress_user_data: 0 }
+    : null;
   const fn = fns[msg.fn];
   const err = [null];
   switch (msg.kind) {
     case 'plain':
-      check(fn(...args, err), err);
+      check(fn(...args, options, err), err);
       return { value: undefined };
     case 'buffer': {
       const data = [null];
       const len = [0];
-      check(fn(...args, data, len, err), err);
+      check(fn(...args, data, len, options, err), err);
       const n = Number(len[0]);
       try {
         const copy = copyOut(data[0], n);
@@ -137,7 +140,7 @@ function run(msg) {
         const chunk = copyOut(data, n);
         return ask('chunk', { chunk }, [chunk.buffer]);
       };
-      check(fn(...args, write, null, err), err);
+      check(fn(...args, write, null, options, err), err);
       return { value: total };
     }
     case 'archive': {

@@ -161,6 +161,77 @@ test('an AbortSignal: refused before the call, and honoured at the next chunk', 
   await server.script(h.DEMO_SESSION, '');
 });
 
+test('an AbortSignal stops a call stalled on a silent server within seconds, leaving nothing', async (t) => {
+  const dir = h.scratch(t);
+  const fdsBefore = h.openFds();
+  const cases = [
+    ['download', (signal) => bb.download(h.DEMO_SESSION, path.join(dir, 'out.zip'), { signal })],
+    ['downloadBuffer', (signal) => bb.downloadBuffer(h.DEMO_SESSION, { signal })],
+    ['downloadTo', (signal) => bb.downloadTo(h.DEMO_SESSION, () => {}, { signal })],
+    ['waitForDownloads', (signal) => bb.waitForDownloads(h.DEMO_SESSION, path.join(dir, 'w.zip'), { signal })],
+    ['extractDownloads', (signal) => bb.extractDownloads(h.DEMO_SESSION, path.join(dir, 'x'), { signal })],
+    ['Client.download', (signal) => {
+      const client = new bb.Client();
+      return client.download(h.DEMO_SESSION, path.join(dir, 'c.zip'), { signal }).finally(() => client.close());
+    }],
+  ];
+  for (const [name, call] of cases) {
+    await server.script(h.DEMO_SESSION, 'stall-headers 60000');
+    const before = await server.requestCount();
+    const controller = new AbortController();
+    const reason = new Error(`stop ${name}`);
+    const pending = call(controller.signal);
+    await server.waitForRequests(before + 1); // the request is out, the server silent
+    const aborted = Date.now();
+    controller.abort(reason);
+    await assert.rejects(pending, (e) => {
+      assert.ok(e instanceof bb.CancelledError, `${name}: ${e && e.stack}`);
+      assert.equal(e.code, 'BB_ERR_CANCELLED');
+      assert.equal(e.cause, reason);
+      return true;
+    });
+    const took = Date.now() - aborted;
+    assert.ok(took < 5000, `${name} took ${took} ms after the abort`);
+    assert.deepEqual(h.leftovers(dir), [], `${name} left something behind`);
+  }
+  await server.script(h.DEMO_SESSION, '');
+  assert.equal(h.openFds(), fdsBefore, 'a cancel handle (eventfd) leaked');
+});
+
+test('an AbortSignal aborted while the call waits for a thread rejects at once', async () => {
+  bb.configure({ maxThreads: 1 });
+  try {
+    await server.script(h.DEMO_SESSION, 'stall-headers 60000');
+    const before = await server.requestCount();
+    const first = new AbortController();
+    const busy = bb.downloadBuffer(h.DEMO_SESSION, { signal: first.signal });
+    await server.waitForRequests(before + 1);
+    const queued = new AbortController();
+    const waiting = bb.downloadBuffer(h.DEMO_SESSION, { signal: queued.signal });
+    queued.abort('queued');
+    await assert.rejects(waiting, (e) => e instanceof bb.CancelledError && e.cause === 'queued');
+    assert.equal(await server.requestCount(), before + 1, 'the queued call sent nothing');
+    first.abort('first');
+    await assert.rejects(busy, (e) => e instanceof bb.CancelledError && e.cause === 'first');
+  } finally {
+    bb.configure({ maxThreads: 16 });
+    await server.script(h.DEMO_SESSION, '');
+  }
+});
+
+test('an Archive extraction takes a signal too', async (t) => {
+  const dir = h.scratch(t);
+  const archive = await bb.Archive.fromBuffer(await demoBytes());
+  try {
+    await assert.rejects(archive.extractTo(path.join(dir, 'x'), { signal: AbortSignal.abort('no') }), bb.CancelledError);
+    await archive.extractTo(path.join(dir, 'y'), { signal: new AbortController().signal });
+    assert.ok(h.leftovers(dir).length > 0);
+    assert.ok(!h.leftovers(dir).some((n) => n.startsWith('x')));
+  } finally {
+    archive.close();
+  }
+});
+
 test('progress: 0 first, growing, total known; false cancels', async (t) => {
   const seen = [];
   const client = new bb.Client({ progress: (received, total) => seen.push([received, total]) });

@@ -35,6 +35,7 @@ package, then the system's search path; it is loaded on first use.
 
 from ._api import (
     Archive,
+    Cancel,
     Client,
     Entry,
     Progress,
@@ -83,6 +84,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BrowserbaseError",
+    "Cancel",
     "CancelledError",
     "Client",
     "Code",

@@ -7,6 +7,7 @@ import ctypes
 import datetime as _dt
 import math
 import os
+import contextlib
 import threading
 from contextlib import contextmanager
 from ctypes import byref, c_size_t
@@ -160,14 +161,14 @@ def _call(fn_name: str, *args: Any) -> None:
     _check(lib, rc, err)
 
 
-def _call_buffer(fn_name: str, *args: Any) -> bytes:
-    """Calls ``fn_name(*args, &data, &len, &err)``; returns a copy of the
-    buffer, which is freed with ``bb_buffer_free``."""
+def _call_buffer(fn_name: str, *args: Any, options: Any) -> bytes:
+    """Calls ``fn_name(*args, &data, &len, options, &err)``; returns a copy
+    of the buffer, which is freed with ``bb_buffer_free``."""
     lib = _lib()
     data = _native.BufferP()
     length = c_size_t(0)
     err = _native.ErrorP()
-    rc = getattr(lib, fn_name)(*args, byref(data), byref(length), byref(err))
+    rc = getattr(lib, fn_name)(*args, byref(data), byref(length), options, byref(err))
     _check(lib, rc, err)
     try:
         return ctypes.string_at(data, length.value) if data and length.value else b""
@@ -186,8 +187,8 @@ def _writer(sink: Sink) -> Callable[[bytes], Any]:
     )
 
 
-def _call_streaming(fn_name: str, sink: Sink, *args: Any) -> int:
-    """Calls ``fn_name(*args, trampoline, NULL, &err)``, handing each chunk to
+def _call_streaming(fn_name: str, sink: Sink, *args: Any, options: Any) -> int:
+    """Calls ``fn_name(*args, trampoline, NULL, options, &err)``, handing each chunk to
     ``sink`` as ``bytes``. An exception raised by the sink cancels the
     download and is re-raised once the library has returned; ``False``
     returned by the sink cancels it (:class:`CancelledError`). Returns the
@@ -209,7 +210,7 @@ def _call_streaming(fn_name: str, sink: Sink, *args: Any) -> int:
 
     callback = _native.WRITE_CALLBACK(trampoline)  # alive for the whole call
     err = _native.ErrorP()
-    rc = getattr(lib, fn_name)(*args, callback, None, byref(err))
+    rc = getattr(lib, fn_name)(*args, callback, None, options, byref(err))
     if raised:
         if err:
             lib.bb_error_free(err)
@@ -219,6 +220,86 @@ def _call_streaming(fn_name: str, sink: Sink, *args: Any) -> int:
             raised.clear()
     _check(lib, rc, err)
     return total[0]
+
+
+# ---------------------------------------------------------------------------
+# Cancellation: a Cancel handle, and Ctrl-C
+# ---------------------------------------------------------------------------
+
+
+def _new_cancel() -> Any:
+    out = _native.CancelP()
+    _call("bb_cancel_new", byref(out))
+    return out
+
+
+def _invoke(run: Callable[[Any], Any], cancel: Optional["Cancel"]) -> Any:
+    """Runs one blocking call, ``run(options)`` (``options`` the
+    ``bb_call_options`` pointer to pass), so that it can be stopped.
+
+    With ``cancel``, :meth:`Cancel.cancel` stops it. On the main thread,
+    where Python runs signal handlers (Ctrl-C's KeyboardInterrupt), the call
+    runs on a helper thread while the main thread waits in a way a signal
+    interrupts: an exception raised there (KeyboardInterrupt) triggers the
+    call's cancel handle (``cancel``'s, or one of its own), the call ends
+    within about 100 ms leaving nothing behind, and the exception is raised
+    again. Elsewhere it runs on the calling thread."""
+    if cancel is not None and not isinstance(cancel, Cancel):
+        raise TypeError(f"cancel must be a browserbase_c.Cancel, not {type(cancel).__name__}")
+    on_main = threading.current_thread() is threading.main_thread()
+    with contextlib.ExitStack() as stack:
+        if cancel is not None:
+            handle = stack.enter_context(cancel._use())
+        elif on_main:
+            handle = _new_cancel()
+            lib = _lib()
+            stack.callback(lib.bb_cancel_free, handle)
+        else:
+            return run(None)
+        options = _native.BbCallOptions(handle)
+        if not on_main:
+            return run(byref(options))
+        return _interruptible(run, byref(options), handle)
+
+
+def _interruptible(run: Callable[[Any], Any], options: Any, handle: Any) -> Any:
+    outcome: list = []
+    done = threading.Event()
+
+    def call() -> None:
+        try:
+            outcome.append((True, run(options)))
+        except BaseException as e:  # noqa: BLE001 - raised again on the caller's thread
+            outcome.append((False, e))
+        finally:
+            done.set()
+
+    helper = threading.Thread(target=call, name="browserbase_c call", daemon=True)
+    helper.start()
+    interrupted: Optional[BaseException] = None
+    while True:
+        try:
+            done.wait()
+            break
+        except BaseException as e:  # noqa: BLE001 - KeyboardInterrupt, or a signal handler's
+            if interrupted is None:
+                interrupted = e
+                _lib().bb_cancel_trigger(handle)
+            # Another one while the call winds down (within ~100 ms): keep
+            # waiting; the first is raised.
+    helper.join()
+    if interrupted is not None:
+        try:
+            raise interrupted
+        finally:
+            del interrupted, outcome[:]
+    ok, value = outcome.pop()
+    if ok:
+        return value
+    try:
+        raise value
+    finally:
+        del value
 
 
 class _ProgressHook:
@@ -328,6 +409,61 @@ class _Handle:
                 self.__free(ptr)
             except Exception:  # noqa: BLE001 - interpreter shutdown
                 pass
+
+
+class Cancel(_Handle):
+    """A cancel handle: :meth:`cancel` stops every call given it
+    (``cancel=``) with :class:`CancelledError`, within about 100 ms, even
+    while the server is silent, leaving nothing behind (no file, no
+    temporary file). Safe from any thread (also from a signal handler). A
+    handle stays cancelled: make a new one per operation. One handle may
+    serve several calls at once. It holds one file descriptor until
+    :meth:`close` (or garbage collection); closing waits for no call, the
+    descriptor is released when the last call using it returns.
+
+    ::
+
+        cancel = bb.Cancel()
+        threading.Timer(5.0, cancel.cancel).start()
+        try:
+            bb.download(session_id, "out.zip", cancel=cancel)
+        except bb.CancelledError:
+            ...
+    """
+
+    _kind = "cancel handle"
+
+    def __init__(self) -> None:
+        lib = _lib()
+        super().__init__(_new_cancel(), lib.bb_cancel_free)
+
+    def cancel(self) -> None:
+        """Stops the calls using this handle, now and later. Calling it again,
+        or after :meth:`close`, does nothing."""
+        try:
+            with self._use() as handle:
+                _lib().bb_cancel_trigger(handle)
+        except InvalidArgumentError:  # closed: no call can use it any more
+            pass
+
+    @property
+    def cancelled(self) -> bool:
+        """True once :meth:`cancel` was called."""
+        try:
+            with self._use() as handle:
+                return bool(_lib().bb_cancel_is_triggered(handle))
+        except InvalidArgumentError:
+            return False
+
+    def __enter__(self) -> "Cancel":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else ("cancelled" if self.cancelled else "armed")
+        return f"<browserbase_c.Cancel {state}>"
 
 
 # ---------------------------------------------------------------------------
@@ -496,15 +632,15 @@ class Client(_Handle):
         url = f" base_url={self._base_url!r}" if self._base_url else ""
         return f"<browserbase_c.Client{url} {state}>"
 
-    def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """``fn(*args)``; an exception the progress callable raised during
-        it is raised instead of the :class:`CancelledError` it caused."""
+    def _run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)``; an exception the progress callable raised
+        during it is raised instead of the :class:`CancelledError` it caused."""
         hook = self._progress_hook
         if hook is None:
-            return fn(*args)
+            return fn(*args, **kwargs)
         outer = hook.enter()
         try:
-            result = fn(*args)
+            result = fn(*args, **kwargs)
         except BaseException:
             raised = hook.leave(outer)
             if raised is None:
@@ -522,21 +658,47 @@ class Client(_Handle):
 
     # -- downloads ---------------------------------------------------------
 
-    def download(self, session_id: str, path: StrPath, *, api_key: Optional[str] = None) -> None:
+    def download(
+        self,
+        session_id: str,
+        path: StrPath,
+        *,
+        api_key: Optional[str] = None,
+        cancel: Optional[Cancel] = None,
+    ) -> None:
         """Downloads session ``session_id``'s archive to the file ``path``,
-        atomically (a failure leaves any file at ``path`` untouched)."""
+        atomically (a failure leaves any file at ``path`` untouched).
+        ``cancel``: a :class:`Cancel` that can stop it; Ctrl-C stops it too
+        (see :class:`Cancel`)."""
         args = (_text("api_key", api_key, optional=True), _text("session_id", session_id))
         dest = _path("path", path)
         with self._use() as client:
-            self._run(_call, "bb_client_download", client, *args, dest)
+            _invoke(
+                lambda o: self._run(_call, "bb_client_download_opts", client, *args, dest, o),
+                cancel,
+            )
 
-    def download_bytes(self, session_id: str, *, api_key: Optional[str] = None) -> bytes:
+    def download_bytes(
+        self, session_id: str, *, api_key: Optional[str] = None, cancel: Optional[Cancel] = None
+    ) -> bytes:
         """Downloads session ``session_id``'s archive into memory."""
         args = (_text("api_key", api_key, optional=True), _text("session_id", session_id))
         with self._use() as client:
-            return self._run(_call_buffer, "bb_client_download_to_buffer", client, *args)
+            return _invoke(
+                lambda o: self._run(
+                    _call_buffer, "bb_client_download_to_buffer_opts", client, *args, options=o
+                ),
+                cancel,
+            )
 
-    def download_to(self, session_id: str, sink: Sink, *, api_key: Optional[str] = None) -> int:
+    def download_to(
+        self,
+        session_id: str,
+        sink: Sink,
+        *,
+        api_key: Optional[str] = None,
+        cancel: Optional[Cancel] = None,
+    ) -> int:
         """Streams session ``session_id``'s archive, chunk by chunk, to
         ``sink`` (a callable taking ``bytes``, or a binary file); returns the
         number of bytes. An exception raised by ``sink`` cancels the download
@@ -546,9 +708,18 @@ class Client(_Handle):
         directory, see the C header) before this returns: treat the data as
         unverified until then."""
         args = (_text("api_key", api_key, optional=True), _text("session_id", session_id))
+        _writer(sink)  # a bad sink is refused before anything is sent
         with self._use() as client:
-            return self._run(
-                _call_streaming, "bb_client_download_to_callback", sink, client, *args
+            return _invoke(
+                lambda o: self._run(
+                    _call_streaming,
+                    "bb_client_download_to_callback_opts",
+                    sink,
+                    client,
+                    *args,
+                    options=o,
+                ),
+                cancel,
             )
 
     def wait_for_downloads(
@@ -559,6 +730,7 @@ class Client(_Handle):
         timeout: Optional[Seconds] = 60.0,
         stable: bool = False,
         api_key: Optional[str] = None,
+        cancel: Optional[Cancel] = None,
     ) -> Optional[bytes]:
         """Polls until session ``session_id``'s archive holds at least one
         file (with ``stable``, also until two polls in a row see the same
@@ -577,10 +749,22 @@ class Client(_Handle):
         dest = None if path is None else _path("path", path)
         with self._use() as client:
             if dest is None:
-                return self._run(
-                    _call_buffer, "bb_client_wait_for_downloads_to_buffer", client, *args
+                return _invoke(
+                    lambda o: self._run(
+                        _call_buffer,
+                        "bb_client_wait_for_downloads_to_buffer_opts",
+                        client,
+                        *args,
+                        options=o,
+                    ),
+                    cancel,
                 )
-            self._run(_call, "bb_client_wait_for_downloads", client, *args, dest)
+            _invoke(
+                lambda o: self._run(
+                    _call, "bb_client_wait_for_downloads_opts", client, *args, dest, o
+                ),
+                cancel,
+            )
             return None
 
     def extract_downloads(
@@ -591,6 +775,7 @@ class Client(_Handle):
         timeout: Optional[Seconds] = 60.0,
         stable: bool = False,
         api_key: Optional[str] = None,
+        cancel: Optional[Cancel] = None,
     ) -> None:
         """Waits for session ``session_id``'s files as
         :meth:`wait_for_downloads` does, then extracts them safely into
@@ -604,7 +789,12 @@ class Client(_Handle):
         )
         dest = _path("dir", dir)
         with self._use() as client:
-            self._run(_call, "bb_client_extract_downloads", client, *args, dest)
+            _invoke(
+                lambda o: self._run(
+                    _call, "bb_client_extract_downloads_opts", client, *args, dest, o
+                ),
+                cancel,
+            )
 
 
 # ---------------------------------------------------------------------------
@@ -638,26 +828,47 @@ def _stable_client() -> Client:
         return _env_client
 
 
-def download(session_id: str, path: StrPath, *, api_key: Optional[str] = None) -> None:
+def download(
+    session_id: str,
+    path: StrPath,
+    *,
+    api_key: Optional[str] = None,
+    cancel: Optional[Cancel] = None,
+) -> None:
     """Downloads session ``session_id``'s archive to the file ``path``,
     atomically. ``api_key`` None reads ``BROWSERBASE_API_KEY``; the other
     settings come from the ``BROWSERBASE_*`` variables, read once, when the
-    library's process-wide client is first used."""
+    library's process-wide client is first used. ``cancel``: a
+    :class:`Cancel` that can stop it; Ctrl-C stops it too."""
     args = (_text("api_key", api_key, optional=True), _text("session_id", session_id))
-    _call("bb_download_session", *args, _path("path", path))
+    dest = _path("path", path)
+    _invoke(lambda o: _call("bb_client_download_opts", None, *args, dest, o), cancel)
 
 
-def download_bytes(session_id: str, *, api_key: Optional[str] = None) -> bytes:
+def download_bytes(
+    session_id: str, *, api_key: Optional[str] = None, cancel: Optional[Cancel] = None
+) -> bytes:
     """Downloads session ``session_id``'s archive into memory."""
     args = (_text("api_key", api_key, optional=True), _text("session_id", session_id))
-    return _call_buffer("bb_download_session_to_buffer", *args)
+    return _invoke(
+        lambda o: _call_buffer("bb_client_download_to_buffer_opts", None, *args, options=o),
+        cancel,
+    )
 
 
-def download_to(session_id: str, sink: Sink, *, api_key: Optional[str] = None) -> int:
+def download_to(
+    session_id: str, sink: Sink, *, api_key: Optional[str] = None, cancel: Optional[Cancel] = None
+) -> int:
     """Streams session ``session_id``'s archive to ``sink``, as
     :meth:`Client.download_to`; returns the number of bytes."""
     args = (_text("api_key", api_key, optional=True), _text("session_id", session_id))
-    return _call_streaming("bb_download_session_to_callback", sink, *args)
+    _writer(sink)
+    return _invoke(
+        lambda o: _call_streaming(
+            "bb_client_download_to_callback_opts", sink, None, *args, options=o
+        ),
+        cancel,
+    )
 
 
 def wait_for_downloads(
@@ -667,22 +878,30 @@ def wait_for_downloads(
     timeout: Optional[Seconds] = 60.0,
     stable: bool = False,
     api_key: Optional[str] = None,
+    cancel: Optional[Cancel] = None,
 ) -> Optional[bytes]:
     """Polls until the session's files are there, as
     :meth:`Client.wait_for_downloads`: writes the archive to ``path``, or
     returns it as ``bytes`` when ``path`` is None."""
     if stable:
         return _stable_client().wait_for_downloads(
-            session_id, path, timeout=timeout, stable=True, api_key=api_key
+            session_id, path, timeout=timeout, stable=True, api_key=api_key, cancel=cancel
         )
     args = (
         _text("api_key", api_key, optional=True),
         _text("session_id", session_id),
         _ms("timeout", timeout, allow_zero=True, none_means_max=True),
+        0,
     )
     if path is None:
-        return _call_buffer("bb_wait_for_downloads_to_buffer", *args)
-    _call("bb_wait_for_downloads", *args, _path("path", path))
+        return _invoke(
+            lambda o: _call_buffer(
+                "bb_client_wait_for_downloads_to_buffer_opts", None, *args, options=o
+            ),
+            cancel,
+        )
+    dest = _path("path", path)
+    _invoke(lambda o: _call("bb_client_wait_for_downloads_opts", None, *args, dest, o), cancel)
     return None
 
 
@@ -693,26 +912,32 @@ def extract_downloads(
     timeout: Optional[Seconds] = 60.0,
     stable: bool = False,
     api_key: Optional[str] = None,
+    cancel: Optional[Cancel] = None,
 ) -> None:
     """Waits for the session's files, then extracts them safely into
     ``dir``, as :meth:`Client.extract_downloads`."""
     if stable:
         _stable_client().extract_downloads(
-            session_id, dir, timeout=timeout, stable=True, api_key=api_key
+            session_id, dir, timeout=timeout, stable=True, api_key=api_key, cancel=cancel
         )
         return
     args = (
         _text("api_key", api_key, optional=True),
         _text("session_id", session_id),
         _ms("timeout", timeout, allow_zero=True, none_means_max=True),
+        0,
     )
-    _call("bb_extract_downloads", *args, _path("dir", dir))
+    dest = _path("dir", dir)
+    _invoke(lambda o: _call("bb_client_extract_downloads_opts", None, *args, dest, o), cancel)
 
 
-def extract(zip_path: StrPath, dir: StrPath) -> None:
+def extract(zip_path: StrPath, dir: StrPath, *, cancel: Optional[Cancel] = None) -> None:
     """Extracts the archive at ``zip_path`` safely into ``dir`` (created if
     missing) with the default zip-bomb limits; see :meth:`Archive.extract_to`."""
-    _call("bb_archive_extract", _path("zip_path", zip_path), _path("dir", dir))
+    source = _path("zip_path", zip_path)
+    dest = _path("dir", dir)
+    with Archive.open_file(source) as archive:
+        archive.extract_to(dest, cancel=cancel)
 
 
 def version() -> str:
@@ -886,7 +1111,7 @@ class Archive(_Handle):
             _call("bb_archive_set_limits", archive, total, ratio)
         self._limits = (total, ratio)
 
-    def extract_to(self, dir: StrPath) -> None:
+    def extract_to(self, dir: StrPath, *, cancel: Optional[Cancel] = None) -> None:
         """Extracts every entry into ``dir`` (created if missing), safely:
         an unsafe name, a symbolic link or an encrypted entry refuses the
         whole archive (:class:`InvalidArchiveError`, nothing written); files
@@ -894,12 +1119,13 @@ class Archive(_Handle):
         a failure leaves ``dir`` as it was."""
         dest = _path("dir", dir)
         with self._use() as archive:
-            _call("bb_archive_extract_to", archive, dest)
+            _invoke(lambda o: _call("bb_archive_extract_to_opts", archive, dest, o), cancel)
 
 
 __all__ = [
     "Archive",
     "BrowserbaseError",
+    "Cancel",
     "Client",
     "Entry",
     "Progress",

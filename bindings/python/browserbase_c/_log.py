@@ -57,10 +57,12 @@ def _deliver(_user: Any, level: int, message: Any) -> None:
 
 
 # One C function pointer for the life of the process, never freed: a freed
-# ctypes thunk would crash any thread still calling it, and keeping one is
-# simpler than proving none is (bb_set_log_callback does wait for calls under
-# way on other threads). It reads the logger at each line, so it needs no
-# user_data.
+# ctypes thunk would crash any thread still calling it. It reads the logger
+# at each line, so it needs no user_data (and no destroy). The setter used
+# is bb_set_log_callback_v2, which never waits for lines still being
+# delivered on other threads: a logging handler may take locks (its own, the
+# application's) that the thread changing the setting holds, and it may call
+# enable_logging or disable_logging itself.
 _CALLBACK = _native.LOG_CALLBACK(_deliver)
 _NO_CALLBACK = _native.LOG_CALLBACK()  # NULL
 _lock = threading.Lock()
@@ -99,7 +101,7 @@ def enable_logging(level: Union[int, str] = logging.INFO) -> None:
     most = _max_level(level)
     global _enabled, _exit_hook_registered
     with _lock:
-        _call("bb_set_log_callback", _CALLBACK, None, most)
+        _call("bb_set_log_callback_v2", _CALLBACK, None, None, most)
         _enabled = True
         if not _exit_hook_registered:
             atexit.register(_at_exit)
@@ -114,7 +116,7 @@ def disable_logging() -> None:
     with _lock:
         # NULL with any level but BB_LOG_OFF restores the default (NULL with
         # BB_LOG_OFF would silence the library instead).
-        _call("bb_set_log_callback", _NO_CALLBACK, None, BB_LOG_ERROR)
+        _call("bb_set_log_callback_v2", _NO_CALLBACK, None, None, BB_LOG_ERROR)
         _enabled = False
 
 

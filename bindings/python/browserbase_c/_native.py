@@ -146,6 +146,8 @@ PROTOTYPES = {
     "bb_buffer_free": (None, [BufferP, c_size_t]),
     # The process-wide log (bb_log_level is a C enum: int-sized).
     "bb_set_log_callback": (bb_code_t, [LOG_CALLBACK, c_void_p, c_int, ErrorPP]),
+    # The setter that never waits; destroy (here always NULL) as a raw pointer.
+    "bb_set_log_callback_v2": (bb_code_t, [LOG_CALLBACK, c_void_p, c_void_p, c_int, ErrorPP]),
     # The process-wide default client.
     "bb_download_session": (bb_code_t, [c_char_p, c_char_p, c_char_p, ErrorPP]),
     "bb_download_session_to_buffer": (

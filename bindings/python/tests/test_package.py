@@ -24,9 +24,11 @@ import pathlib
 import pickle
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 import unittest
@@ -925,6 +927,56 @@ class LoggingTest(unittest.TestCase):
         self.assertEqual(records, [])
         self.assertEqual(unraisable, [], "an exception escaped into ctypes")
 
+    def test_changing_the_setting_while_holding_a_lock_the_handler_needs(self):
+        # A logging handler on a download thread waits for a lock the main
+        # thread holds while it calls disable_logging() (then enable_logging,
+        # and a handler that changes the setting itself): with a setter that
+        # waits for lines under way, neither thread moves. In a child
+        # process, so that a deadlock fails the test instead of hanging it.
+        child = textwrap.dedent(
+            """
+            import logging, sys, threading
+            import browserbase_c as bb
+
+            lock = threading.Lock()
+            entered = threading.Event()
+
+            class Blocking(logging.Handler):
+                def emit(self, record):
+                    entered.set()
+                    with lock:
+                        pass
+                    bb.enable_logging(logging.INFO)  # from inside a line, too
+
+            log = logging.getLogger("browserbase_c")
+            log.addHandler(Blocking())
+            log.setLevel(logging.INFO)
+            log.propagate = False
+            bb.enable_logging(logging.INFO)
+            with lock:
+                thread = threading.Thread(target=bb.download_bytes, args=(sys.argv[1],))
+                thread.start()
+                if not entered.wait(20):
+                    sys.exit("no log line within 20 s")
+                bb.disable_logging()
+                bb.enable_logging(logging.DEBUG)
+            thread.join(20)
+            bb.disable_logging()
+            print("done" if not thread.is_alive() else "download still running")
+            """
+        )
+        try:
+            result = subprocess.run(
+                [sys.executable, "-c", child, DEMO_SESSION],
+                env={**os.environ, "PYTHONPATH": PKG_ROOT},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        except subprocess.TimeoutExpired as e:
+            self.fail(f"deadlocked: {e.stdout!r} {e.stderr!r}")
+        self.assertEqual((result.returncode, result.stdout.strip()), (0, "done"), result.stderr)
+
     def test_lines_from_other_threads(self):
         session = new_session("logthreads", {"a.txt": b"a"})
         bb.enable_logging()
@@ -1238,3 +1290,171 @@ class CommandLineTest(TempDirTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# ---------------------------------------------------------------------------
+# Cancellation: Cancel handles and Ctrl-C
+# ---------------------------------------------------------------------------
+
+
+def wait_for_request(session, limit=20.0):
+    """Returns once the server logged a request to `session` (polling its
+    request log: the event, not a guess at how long it takes)."""
+    end = time.monotonic() + limit
+    while not requests_for(session):
+        if time.monotonic() > end:
+            raise AssertionError(f"no request to {session} within {limit} s")
+        time.sleep(0.01)  # poll interval of the request log
+
+
+def everything_in(directory):
+    return sorted(str(p.relative_to(directory)) for p in pathlib.Path(directory).rglob("*"))
+
+
+_INTERRUPTED_CHILD = textwrap.dedent(
+    """
+    import signal, sys, time
+    import browserbase_c as bb
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    what, session, target = sys.argv[1:4]
+    started = time.monotonic()
+    try:
+        if what == "download":
+            bb.download(session, target)
+        elif what == "wait":
+            bb.wait_for_downloads(session, target, timeout=60)
+        elif what == "extract":
+            bb.extract_downloads(session, target, timeout=60)
+        elif what == "client-bytes":
+            with bb.Client() as client:
+                client.download_bytes(session)
+        print("returned", flush=True)
+    except KeyboardInterrupt:
+        print(f"KeyboardInterrupt {time.monotonic() - started:.3f}", flush=True)
+        sys.exit(0)
+    except BaseException as e:
+        print(f"raised {type(e).__name__}: {e}", flush=True)
+        sys.exit(1)
+    """
+)
+
+
+class CancelTest(TempDirTestCase):
+    def interrupt(self, what, session, target):
+        """Runs `what` in a child Python against `session`, sends it SIGINT
+        once its request reached the server, and returns its report."""
+        child = subprocess.Popen(
+            [sys.executable, "-c", _INTERRUPTED_CHILD, what, session, str(target)],
+            env={**os.environ, "PYTHONPATH": PKG_ROOT},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            wait_for_request(session)
+            sent = time.monotonic()
+            child.send_signal(signal.SIGINT)
+            out, err = child.communicate(timeout=10)
+            took = time.monotonic() - sent
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        self.assertEqual(child.returncode, 0, (out, err))
+        self.assertTrue(out.startswith("KeyboardInterrupt"), (out, err))
+        self.assertLess(took, 5, (out, err))
+        return out
+
+    def test_ctrl_c_interrupts_a_download_stalled_on_a_silent_server(self):
+        session = new_session("sigint-dl", {"a.txt": b"a"})
+        script(session, "stall-headers 60000")
+        self.interrupt("download", session, self.tmp / "out.zip")
+        self.assertEqual(everything_in(self.tmp), [], "a file or temporary file was left")
+
+    def test_ctrl_c_interrupts_a_wait(self):
+        session = new_session("sigint-wait", {"a.txt": b"a"})
+        script(session, "stall-headers 60000")
+        self.interrupt("wait", session, self.tmp / "out.zip")
+        self.assertEqual(everything_in(self.tmp), [])
+
+    def test_ctrl_c_interrupts_an_extraction(self):
+        session = new_session("sigint-extract", {"a.txt": b"a"})
+        script(session, "stall-headers 60000")
+        dest = self.tmp / "out"
+        self.interrupt("extract", session, dest)
+        self.assertEqual(everything_in(self.tmp), [], "the extraction left something")
+
+    def test_ctrl_c_interrupts_a_client_call(self):
+        session = new_session("sigint-client", {"a.txt": b"a"})
+        script(session, "stall-headers 60000")
+        self.interrupt("client-bytes", session, "-")
+
+    def test_cancel_from_another_thread(self):
+        session = new_session("cancel-thread", {"a.txt": b"a"})
+        script(session, "stall-headers 60000")
+        dest = self.tmp / "out.zip"
+        with bb.Cancel() as cancel:
+            self.assertFalse(cancel.cancelled)
+            outcome = []
+
+            def call():
+                try:
+                    bb.download(session, dest, cancel=cancel)
+                    outcome.append("returned")
+                except BaseException as e:  # noqa: BLE001
+                    outcome.append(e)
+
+            thread = threading.Thread(target=call)
+            thread.start()
+            wait_for_request(session)
+            cancel.cancel()
+            thread.join(10)
+            self.assertFalse(thread.is_alive(), "the cancelled call did not return")
+            self.assertTrue(cancel.cancelled)
+        self.assertIsInstance(outcome[0], bb.CancelledError)
+        self.assertEqual(everything_in(self.tmp), [])
+
+    def test_cancelled_before_the_call_sends_nothing(self):
+        session = new_session("cancel-before", {"a.txt": b"a"})
+        cancel = bb.Cancel()
+        cancel.cancel()
+        cancel.cancel()  # twice is fine
+        for call in (
+            lambda: bb.download(session, self.tmp / "out.zip", cancel=cancel),
+            lambda: bb.download_bytes(session, cancel=cancel),
+            lambda: bb.wait_for_downloads(session, cancel=cancel),
+            lambda: bb.extract_downloads(session, self.tmp / "dir", cancel=cancel),
+            lambda: quick_client().download_to(session, lambda chunk: None, cancel=cancel),
+        ):
+            with self.assertRaises(bb.CancelledError):
+                call()
+        self.assertEqual(requests_for(session), [])
+        self.assertEqual(everything_in(self.tmp), [])
+        with bb.Archive.open(bb.download_bytes(DEMO_SESSION)) as archive:
+            with self.assertRaises(bb.CancelledError):
+                archive.extract_to(self.tmp / "x", cancel=cancel)
+        self.assertEqual(everything_in(self.tmp), [])
+        cancel.close()
+        cancel.cancel()  # closed: does nothing
+        self.assertFalse(cancel.cancelled)
+        self.assertIn("closed", repr(cancel))
+
+    def test_a_cancel_that_is_not_a_cancel_is_refused(self):
+        session = new_session("cancel-bad", {"a.txt": b"a"})
+        for bad in (True, 1, object()):
+            with self.subTest(bad=bad), self.assertRaises(TypeError):
+                bb.download_bytes(session, cancel=bad)
+        self.assertEqual(requests_for(session), [])
+
+    def test_callbacks_and_their_exceptions_still_work_from_the_main_thread(self):
+        # The main thread's calls run on a helper thread (so that Ctrl-C can
+        # be taken): a sink's exception still propagates as itself.
+        class Boom(Exception):
+            pass
+
+        def sink(chunk):
+            raise Boom("from the sink")
+
+        with self.assertRaises(Boom):
+            bb.download_to(DEMO_SESSION, sink)
