@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use once_cell::race::OnceBox;
 
+use super::client::bb_client;
 use crate::client::Client;
 use crate::error::Result;
 
@@ -24,4 +25,16 @@ pub(crate) fn default_client() -> Result<Arc<Client>> {
     DEFAULT_CLIENT
         .get_or_try_init(|| Client::from_env().map(|client| Box::new(Arc::new(client))))
         .cloned()
+}
+
+/// The client a call uses: the caller's, or the process-wide default one.
+/// Every C call that takes an optional `bb_client` goes through this.
+pub(crate) fn with_client<T>(
+    client: Option<&bb_client>,
+    f: impl FnOnce(&Client) -> Result<T>,
+) -> Result<T> {
+    match client {
+        Some(c) => f(&c.inner),
+        None => f(&*default_client()?),
+    }
 }

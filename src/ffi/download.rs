@@ -8,10 +8,9 @@ use std::path::Path;
 use super::buffer::give_buffer;
 use super::cancel::{bb_call_options, call_options};
 use super::client::bb_client;
-use super::default_client::default_client;
+use super::default_client::with_client;
 use super::error::{bb_code, bb_error};
 use super::{ffi_guard, opt_str_arg, out_arg, path_arg, ref_arg, str_arg};
-use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::sink::CallbackSink;
 
@@ -39,14 +38,6 @@ unsafe fn target<'a>(api_key: *const c_char, session_id: *const c_char) -> Resul
         api_key,
         session_id,
     })
-}
-
-/// The client a call uses: the caller's, or the process-wide default one.
-fn with_client<T>(client: Option<&bb_client>, f: impl FnOnce(&Client) -> Result<T>) -> Result<T> {
-    match client {
-        Some(c) => f(&c.inner),
-        None => f(&*default_client()?),
-    }
 }
 
 fn to_file(

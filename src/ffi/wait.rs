@@ -9,10 +9,9 @@ use std::time::Duration;
 use super::buffer::give_buffer;
 use super::cancel::{bb_call_options, call_options};
 use super::client::bb_client;
-use super::default_client::default_client;
+use super::default_client::with_client;
 use super::error::{bb_code, bb_error};
 use super::{ffi_guard, opt_str_arg, out_arg, path_arg, ref_arg, str_arg};
-use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::wait::WaitOptions;
 
@@ -39,17 +38,6 @@ pub(crate) fn wait_options(timeout_ms: u32, flags: u32) -> Result<WaitOptions> {
         )));
     }
     Ok(WaitOptions::new(Duration::from_millis(timeout_ms.into())).stable(flags & known != 0))
-}
-
-/// The client a call uses: the caller's, or the process-wide default one.
-pub(crate) fn with_client<T>(
-    client: Option<&bb_client>,
-    f: impl FnOnce(&Client) -> Result<T>,
-) -> Result<T> {
-    match client {
-        Some(c) => f(&c.inner),
-        None => f(&*default_client()?),
-    }
 }
 
 fn to_file(
