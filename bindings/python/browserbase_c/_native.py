@@ -124,6 +124,8 @@ PROGRESS_CALLBACK = CFUNCTYPE(c_int, c_void_p, c_uint64, c_int64)
 #: taken as a raw pointer (c_void_p), not c_char_p, so that converting it can
 #: never fail before the Python function runs.
 LOG_CALLBACK = CFUNCTYPE(None, c_void_p, c_int, c_void_p)
+# void (*)(void *user_data): releases a replaced log callback's user data.
+DESTROY_CALLBACK = CFUNCTYPE(None, c_void_p)
 bb_code_t = c_int  # a C enum: int-sized
 UINT32_MAX = 0xFFFFFFFF
 #: The oldest library this package works with, as ``BB_VERSION_NUMBER``:
@@ -147,7 +149,7 @@ PROTOTYPES = {
     # The process-wide log (bb_log_level is a C enum: int-sized).
     "bb_set_log_callback": (bb_code_t, [LOG_CALLBACK, c_void_p, c_int, ErrorPP]),
     # The setter that never waits; destroy (here always NULL) as a raw pointer.
-    "bb_set_log_callback_v2": (bb_code_t, [LOG_CALLBACK, c_void_p, c_void_p, c_int, ErrorPP]),
+    "bb_set_log_callback_v2": (bb_code_t, [LOG_CALLBACK, c_void_p, DESTROY_CALLBACK, c_int, ErrorPP]),
     # The process-wide default client.
     "bb_download_session": (bb_code_t, [c_char_p, c_char_p, c_char_p, ErrorPP]),
     "bb_download_session_to_buffer": (
