@@ -7,8 +7,8 @@ use std::sync::Mutex;
 
 use super::cancel::{bb_call_options, call_options};
 use super::client::bb_client;
-use super::error::{bb_code, bb_error};
 use super::default_client::with_client;
+use super::error::{bb_code, bb_error};
 use super::wait::wait_options;
 use super::{ffi_guard, opt_str_arg, out_arg, path_arg, ref_arg, str_arg, write_fields};
 use crate::archive::Archive;
