@@ -75,6 +75,8 @@ impl Client {
         options: &CallOptions,
     ) -> Result<u64> {
         let key = self.resolve_key(api_key)?;
+        // Every message of the call is scrubbed of the key from here on.
+        let _in_use = key.in_use();
         check_session_id(session_id)?;
         let url = downloads_url(&self.config.base_url, session_id)?;
         options.check()?;
@@ -102,6 +104,9 @@ impl Client {
     ) -> Result<u64> {
         // Check key and id first, so a bad argument creates no file.
         let key = self.resolve_key(api_key)?;
+        // Every message of the call, those about `path` included (which
+        // may hold the key), is scrubbed of the key from here on.
+        let _in_use = key.in_use();
         check_session_id(session_id)?;
         let url = downloads_url(&self.config.base_url, session_id)?;
         options.check()?;

@@ -132,6 +132,8 @@ impl Client {
         call: &CallOptions,
     ) -> Result<WaitReport> {
         let (key, url) = self.wait_target(api_key, session_id, call)?;
+        // Every message of the call is scrubbed of the key from here on.
+        let _in_use = key.in_use();
         let mut sink = FileSink::create(path, self.config().fsync)?;
         self.wait_loop(&key, session_id, &url, options, &mut sink, call)
     }
@@ -161,6 +163,8 @@ impl Client {
         call: &CallOptions,
     ) -> Result<(Vec<u8>, WaitReport)> {
         let (key, url) = self.wait_target(api_key, session_id, call)?;
+        // Every message of the call is scrubbed of the key from here on.
+        let _in_use = key.in_use();
         let mut sink = BufferSink::new();
         let report = self.wait_loop(&key, session_id, &url, options, &mut sink, call)?;
         Ok((sink.into_vec(), report))
@@ -203,6 +207,8 @@ impl Client {
         call: &CallOptions,
     ) -> Result<Vec<Extracted>> {
         let (key, url) = self.wait_target(api_key, session_id, call)?;
+        // Every message of the call is scrubbed of the key from here on.
+        let _in_use = key.in_use();
         if dir.as_os_str().is_empty() {
             return Err(Error::invalid_argument("dir is empty"));
         }

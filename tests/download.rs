@@ -842,3 +842,44 @@ fn plain_http_to_a_subdomain_of_localhost_is_refused() {
     assert_eq!(support::zip_entry_names(&data).len(), 2);
     assert_eq!(server.request_count(), 2);
 }
+
+/// A key that also stands in the caller's own path is redacted from the
+/// messages about that path too: every message made during a call is
+/// scrubbed of the call's key, not only those made once the request is
+/// under way (found by tests/ffi_props.rs: a file name holding the key and
+/// too long for the file system was echoed whole).
+#[test]
+fn a_key_inside_the_callers_path_is_redacted_from_local_errors() {
+    let server = demo_server();
+    let client = client_for(&server);
+    let key = "bb_live_0123456789abcdef";
+    let dir = tempfile::tempdir().unwrap();
+    let too_long = dir.path().join(format!("{key}{}.zip", "x".repeat(300)));
+    let missing_dir = dir.path().join(key).join("out.zip");
+    let wait = browserbase::WaitOptions::new(Duration::from_millis(0));
+    for path in [&too_long, &missing_dir] {
+        let errors = [
+            client.download_to_file(Some(key), DEMO, path).unwrap_err(),
+            client
+                .wait_for_downloads(Some(key), DEMO, path, &wait)
+                .unwrap_err(),
+        ];
+        for e in errors {
+            assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+            assert!(!e.message().contains(key), "the key was echoed: {e}");
+            assert!(e.message().contains("[redacted]"), "{e}");
+        }
+    }
+    let e = client
+        .extract_downloads(
+            Some(key),
+            DEMO,
+            &dir.path().join(key).join("sub"),
+            &wait,
+            &browserbase::ExtractLimits::default(),
+        )
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+    assert!(!e.message().contains(key), "the key was echoed: {e}");
+    assert_eq!(server.request_count(), 0, "all refused before sending");
+}
