@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::request::scrub;
+use crate::scrub::scrub;
 
 /// What went wrong, coarse enough for a program to act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

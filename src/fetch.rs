@@ -106,7 +106,7 @@ impl Client {
         options: &CallOptions,
     ) -> Result<u64, Failure> {
         // Whatever the server sends back (messages, redirect targets) is
-        // scrubbed of the key in `Error` and the log (`request::scrub`).
+        // scrubbed of the key in `Error` and the log (`scrub.rs`).
         let _in_use = key.in_use();
         let started = Instant::now();
         let result = self.request_into(key, url, sink, deadline, cutoff, options);

@@ -24,6 +24,7 @@ pub mod ffi;
 pub mod log;
 mod request;
 mod retry;
+mod scrub;
 mod sink;
 mod tls;
 mod transport;

@@ -1,7 +1,7 @@
 //! The troubleshooting log: one line per request, retry and redirect, to
 //! stderr when `BROWSERBASE_LOG` asks for it, or to the host application's
 //! own logger through a callback. Every line goes through
-//! [`crate::request::scrub`] on its way out (control characters escaped, the
+//! [`crate::scrub::scrub`] on its way out (control characters escaped, the
 //! keys of the calls under way on this thread redacted), whatever it holds.
 
 use std::cell::RefCell;
@@ -254,7 +254,7 @@ pub fn write(level: Level, args: fmt::Arguments<'_>) {
         return;
     }
     handle_forks();
-    let line = crate::request::scrub(&args.to_string());
+    let line = crate::scrub::scrub(&args.to_string());
     // Counted while the lock is held, so a replacement either sees this call
     // or this call sees the replacement.
     let installed = {

@@ -1,19 +1,16 @@
 //! What goes on the wire: the checked API key, the checked session id, and the
 //! one URL a session id may turn into.
 
-use std::cell::RefCell;
 use std::fmt;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::Url;
 
 use crate::error::{Error, Result};
+use crate::scrub;
 
 /// The environment variable read when no key is given.
 pub const API_KEY_ENV: &str = "BROWSERBASE_API_KEY";
-
-/// Shortest key that messages are scrubbed of (see `ApiKey::redact`).
-const MIN_REDACTED_KEY_LEN: usize = 8;
 
 /// Longest session id accepted; real ids are 36-character UUIDs.
 const MAX_SESSION_ID_LEN: usize = 1024;
@@ -70,106 +67,12 @@ impl ApiKey {
         &self.0
     }
 
-    /// Replaces every occurrence of the key in `text`, in any letter case
-    /// (a host name in a URL is lower-cased). Keys shorter than 8 bytes are
-    /// not real keys and would match ordinary words, so they are left alone
-    /// rather than mangle messages.
-    pub(crate) fn redact(&self, text: &str) -> String {
-        let key = self.0.as_bytes();
-        if key.len() < MIN_REDACTED_KEY_LEN {
-            return text.to_owned();
-        }
-        let bytes = text.as_bytes();
-        let mut out = String::with_capacity(text.len());
-        let (mut copied, mut i) = (0, 0);
-        while i + key.len() <= bytes.len() {
-            // The key is ASCII: a match starts and ends on char boundaries.
-            if bytes[i..i + key.len()].eq_ignore_ascii_case(key) {
-                out.push_str(&text[copied..i]);
-                out.push_str("[redacted]");
-                i += key.len();
-                copied = i;
-            } else {
-                i += 1;
-            }
-        }
-        out.push_str(&text[copied..]);
-        out
-    }
-
     /// Marks the key as in use on this thread until the guard drops: every
     /// message and log line made meanwhile on this thread is scrubbed of it
-    /// (see [`scrub`]).
-    pub(crate) fn in_use(&self) -> KeyInUse {
-        let _ = KEYS_IN_USE.try_with(|k| k.borrow_mut().push(self.clone()));
-        KeyInUse(())
+    /// (see [`scrub::scrub`]).
+    pub(crate) fn in_use(&self) -> scrub::KeyInUse {
+        scrub::key_in_use(&self.0)
     }
-}
-
-thread_local! {
-    /// The keys of the calls under way on this thread (innermost last).
-    static KEYS_IN_USE: RefCell<Vec<ApiKey>> = const { RefCell::new(Vec::new()) };
-}
-
-/// While alive, its key is scrubbed from every message and log line made on
-/// this thread.
-pub(crate) struct KeyInUse(());
-
-impl Drop for KeyInUse {
-    fn drop(&mut self) {
-        let _ = KEYS_IN_USE.try_with(|k| k.borrow_mut().pop());
-    }
-}
-
-/// What every error message and every log line goes through, whatever its
-/// source (the server's `message`, a header, a redirect target, a name from
-/// an archive, an OS error): control characters are escaped, so no text can
-/// forge a line or reach a terminal as an escape sequence, and the keys of
-/// the calls under way on this thread are redacted. Applying it twice
-/// changes nothing more.
-pub(crate) fn scrub(text: &str) -> String {
-    let escaped = escape_controls(text);
-    KEYS_IN_USE
-        .try_with(|keys| {
-            keys.borrow()
-                .iter()
-                .fold(escaped.clone(), |text, key| key.redact(&text))
-        })
-        .unwrap_or(escaped)
-}
-
-/// Whether a character must not reach a message or a log line as it is:
-/// C0 and C1 controls and DEL (newlines, ESC, BEL...), the Unicode line and
-/// paragraph separators, and the bidirectional overrides that reorder what
-/// a terminal shows.
-fn is_hostile(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{61c}'
-        )
-        || ('\u{202a}'..='\u{202e}').contains(&c)
-        || ('\u{2066}'..='\u{2069}').contains(&c)
-}
-
-/// `text` with every hostile character written as an escape: `\n`, `\r`,
-/// `\t`, `\0`, `\u{1b}` (ESC), `\u{85}`.
-pub(crate) fn escape_controls(text: &str) -> String {
-    if !text.chars().any(is_hostile) {
-        return text.to_owned();
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\0' => out.push_str("\\0"),
-            c if is_hostile(c) => out.extend(c.escape_unicode()),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 impl fmt::Debug for ApiKey {
@@ -294,31 +197,5 @@ mod tests {
         }
         let k = ApiKey::new("bb_live_secret", "api_key").unwrap();
         assert!(!format!("{k:?}").contains("secret"));
-        assert_eq!(k.redact("x bb_live_secret y"), "x [redacted] y");
-        // Host names are lower-cased in URLs: any case is the key.
-        let k = ApiKey::new("bb_live_SeCrEt", "api_key").unwrap();
-        assert_eq!(
-            k.redact("bb_live_secret.example.com/BB_LIVE_SECRET/é"),
-            "[redacted].example.com/[redacted]/é"
-        );
-        assert_eq!(k.redact("short"), "short");
-    }
-
-    #[test]
-    fn scrub_escapes_controls_and_redacts_keys_in_use() {
-        let text = "a\nb\r\u{1b}[31m\u{7}\u{7f}\u{85}\t\0\u{202e}z";
-        assert_eq!(
-            scrub(text),
-            "a\\nb\\r\\u{1b}[31m\\u{7}\\u{7f}\\u{85}\\t\\0\\u{202e}z"
-        );
-        assert_eq!(scrub(&scrub(text)), scrub(text));
-        assert_eq!(scrub("plain é ✓"), "plain é ✓");
-        let k = ApiKey::new("bb_live_secret", "api_key").unwrap();
-        assert_eq!(scrub("bb_live_secret"), "bb_live_secret");
-        {
-            let _in_use = k.in_use();
-            assert_eq!(scrub("to bb_live_secret.x\n"), "to [redacted].x\\n");
-        }
-        assert_eq!(scrub("bb_live_secret"), "bb_live_secret");
     }
 }

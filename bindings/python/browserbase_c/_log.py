@@ -65,6 +65,9 @@ def _deliver(_user: Any, level: int, message: Any) -> None:
 # enable_logging or disable_logging itself.
 _CALLBACK = _native.LOG_CALLBACK(_deliver)
 _NO_CALLBACK = _native.LOG_CALLBACK()  # NULL
+# No destroy callback: the package's user data is NULL and its callback
+# lives as long as the module.
+_NO_DESTROY = _native.DESTROY_CALLBACK()  # NULL
 _lock = threading.Lock()
 _enabled = False
 _exit_hook_registered = False
@@ -101,7 +104,7 @@ def enable_logging(level: Union[int, str] = logging.INFO) -> None:
     most = _max_level(level)
     global _enabled, _exit_hook_registered
     with _lock:
-        _call("bb_set_log_callback_v2", _CALLBACK, None, None, most)
+        _call("bb_set_log_callback_v2", _CALLBACK, None, _NO_DESTROY, most)
         _enabled = True
         if not _exit_hook_registered:
             atexit.register(_at_exit)
@@ -116,7 +119,7 @@ def disable_logging() -> None:
     with _lock:
         # NULL with any level but BB_LOG_OFF restores the default (NULL with
         # BB_LOG_OFF would silence the library instead).
-        _call("bb_set_log_callback_v2", _NO_CALLBACK, None, None, BB_LOG_ERROR)
+        _call("bb_set_log_callback_v2", _NO_CALLBACK, None, _NO_DESTROY, BB_LOG_ERROR)
         _enabled = False
 
 
