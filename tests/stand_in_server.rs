@@ -306,3 +306,238 @@ fn malformed_requests_get_400_and_the_server_survives() {
     let resp = server.download(StandInServer::DEMO_EMPTY_SESSION, Some(KEY));
     assert_eq!(resp.body, EMPTY_ZIP);
 }
+
+/// A download of `session` with extra request headers.
+fn ranged(server: &StandInServer, session: &str, headers: &[(&str, &str)]) -> RawResponse {
+    let mut all = vec![("X-BB-API-Key", KEY)];
+    all.extend_from_slice(headers);
+    server.http_get(&format!("/v1/sessions/{session}/downloads"), &all)
+}
+
+fn archive_bytes(n: usize) -> Vec<u8> {
+    let mut bytes = b"PK\x03\x04".to_vec();
+    bytes.extend((0..n).map(|i| (i * 7 % 251) as u8));
+    bytes
+}
+
+#[test]
+fn archives_carry_ranges_and_validators_and_a_matching_if_range_gets_a_206() {
+    let server = StandInServer::start();
+    let bytes = archive_bytes(10_000);
+    server.set_archive("r", &bytes);
+    let whole = ranged(&server, "r", &[]);
+    assert_eq!(whole.status, 200);
+    assert_eq!(whole.header("accept-ranges"), Some("bytes"));
+    let etag = whole.header("etag").unwrap().to_string();
+    assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+    let modified = whole.header("last-modified").unwrap().to_string();
+    assert!(modified.ends_with(" GMT"), "{modified}");
+    let date = whole.header("date").unwrap();
+    let (d, m) = (
+        httpdate::parse_http_date(date).unwrap(),
+        httpdate::parse_http_date(&modified).unwrap(),
+    );
+    assert!(d >= m + Duration::from_secs(1), "{date} vs {modified}");
+
+    for validator in [&etag, &modified] {
+        let part = ranged(
+            &server,
+            "r",
+            &[("Range", "bytes=9000-"), ("If-Range", validator)],
+        );
+        assert_eq!(part.status, 206, "{validator}");
+        assert_eq!(part.header("content-range"), Some("bytes 9000-10003/10004"));
+        assert_eq!(part.body, bytes[9000..]);
+        assert_eq!(part.header("etag"), Some(etag.as_str()));
+    }
+    // A Range without If-Range is honoured too.
+    let part = ranged(&server, "r", &[("Range", "bytes=10-")]);
+    assert_eq!((part.status, &part.body[..]), (206, &bytes[10..]));
+    // A validator that does not match, or a weak one: the whole archive.
+    for other in [
+        "\"nope\"",
+        &format!("W/{etag}"),
+        "Thu, 01 Jan 1970 00:00:00 GMT",
+    ] {
+        let resp = ranged(
+            &server,
+            "r",
+            &[("Range", "bytes=9000-"), ("If-Range", other)],
+        );
+        assert_eq!(
+            (resp.status, resp.body.len()),
+            (200, bytes.len()),
+            "{other}"
+        );
+    }
+    // Past the end.
+    let resp = ranged(&server, "r", &[("Range", "bytes=10004-")]);
+    assert_eq!(resp.status, 416);
+    assert_eq!(resp.header("content-range"), Some("bytes */10004"));
+
+    // The log has the headers as sent, and the body bytes of each answer.
+    let log = server.requests();
+    assert_eq!(log[1].header("range"), Some("bytes=9000-"));
+    assert_eq!(log[1].header("if-range"), Some(etag.as_str()));
+    let sent = server.bytes_sent();
+    assert_eq!(sent.len(), log.len());
+    assert_eq!(&sent[..4], &[10_004, 1004, 1004, 9994]);
+}
+
+#[test]
+fn ranges_and_validators_switch_off_per_session() {
+    let server = StandInServer::start();
+    let bytes = archive_bytes(5000);
+    server.set_archive("s", &bytes);
+    server.set_archive("other", &bytes);
+    let etag = ranged(&server, "s", &[])
+        .header("etag")
+        .unwrap()
+        .to_string();
+
+    server.set_validation("s", "ranges", "off");
+    let resp = ranged(
+        &server,
+        "s",
+        &[("Range", "bytes=100-"), ("If-Range", &etag)],
+    );
+    assert_eq!((resp.status, resp.body.len()), (200, bytes.len()));
+    assert_eq!(resp.header("accept-ranges"), None);
+    assert!(resp.header("etag").is_some());
+
+    server.set_validation("s", "etag", "off");
+    server.set_validation("s", "last-modified", "off");
+    let resp = ranged(&server, "s", &[]);
+    assert_eq!(
+        (resp.header("etag"), resp.header("last-modified")),
+        (None, None)
+    );
+
+    server.set_validation("s", "ranges", "on");
+    server.set_validation("s", "etag", "weak");
+    let resp = ranged(&server, "s", &[]);
+    let weak = resp.header("etag").unwrap().to_string();
+    assert!(weak.starts_with("W/\""), "{weak}");
+    // A weak tag never matches If-Range.
+    let resp = ranged(
+        &server,
+        "s",
+        &[("Range", "bytes=100-"), ("If-Range", &weak)],
+    );
+    assert_eq!(resp.status, 200);
+
+    // Other sessions keep theirs.
+    let resp = ranged(&server, "other", &[]);
+    assert!(resp.header("accept-ranges").is_some() && resp.header("last-modified").is_some());
+    let bad = server.control("POST", "/_control/sessions/s/ranges", b"maybe");
+    assert_eq!(bad.status, 400);
+}
+
+#[test]
+fn a_change_step_gives_the_session_its_next_archive_and_new_validators() {
+    let server = StandInServer::start();
+    let first = archive_bytes(3000);
+    let second = archive_bytes(4000);
+    server.set_archive("c", &first);
+    server.set_next_archive("c", &second);
+    server.script("c", &["ok", "change"]);
+    let before = ranged(&server, "c", &[]);
+    let (etag, modified) = (
+        before.header("etag").unwrap().to_string(),
+        before.header("last-modified").unwrap().to_string(),
+    );
+    for validator in [&etag, &modified] {
+        let resp = ranged(
+            &server,
+            "c",
+            &[("Range", "bytes=1000-"), ("If-Range", validator)],
+        );
+        assert_eq!(
+            (resp.status, &resp.body[..]),
+            (200, &second[..]),
+            "{validator}"
+        );
+        assert_ne!(resp.header("etag"), Some(etag.as_str()));
+        assert_ne!(resp.header("last-modified"), Some(modified.as_str()));
+    }
+    assert_eq!(server.bytes_sent(), [3004, 4004, 4004]);
+}
+
+#[test]
+fn range_faults_answer_the_206_they_promise() {
+    let server = StandInServer::start();
+    let bytes = archive_bytes(2000);
+    server.set_archive("f", &bytes);
+    let etag = ranged(&server, "f", &[])
+        .header("etag")
+        .unwrap()
+        .to_string();
+    let asked = [("Range", "bytes=500-"), ("If-Range", etag.as_str())];
+    server.script(
+        "f",
+        &[
+            "wrong-range",
+            "wrong-total",
+            "no-content-range",
+            "other-validator",
+            "unasked-206 7",
+            "wrong-range",
+        ],
+    );
+    let resp = ranged(&server, "f", &asked);
+    assert_eq!(resp.status, 206);
+    assert_eq!(resp.header("content-range"), Some("bytes 501-2003/2004"));
+    assert_eq!(resp.body, bytes[501..]);
+    let resp = ranged(&server, "f", &asked);
+    assert_eq!(resp.header("content-range"), Some("bytes 500-2003/2005"));
+    assert_eq!(resp.body, bytes[500..]);
+    let resp = ranged(&server, "f", &asked);
+    assert_eq!((resp.status, resp.header("content-range")), (206, None));
+    let resp = ranged(&server, "f", &asked);
+    assert_eq!(resp.status, 206);
+    assert_ne!(resp.header("etag"), Some(etag.as_str()));
+    assert_eq!(resp.body, bytes[500..]);
+    // No Range asked: a 206 anyway.
+    let resp = ranged(&server, "f", &[]);
+    assert_eq!(resp.status, 206);
+    assert_eq!(resp.header("content-range"), Some("bytes 7-2003/2004"));
+    assert_eq!(resp.body, bytes[7..]);
+    // The range faults need a Range: without one, a normal answer.
+    let resp = ranged(&server, "f", &[]);
+    assert_eq!((resp.status, resp.body.len()), (200, bytes.len()));
+}
+
+#[test]
+fn archives_from_disk_are_served_in_ranges_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = archive_bytes(3 << 20);
+    std::fs::write(dir.path().join("disk.zip"), &bytes).unwrap();
+    let server = StandInServer::start_with(&["--sessions", dir.path().to_str().unwrap()]);
+    let whole = ranged(&server, "disk", &[]);
+    let etag = whole.header("etag").unwrap().to_string();
+    let part = ranged(
+        &server,
+        "disk",
+        &[("Range", "bytes=2000000-"), ("If-Range", &etag)],
+    );
+    assert_eq!(part.status, 206);
+    assert_eq!(part.body, bytes[2_000_000..]);
+    // A cut applies to the part: 1000 bytes of it, then a reset.
+    server.script("disk", &["cut 1000"]);
+    let mut stream = server.connect();
+    stream
+        .write_all(
+            downloads_request("disk", "Range: bytes=2000000-\r\nConnection: close\r\n").as_bytes(),
+        )
+        .unwrap();
+    let mut got = Vec::new();
+    let _ = stream.read_to_end(&mut got);
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 206 "), "{text:.200}");
+    let body = &got[text.find("\r\n\r\n").unwrap() + 4..];
+    assert_eq!(body, &bytes[2_000_000..2_001_000]);
+    assert_eq!(
+        server.bytes_sent(),
+        [bytes.len() as u64, bytes.len() as u64 - 2_000_000, 1000]
+    );
+}

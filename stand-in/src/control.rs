@@ -1,5 +1,13 @@
 //! The control API (`/_control/...`, no key): sessions, fault scripts and the
 //! request log, for tests.
+//!
+//! Ranges and validators, per session (all on by default; the body of the
+//! POST/PUT says which): `sessions/<id>/ranges` `on|off` (`Accept-Ranges:
+//! bytes` and `Range` honoured), `sessions/<id>/etag` `on|weak|off`,
+//! `sessions/<id>/last-modified` `on|off`; `sessions/<id>/next-archive`
+//! (the bytes the session's archive becomes at its next `change` step).
+//! `GET requests/bytes`: the body bytes of the answer to each logged
+//! request, one a line, in the order of `GET requests`.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -9,7 +17,7 @@ use crate::archive::now_ms;
 use crate::http::request::percent_decode;
 use crate::http::response::Response;
 use crate::script::parse_script;
-use crate::state::{Content, FileEntry, ReadyAfter, Server, CONNECTIONS_ACCEPTED};
+use crate::state::{Content, EtagMode, FileEntry, ReadyAfter, Server, CONNECTIONS_ACCEPTED};
 
 impl Server {
     pub fn control(&self, method: &str, rest: &str, body: Vec<u8>) -> Response {
@@ -27,6 +35,8 @@ impl Server {
                 let mut state = self.state();
                 state.log.clear();
                 state.log_times.clear();
+                state.log_sent.clear();
+                state.log_epoch += 1;
                 return Response::text(200, "cleared\n");
             }
             ("GET", "requests/count") => {
@@ -41,6 +51,15 @@ impl Server {
                     .collect();
                 return Response::text(200, text);
             }
+            ("GET", "requests/bytes") => {
+                let text: String = self
+                    .state()
+                    .log_sent
+                    .iter()
+                    .map(|n| format!("{n}\n"))
+                    .collect();
+                return Response::text(200, text);
+            }
             ("GET", "connections/count") => {
                 let n = CONNECTIONS_ACCEPTED.load(Ordering::Relaxed);
                 return Response::text(200, n.to_string());
@@ -48,7 +67,8 @@ impl Server {
             ("GET", "health") => return Response::text(200, "ok\n"),
             (
                 _,
-                "requests" | "requests/count" | "requests/times" | "health" | "connections/count",
+                "requests" | "requests/count" | "requests/times" | "requests/bytes" | "health"
+                | "connections/count",
             ) => return Response::text(405, "method not allowed\n"),
             _ => {}
         }
@@ -65,7 +85,8 @@ impl Server {
             "" => &["DELETE"],
             "files" => &["PUT", "POST"],
             "archive" | "empty" => &["PUT", "POST"],
-            "script" | "ready-after-ms" => &["POST", "PUT"],
+            "script" | "ready-after-ms" | "next-archive" => &["POST", "PUT"],
+            "ranges" | "etag" | "last-modified" => &["POST", "PUT"],
             _ => return Response::text(404, "unknown control path\n"),
         };
         if !allowed.contains(&method) {
@@ -83,6 +104,8 @@ impl Server {
                 state.ready_after.remove(&id);
                 state.sync_seen.remove(&id);
                 state.dir_cache.remove(&id);
+                state.validation.remove(&id);
+                state.next_archive.remove(&id);
                 Response::text(200, if existed { "deleted\n" } else { "absent\n" })
             }
             "files" => {
@@ -99,6 +122,34 @@ impl Server {
             }
             "archive" => {
                 self.state().set_content(&id, Content::Raw(Arc::new(body)));
+                Response::text(200, "ok\n")
+            }
+            "next-archive" => {
+                self.state().next_archive.insert(id, Arc::new(body));
+                Response::text(200, "ok\n")
+            }
+            "ranges" | "etag" | "last-modified" => {
+                let text = String::from_utf8_lossy(&body).trim().to_ascii_lowercase();
+                let mut state = self.state();
+                let mut v = state.validation(&id);
+                match (what, text.as_str()) {
+                    ("ranges", "on") => v.ranges = true,
+                    ("ranges", "off") => v.ranges = false,
+                    ("etag", "on" | "strong") => v.etag = EtagMode::Strong,
+                    ("etag", "weak") => v.etag = EtagMode::Weak,
+                    ("etag", "off") => v.etag = EtagMode::Off,
+                    ("last-modified", "on") => v.last_modified = true,
+                    ("last-modified", "off") => v.last_modified = false,
+                    _ => {
+                        return Response::text(
+                            400,
+                            format!(
+                                "{what}: body must be on or off (etag: also weak), not {text:?}\n"
+                            ),
+                        )
+                    }
+                }
+                state.validation.insert(id, v);
                 Response::text(200, "ok\n")
             }
             "empty" => {

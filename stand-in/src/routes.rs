@@ -17,7 +17,7 @@ use crate::http::response::{
 };
 use crate::http::Framing;
 use crate::script::Step;
-use crate::state::{server_started, Server};
+use crate::state::{server_started, Content, Server};
 
 /// Write timeout (a write making no progress for this long fails).
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -29,17 +29,30 @@ pub enum Action {
 }
 
 impl Server {
-    pub fn log(&self, lines: &[String]) {
+    /// Logs a request; returns where (the log's epoch and the index).
+    pub fn log(&self, lines: &[String]) -> (u64, usize) {
         let entry = lines.join("\n");
         let mut state = self.state();
         state.log.push(entry);
         state.log_times.push(server_started().elapsed().as_micros());
+        state.log_sent.push(0);
+        (state.log_epoch, state.log.len() - 1)
+    }
+
+    /// Records the body bytes of the answer to the request logged at `at`.
+    pub fn log_sent(&self, at: (u64, usize), bytes: u64) {
+        let mut state = self.state();
+        if state.log_epoch == at.0 {
+            if let Some(slot) = state.log_sent.get_mut(at.1) {
+                *slot = bytes;
+            }
+        }
     }
 
     pub fn normal_answer(&self, id: &str, head: &Head) -> Response {
         let mut keys = head.values("x-bb-api-key");
         match (keys.next(), keys.next()) {
-            (Some(key), None) if key == self.config.api_key => self.content_answer(id),
+            (Some(key), None) if key == self.config.api_key => self.content_answer(id, head, None),
             _ => Response::json(401, "Invalid or missing API key"),
         }
     }
@@ -62,7 +75,7 @@ impl Server {
             }
             step
         };
-        let content = |delivery| Action::Respond(self.content_answer(id), delivery);
+        let content = |delivery| Action::Respond(self.content_answer(id, head, None), delivery);
         match step {
             None | Some(Step::Ok) => {
                 Action::Respond(self.normal_answer(id, head), Delivery::Normal)
@@ -114,6 +127,18 @@ impl Server {
                 Action::Respond(resp, Delivery::Trickle(n, ms))
             }
             Some(Step::StallHeaders(ms)) => Action::StallThenNormal(ms),
+            Some(Step::Change) => {
+                {
+                    let mut state = self.state();
+                    if let Some(next) = state.next_archive.remove(id) {
+                        state.set_content(id, Content::Raw(next));
+                    }
+                }
+                Action::Respond(self.normal_answer(id, head), Delivery::Normal)
+            }
+            Some(Step::Range(fault)) => {
+                Action::Respond(self.content_answer(id, head, Some(fault)), Delivery::Normal)
+            }
             Some(Step::Redirect(url)) => Action::Respond(
                 Response::new(302, "text/plain; charset=utf-8", Body::Static(b""))
                     .header("Location", &url),
@@ -148,9 +173,7 @@ before accessing the Internet.</p></body></html>\n",
             .first()
             .and_then(|l| l.split(' ').nth(1))
             .is_some_and(|t| target_path(t).starts_with("/_control/"));
-        if !is_control {
-            self.log(&lines);
-        }
+        let logged = (!is_control).then(|| self.log(&lines));
         let bad_request = |message: &str| Response::json(400, message).closing();
         let head = match parsed {
             Ok(head) => head,
@@ -215,7 +238,14 @@ before accessing the Internet.</p></body></html>\n",
             _ => Action::Respond(Response::json(404, "Not Found"), Delivery::Normal),
         };
         match action {
-            Action::Respond(resp, delivery) => send(conn, resp, delivery, keep_alive, http10),
+            Action::Respond(resp, delivery) => {
+                if let Some(at) = logged {
+                    let no_body = matches!(resp.status, 204 | 304);
+                    let len = if no_body { 0 } else { resp.body.len() };
+                    self.log_sent(at, delivery.body_bytes(len));
+                }
+                send(conn, resp, delivery, keep_alive, http10)
+            }
             Action::Reset => {
                 set_linger_zero(&conn.stream);
                 Ok(Next::Closed)
@@ -226,6 +256,9 @@ before accessing the Internet.</p></body></html>\n",
                 }
                 let id = percent_decode(segments[3]);
                 let resp = self.normal_answer(&id, &head);
+                if let Some(at) = logged {
+                    self.log_sent(at, resp.body.len());
+                }
                 send(conn, resp, Delivery::Normal, keep_alive, http10)
             }
         }

@@ -3,6 +3,8 @@
 
 use std::collections::VecDeque;
 
+use crate::sessions::RangeFault;
+
 /// One step of a session's fault script (`POST /_control/sessions/<id>/script`, one
 /// step a line; each downloads request to the session consumes one):
 /// `ok`, `status CODE | Header: value | ...` (the pseudo-header `Message: "..."`,
@@ -19,6 +21,20 @@ use std::collections::VecDeque;
 /// so the cut looks like the end of the body), `lie-length LEN N MS`
 /// (Content-Length LEN, N body bytes, then MS of silence, or until the client
 /// hangs up, then a close).
+///
+/// Ranges (each answers the archive with the session's validators, honouring
+/// `Range`/`If-Range` as a normal answer does): `cut N` is "cut once at byte
+/// N" (the body of this answer, whole or a part, stops after N bytes; the
+/// next requests are answered whole). `change` first gives the session the
+/// archive stored with `/_control/sessions/<id>/next-archive` (a new
+/// version: new `ETag` and `Last-Modified`), then answers normally.
+/// `wrong-range` (a `206` starting one byte after the asked start, saying
+/// so), `wrong-total` (a `206` whose `Content-Range` total is one more than
+/// the archive), `no-content-range` (a `206` without `Content-Range`),
+/// `other-validator` (a `206` as asked, but with another `ETag` and
+/// `Last-Modified` than the ones `If-Range` matched): without a `Range` in
+/// the request these answer normally. `unasked-206 N` answers a `206` from
+/// byte N whatever the request asked.
 /// `GET /_control/requests/times` lists when each logged request arrived
 /// (microseconds since the server started, one a line).
 #[derive(Debug, Clone)]
@@ -38,6 +54,8 @@ pub enum Step {
     Html,
     CloseCut(u64),
     LieLength(u64, u64, u64),
+    Change,
+    Range(RangeFault),
 }
 
 pub fn parse_u64(s: Option<&str>, what: &str) -> Result<u64, String> {
@@ -54,6 +72,12 @@ pub fn parse_step(line: &str) -> Result<Step, String> {
         "empty" => Step::Empty,
         "reset" => Step::Reset,
         "html" => Step::Html,
+        "change" => Step::Change,
+        "wrong-range" => Step::Range(RangeFault::WrongStart),
+        "wrong-total" => Step::Range(RangeFault::WrongTotal),
+        "no-content-range" => Step::Range(RangeFault::NoContentRange),
+        "other-validator" => Step::Range(RangeFault::OtherValidator),
+        "unasked-206" => Step::Range(RangeFault::Unasked(parse_u64(words.next(), "byte offset")?)),
         "cut" => Step::Cut(parse_u64(words.next(), "byte count")?),
         "long-length" => Step::LongLength(parse_u64(words.next(), "byte count")?),
         "chunked-cut" => Step::ChunkedCut(parse_u64(words.next(), "byte count")?),

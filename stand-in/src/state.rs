@@ -23,9 +23,40 @@ pub enum Content {
 
 pub struct MemSession {
     pub content: Content,
-    /// Changes whenever the content changes; guards the archive cache.
+    /// Changes whenever the content changes; guards the archive cache and
+    /// names the archive in its `ETag`.
     pub version: u64,
     pub cache: Option<Arc<Vec<u8>>>,
+    /// The archive's `Last-Modified`, in seconds since 1970.
+    pub modified_s: u64,
+}
+
+/// How a session's archive answers may be validated and cut into ranges
+/// (`/_control/sessions/<id>/ranges`, `etag`, `last-modified`): all on
+/// unless a test turns them off, as a CDN in front of the service would.
+#[derive(Clone, Copy)]
+pub struct Validation {
+    /// `Accept-Ranges: bytes`, and `Range: bytes=N-` honoured.
+    pub ranges: bool,
+    pub etag: EtagMode,
+    pub last_modified: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum EtagMode {
+    Strong,
+    Weak,
+    Off,
+}
+
+impl Default for Validation {
+    fn default() -> Self {
+        Validation {
+            ranges: true,
+            etag: EtagMode::Strong,
+            last_modified: true,
+        }
+    }
 }
 
 pub struct ReadyAfter {
@@ -57,6 +88,17 @@ pub struct State {
     pub log: Vec<String>,
     /// When each logged request arrived, in microseconds since the server started.
     pub log_times: Vec<u128>,
+    /// Body bytes of the answer to each logged request (what the server
+    /// wrote or set out to write), in the order of `log`.
+    pub log_sent: Vec<u64>,
+    /// Incremented whenever the log is cleared: an answer recorded after a
+    /// clear does not land on another request's line.
+    pub log_epoch: u64,
+    pub validation: HashMap<String, Validation>,
+    /// The archive a session takes at its next `change` script step.
+    pub next_archive: HashMap<String, Arc<Vec<u8>>>,
+    /// The last `Last-Modified` given to any archive: each new one is later.
+    pub last_modified_s: u64,
     pub dir_cache: HashMap<String, (DirSignature, Arc<Vec<u8>>)>,
     pub next_version: u64,
 }
@@ -67,8 +109,23 @@ impl State {
         self.next_version
     }
 
+    /// A `Last-Modified` for new content: an hour before now (so that the
+    /// answer's `Date` is well after it, which makes it a strong validator,
+    /// RFC 9110 section 8.8.2.2), and later than every earlier one, so
+    /// that a change is always seen even within one second.
+    pub fn next_modified(&mut self) -> u64 {
+        let now_s = crate::archive::now_ms() / 1000;
+        self.last_modified_s = (now_s.saturating_sub(3600)).max(self.last_modified_s + 1);
+        self.last_modified_s
+    }
+
+    pub fn validation(&self, id: &str) -> Validation {
+        self.validation.get(id).copied().unwrap_or_default()
+    }
+
     pub fn put_file(&mut self, id: &str, name: String, entry: FileEntry) {
         let version = self.bump();
+        let modified_s = self.next_modified();
         let session = self
             .sessions
             .entry(id.to_string())
@@ -76,6 +133,7 @@ impl State {
                 content: Content::Files(BTreeMap::new()),
                 version,
                 cache: None,
+                modified_s: 0,
             });
         if let Content::Raw(_) = session.content {
             session.content = Content::Files(BTreeMap::new());
@@ -85,16 +143,19 @@ impl State {
         }
         session.version = version;
         session.cache = None;
+        session.modified_s = modified_s;
     }
 
     pub fn set_content(&mut self, id: &str, content: Content) {
         let version = self.bump();
+        let modified_s = self.next_modified();
         self.sessions.insert(
             id.to_string(),
             MemSession {
                 content,
                 version,
                 cache: None,
+                modified_s,
             },
         );
     }

@@ -268,6 +268,30 @@ impl StandInServer {
             .expect("connection count")
     }
 
+    /// The body bytes of the answer to each logged request, in log order
+    /// (`GET /_control/requests/bytes`).
+    pub fn bytes_sent(&self) -> Vec<u64> {
+        let text = String::from_utf8(self.control_ok("GET", "/_control/requests/bytes", b""))
+            .expect("UTF-8");
+        text.lines().map(|l| l.parse().expect("a number")).collect()
+    }
+
+    /// Turns a session's `ranges`, `etag` (`on`/`weak`/`off`) or
+    /// `last-modified` on or off.
+    pub fn set_validation(&self, session: &str, what: &str, value: &str) {
+        let path = format!("/_control/sessions/{}/{what}", encode_segment(session));
+        self.control_ok("POST", &path, value.as_bytes());
+    }
+
+    /// The archive the session takes at its next `change` script step.
+    pub fn set_next_archive(&self, session: &str, bytes: &[u8]) {
+        let path = format!(
+            "/_control/sessions/{}/next-archive",
+            encode_segment(session)
+        );
+        self.control_ok("POST", &path, bytes);
+    }
+
     pub fn clear_requests(&self) {
         self.control_ok("DELETE", "/_control/requests", b"");
     }

@@ -21,6 +21,8 @@ pub enum Body {
     Static(&'static [u8]),
     /// A file streamed from disk (never loaded in memory), with its length.
     File(File, u64),
+    /// The bytes of a body from an offset on (a `206` answer's part).
+    Part(Box<Body>, u64),
 }
 
 impl Body {
@@ -29,6 +31,7 @@ impl Body {
             Body::Bytes(b) => b.len() as u64,
             Body::Static(b) => b.len() as u64,
             Body::File(_, len) => *len,
+            Body::Part(body, from) => body.len().saturating_sub(*from),
         }
     }
 
@@ -37,6 +40,18 @@ impl Body {
             Body::Bytes(b) => Some(b),
             Body::Static(b) => Some(b),
             Body::File(..) => None,
+            Body::Part(body, from) => body.slice().map(|b| &b[(*from as usize).min(b.len())..]),
+        }
+    }
+
+    /// The body this one is a part of, and where the part starts in it.
+    fn whole(&self) -> (&Body, u64) {
+        match self {
+            Body::Part(body, from) => {
+                let (whole, at) = body.whole();
+                (whole, at + from)
+            }
+            body => (body, 0),
         }
     }
 }
@@ -105,6 +120,22 @@ pub enum Delivery {
     CloseCut(u64),
     /// Content-Length `len`, `n` body bytes, `ms` of silence, a close.
     LieLength(u64, u64, u64),
+}
+
+impl Delivery {
+    /// The body bytes an answer of `len` body bytes carries this way (what
+    /// the server writes, or sets out to write: a client that hangs up
+    /// early receives less).
+    pub fn body_bytes(self, len: u64) -> u64 {
+        match self {
+            Delivery::Normal
+            | Delivery::LongLength(_)
+            | Delivery::StallBody(..)
+            | Delivery::Trickle(..) => len,
+            Delivery::Cut(n) | Delivery::ChunkedCut(n) | Delivery::CloseCut(n) => n.min(len),
+            Delivery::LieLength(_, n, _) => n.min(len),
+        }
+    }
 }
 
 /// What happens to the connection after a request.
@@ -232,6 +263,8 @@ pub fn write_body(stream: &TcpStream, body: &Body, start: u64, end: u64) -> io::
     if start >= end {
         return Ok(());
     }
+    let (body, at) = body.whole();
+    let (start, end) = (start + at, end + at);
     match body {
         Body::File(file, _) => send_file_range(stream, file, start, end),
         _ => {
@@ -243,15 +276,16 @@ pub fn write_body(stream: &TcpStream, body: &Body, start: u64, end: u64) -> io::
 
 pub fn write_chunks(stream: &TcpStream, body: &Body, end: u64) -> io::Result<()> {
     const CHUNK: u64 = 64 * 1024;
+    let (whole, at) = body.whole();
     let mut pos = 0;
     let mut buf = Vec::new();
     while pos < end {
         let n = (end - pos).min(CHUNK);
         write_all_fd(stream, format!("{n:x}\r\n").as_bytes())?;
-        match body {
+        match whole {
             Body::File(file, _) => {
                 buf.resize(n as usize, 0);
-                file.read_exact_at(&mut buf, pos)?;
+                file.read_exact_at(&mut buf, at + pos)?;
                 write_all_fd(stream, &buf)?;
             }
             _ => write_body(stream, body, pos, pos + n)?,
