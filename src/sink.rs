@@ -2,8 +2,9 @@
 //! code path; a file, a buffer and a caller's callback are sinks under it.
 //!
 //! Protocol, per download: `begin` once per attempt (a retry calls it again
-//! and the sink must start over or refuse), `write` for each chunk, then
-//! `finish` once the whole body arrived. On failure the sink is dropped, and
+//! and the sink must start over or refuse) or, for a retry that continues a
+//! cut body, `resume` (the sink keeps what it holds and appends), `write`
+//! for each chunk, then `finish` once the whole body arrived. On failure the sink is dropped, and
 //! dropping an unfinished sink must leave nothing behind.
 
 use std::ffi::OsStr;
@@ -27,6 +28,17 @@ pub trait Sink {
     /// Whether a retry after bytes were written is possible (`begin` again).
     fn can_restart(&self) -> bool {
         true
+    }
+    /// How many bytes of the body this sink holds since `begin` and can
+    /// continue after ([`Sink::resume`]); `None` for a sink that cannot.
+    fn resume_point(&self) -> Option<u64> {
+        None
+    }
+    /// Continues the body (on a retry answered with the rest of it) after
+    /// the [`Sink::resume_point`] bytes it holds: the next `write` appends.
+    /// `total` is the whole body's length.
+    fn resume(&mut self, _total: u64) -> Result<()> {
+        Err(Error::internal("this download cannot be resumed"))
     }
 }
 
@@ -243,6 +255,23 @@ impl Sink for FileSink {
             } else {
                 self.copy = None;
             }
+        }
+        Ok(())
+    }
+
+    fn resume_point(&self) -> Option<u64> {
+        self.staging.as_ref().map(|_| self.written)
+    }
+
+    fn resume(&mut self, total: u64) -> Result<()> {
+        // The temporary file holds exactly the bytes written (a failed
+        // write ends the download); the next byte goes after them.
+        let at = self.written;
+        let res = self.file().seek(SeekFrom::Start(at));
+        res.map_err(|e| self.write_error(&e))?;
+        self.announced = Some(total).filter(|&n| n >= PREALLOCATE_MIN);
+        if total > CHECK_IN_MEMORY_MAX as u64 {
+            self.copy = None;
         }
         Ok(())
     }
@@ -531,6 +560,15 @@ impl Sink for BufferSink {
         archive::check_archive(std::io::Cursor::new(&self.data))?;
         Ok(())
     }
+
+    fn resume_point(&self) -> Option<u64> {
+        Some(self.data.len() as u64)
+    }
+
+    fn resume(&mut self, total: u64) -> Result<()> {
+        self.announced = Some(total);
+        Ok(())
+    }
 }
 
 /// The final target of a chain of symlinks (relative targets are relative
@@ -612,12 +650,15 @@ fn too_big(len: u64) -> Error {
 
 /// Hands each chunk to a caller's function. The function returns `true` to go
 /// on and `false` to cancel. Chunks already handed over cannot be taken back,
-/// so a download through this sink is not retried once bytes were delivered.
+/// so a download through this sink is not started over once bytes were
+/// delivered; it can continue where they stopped ([`Sink::resume`]), which
+/// hands no byte over twice.
 /// The end of the body is kept ([`archive::StreamTail`], at most 256 KiB) so
 /// that `finish` can refuse a body that does not end as a ZIP archive.
 pub struct CallbackSink<F> {
     on_chunk: F,
-    delivered: bool,
+    /// Bytes handed over.
+    delivered: u64,
     tail: archive::StreamTail,
 }
 
@@ -625,7 +666,7 @@ impl<F: FnMut(&[u8]) -> bool> CallbackSink<F> {
     pub fn new(on_chunk: F) -> Self {
         CallbackSink {
             on_chunk,
-            delivered: false,
+            delivered: 0,
             tail: archive::StreamTail::new(None),
         }
     }
@@ -633,7 +674,7 @@ impl<F: FnMut(&[u8]) -> bool> CallbackSink<F> {
 
 impl<F: FnMut(&[u8]) -> bool> Sink for CallbackSink<F> {
     fn begin(&mut self, content_length: Option<u64>) -> Result<()> {
-        if self.delivered {
+        if self.delivered > 0 {
             return Err(Error::internal(
                 "callback download restarted after delivery",
             ));
@@ -643,7 +684,7 @@ impl<F: FnMut(&[u8]) -> bool> Sink for CallbackSink<F> {
     }
 
     fn write(&mut self, chunk: &[u8]) -> Result<()> {
-        self.delivered = true;
+        self.delivered += chunk.len() as u64;
         self.tail.push(chunk);
         if (self.on_chunk)(chunk) {
             Ok(())
@@ -660,13 +701,98 @@ impl<F: FnMut(&[u8]) -> bool> Sink for CallbackSink<F> {
     }
 
     fn can_restart(&self) -> bool {
-        !self.delivered
+        self.delivered == 0
+    }
+
+    fn resume_point(&self) -> Option<u64> {
+        Some(self.delivered)
+    }
+
+    fn resume(&mut self, _total: u64) -> Result<()> {
+        // The tail goes on from the last byte handed over.
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stored ZIP archive of one entry, `n` bytes of content.
+    fn small_zip(n: usize) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        w.start_file("a.bin", options).unwrap();
+        w.write_all(&vec![5u8; n]).unwrap();
+        w.finish().unwrap().into_inner()
+    }
+
+    /// A file sink continues after a cut with the bytes it staged, and
+    /// starts from zero again on `begin` (issue 14, resume).
+    #[test]
+    fn a_file_sink_resumes_after_what_it_staged_and_restarts_from_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.zip");
+        for len in [5000, (2 << 20) + 77] {
+            let zip = small_zip(len);
+            let total = zip.len() as u64;
+            let cut = zip.len() / 3;
+            let mut sink = FileSink::create(&path, false).unwrap();
+            // A first try that is started over, then a try cut at a third.
+            sink.begin(Some(total)).unwrap();
+            sink.write(&[9; 100]).unwrap();
+            sink.begin(Some(total)).unwrap();
+            assert_eq!(sink.resume_point(), Some(0));
+            sink.write(&zip[..cut]).unwrap();
+            assert_eq!(sink.resume_point(), Some(cut as u64));
+            sink.resume(total).unwrap();
+            sink.write(&zip[cut..]).unwrap();
+            sink.finish().unwrap();
+            assert_eq!(std::fs::read(&path).unwrap(), zip, "{len}");
+            assert_eq!(sink.resume_point(), None);
+        }
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn a_buffer_sink_resumes_and_restarts() {
+        let zip = small_zip(3000);
+        let mut sink = BufferSink::new();
+        sink.begin(Some(zip.len() as u64)).unwrap();
+        sink.write(&zip[..1000]).unwrap();
+        assert_eq!(sink.resume_point(), Some(1000));
+        sink.resume(zip.len() as u64).unwrap();
+        sink.write(&zip[1000..]).unwrap();
+        sink.finish().unwrap();
+        assert_eq!(sink.bytes(), &zip[..]);
+        sink.begin(Some(zip.len() as u64)).unwrap();
+        assert_eq!(sink.resume_point(), Some(0));
+    }
+
+    /// The callback sink continues without handing a byte over twice, and
+    /// still refuses to start over once it handed bytes over.
+    #[test]
+    fn a_callback_sink_resumes_but_never_restarts_after_delivery() {
+        let zip = small_zip(3000);
+        let mut got = Vec::new();
+        {
+            let mut sink = CallbackSink::new(|c: &[u8]| {
+                got.extend_from_slice(c);
+                true
+            });
+            sink.begin(Some(zip.len() as u64)).unwrap();
+            sink.write(&zip[..1234]).unwrap();
+            assert!(!sink.can_restart());
+            assert_eq!(sink.resume_point(), Some(1234));
+            sink.resume(zip.len() as u64).unwrap();
+            sink.write(&zip[1234..]).unwrap();
+            sink.finish().unwrap();
+            assert!(sink.begin(Some(zip.len() as u64)).is_err());
+        }
+        assert_eq!(got, zip);
+    }
 
     /// An announced length is not reserved up front past 8 MiB; the buffer
     /// grows as the bytes come, and an honest body ends in a buffer of its
