@@ -31,6 +31,7 @@ pub const CA_FILE_ENV: &str = "BROWSERBASE_CA_FILE";
 pub const PROXY_ENV: &str = "BROWSERBASE_PROXY";
 pub const FSYNC_ENV: &str = "BROWSERBASE_FSYNC";
 pub const MAX_ARCHIVE_BYTES_ENV: &str = "BROWSERBASE_MAX_ARCHIVE_BYTES";
+pub const RESUME_ENV: &str = "BROWSERBASE_RESUME";
 
 /// Called as a download progresses with the bytes received so far and the
 /// total when the server sent Content-Length; `false` cancels the download.
@@ -66,6 +67,9 @@ pub struct ClientConfig {
     pub(crate) fsync: bool,
     pub(crate) progress: Option<Progress>,
     pub(crate) max_archive_bytes: Option<u64>,
+    /// A retry after a cut body continues it with a range request, when
+    /// the server allows (see `fetch.rs`).
+    pub(crate) resume: bool,
 }
 
 impl Default for ClientConfig {
@@ -83,6 +87,7 @@ impl Default for ClientConfig {
             fsync: false,
             progress: None,
             max_archive_bytes: None,
+            resume: true,
         }
     }
 }
@@ -131,15 +136,10 @@ impl ClientConfig {
             c.set_max_archive_bytes((n > 0).then_some(n));
         }
         if let Some(v) = env_var(FSYNC_ENV)? {
-            c.fsync = match v.as_str() {
-                "1" | "true" | "yes" | "on" => true,
-                "0" | "false" | "no" | "off" | "" => false,
-                _ => {
-                    return Err(Error::invalid_argument(format!(
-                        "{FSYNC_ENV} must be 0 or 1, not {v:?}"
-                    )))
-                }
-            };
+            c.fsync = env_bool(&v, FSYNC_ENV)?;
+        }
+        if let Some(v) = env_var(RESUME_ENV)? {
+            c.resume = env_bool(&v, RESUME_ENV)?;
         }
         Ok(())
     }
@@ -308,6 +308,12 @@ impl ClientConfig {
     /// limit, the default. A larger one fails with an `Http` error, not
     /// retried: at once when the server announces its size, otherwise
     /// before the byte past the limit reaches the file, buffer or callback.
+    /// Whether a retry after a cut body continues it (`Range`/`If-Range`)
+    /// when the server allows, instead of starting over. Default on.
+    pub fn set_resume(&mut self, on: bool) {
+        self.resume = on;
+    }
+
     pub fn set_max_archive_bytes(&mut self, max: Option<u64>) {
         self.max_archive_bytes = max.filter(|&n| n > 0);
     }
@@ -420,6 +426,16 @@ fn env_var(name: &str) -> Result<Option<String>> {
         Err(std::env::VarError::NotPresent) => Ok(None),
         Err(std::env::VarError::NotUnicode(_)) => Err(Error::invalid_argument(format!(
             "{name} is not valid UTF-8"
+        ))),
+    }
+}
+
+fn env_bool(v: &str, name: &str) -> Result<bool> {
+    match v {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        _ => Err(Error::invalid_argument(format!(
+            "{name} must be 0 or 1, not {v:?}"
         ))),
     }
 }

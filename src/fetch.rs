@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderValue, ACCEPT, LOCATION};
+use reqwest::header::{HeaderValue, ACCEPT, IF_RANGE, LOCATION, RANGE};
 use reqwest::{StatusCode, Url};
 
 use crate::archive;
@@ -15,6 +15,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::failure::{deadline_error, error_from_body, summarize, Failure};
 use crate::log::{bb_log, Level};
 use crate::request::ApiKey;
+use crate::resume::{check_partial, unsatisfied_length, Resume};
 use crate::retry;
 use crate::sink::Sink;
 use crate::transport::{Transport, Watch};
@@ -44,9 +45,13 @@ impl Client {
             .and_then(|d| Instant::now().checked_add(d));
         let mut failures: Vec<Error> = Vec::new();
         let attempts = self.config.max_retries + 1;
+        // What a cut body's retry may continue from (`resume.rs`).
+        let mut resume = Resume::new(self.config.resume);
         loop {
             let tag = format!("attempt {}/{attempts}", failures.len() + 1);
-            let failure = match self.attempt(key, url, sink, deadline, None, &tag, options) {
+            let attempt =
+                self.attempt_resuming(key, url, sink, deadline, None, &tag, options, &mut resume);
+            let failure = match attempt {
                 Ok(n) => return Ok(n),
                 Err(f) => f,
             };
@@ -55,7 +60,7 @@ impl Client {
             let mut stop_reason = None;
             if !failure.retryable || retries_taken >= self.config.max_retries {
                 stop_reason = Some("");
-            } else if !sink.can_restart() {
+            } else if !sink.can_restart() && resume.continue_at(sink.resume_point()).is_none() {
                 stop_reason = Some(" (not retried: bytes were already handed to the callback)");
             }
             let delay = failure
@@ -105,18 +110,43 @@ impl Client {
         tag: &str,
         options: &CallOptions,
     ) -> Result<u64, Failure> {
+        let mut never = Resume::new(false);
+        self.attempt_resuming(key, url, sink, deadline, cutoff, tag, options, &mut never)
+    }
+
+    /// [`Client::attempt`], continuing a cut body when `resume` allows.
+    #[allow(clippy::too_many_arguments)]
+    fn attempt_resuming(
+        &self,
+        key: &ApiKey,
+        url: &Url,
+        sink: &mut dyn Sink,
+        deadline: Option<Instant>,
+        cutoff: Option<Instant>,
+        tag: &str,
+        options: &CallOptions,
+        resume: &mut Resume,
+    ) -> Result<u64, Failure> {
         // Whatever the server sends back (messages, redirect targets) is
         // scrubbed of the key in `Error` and the log (`scrub.rs`).
         let _in_use = key.in_use();
         let started = Instant::now();
-        let result = self.request_into(key, url, sink, deadline, cutoff, options);
+        let result = self.request_into(key, url, sink, deadline, cutoff, options, resume);
         let ms = started.elapsed().as_millis();
         match &result {
-            Ok((status, bytes)) => {
+            Ok((status, bytes, 0)) => {
                 bb_log!(
                     Level::Info,
                     "GET {} -> {status}, {bytes} bytes in {ms} ms ({tag})",
                     url.path()
+                );
+            }
+            Ok((status, bytes, from)) => {
+                bb_log!(
+                    Level::Info,
+                    "GET {} -> {status}, {} bytes in {ms} ms ({tag}; resumed at byte {from}, {bytes} in all)",
+                    url.path(),
+                    bytes - from
                 );
             }
             Err(f) => {
@@ -132,11 +162,13 @@ impl Client {
                 );
             }
         }
-        result.map(|(_, bytes)| bytes)
+        result.map(|(_, bytes, _)| bytes)
     }
 
     /// The request (following redirects), then the body into the sink.
-    /// Returns the final status and the body's size.
+    /// Returns the final status, the body's size, and the byte this attempt
+    /// resumed at (0: it did not).
+    #[allow(clippy::too_many_arguments)]
     fn request_into(
         &self,
         key: &ApiKey,
@@ -145,7 +177,8 @@ impl Client {
         deadline: Option<Instant>,
         cutoff: Option<Instant>,
         options: &CallOptions,
-    ) -> Result<(u16, u64), Failure> {
+        resume: &mut Resume,
+    ) -> Result<(u16, u64, u64), Failure> {
         let transport = self.transports.lease().map_err(Failure::fatal)?;
         // Declared after the lease, so it is dropped (unregistered from the
         // transport's runtime) before the transport goes back.
@@ -154,10 +187,47 @@ impl Client {
             .map_err(Failure::fatal)?;
         let watch = watch.as_ref();
         let early = earliest(deadline, cutoff);
+        let from = resume
+            .continue_at(sink.resume_point())
+            .map(|(at, offer)| (at, offer.clone()));
+        if let Some((at, offer)) = &from {
+            bb_log!(
+                Level::Info,
+                "GET {}: resuming at byte {at} of {}",
+                url.path(),
+                offer.total
+            );
+        }
+        let range = from.as_ref().map(|(at, o)| (*at, o.validator.value()));
         let mut response = self
-            .send(&transport, watch, key, url, early)
+            .send(&transport, watch, key, url, early, range)
             .map_err(|f| self.cut_off(f, deadline, cutoff))?;
         let status = response.status();
+        if let (Some((at, _)), StatusCode::RANGE_NOT_SATISFIABLE) = (&from, status) {
+            // Nothing past byte `at`: when the server says the body is
+            // exactly what arrived (its first answer announced more, and
+            // ended early), it is whole, and checked as any other.
+            if unsatisfied_length(response.headers()) == Some(*at) {
+                bb_log!(
+                    Level::Info,
+                    "GET {} -> 416: the archive is the {at} bytes already received",
+                    url.path()
+                );
+                sink.finish().map_err(Failure::fatal)?;
+                return Ok((status.as_u16(), *at, *at));
+            }
+            resume.give_up();
+            return Err(Failure {
+                error: Error::http(
+                    416,
+                    format!(
+                        "HTTP 416: the server refused the rest of the archive (from byte {at})"
+                    ),
+                ),
+                retryable: true,
+                server_delay: None,
+            });
+        }
         if !status.is_success() {
             let retryable = retry::status_is_retryable(status.as_u16(), response.headers());
             let server_delay = retry::server_delay(response.headers());
@@ -169,7 +239,53 @@ impl Client {
             });
         }
         let content_length = response.content_length();
-        if let (Some(len), Some(max)) = (content_length, self.config.max_archive_bytes) {
+        // A 206 continues the body (checked); anything else is the whole.
+        let partial = status == StatusCode::PARTIAL_CONTENT;
+        let retry_whole = |error: Error| Failure {
+            error,
+            retryable: true,
+            server_delay: None,
+        };
+        let (offset, whole_length) = match (&from, partial) {
+            (None, true) => {
+                resume.give_up();
+                return Err(retry_whole(Error::new(
+                    ErrorKind::Http,
+                    "HTTP 206: the server sent part of the archive (206 Partial Content) \
+                     to a request for the whole archive",
+                )));
+            }
+            (Some((at, offer)), true) => {
+                if let Err(e) = check_partial(response.headers(), content_length, *at, offer) {
+                    resume.give_up();
+                    return Err(retry_whole(e));
+                }
+                (*at, Some(offer.total))
+            }
+            (_, false) => {
+                if from.is_some() {
+                    bb_log!(
+                        Level::Info,
+                        "GET {} -> {status}: the whole archive instead of the rest, starting over",
+                        url.path()
+                    );
+                }
+                if !sink.can_restart() {
+                    return Err(Failure::fatal(Error::new(
+                        ErrorKind::Http,
+                        format!(
+                            "HTTP {}: the server sent the whole archive again instead of the \
+                             rest asked for (it changed, or ranges are not served); the bytes \
+                             already handed to the callback cannot be taken back",
+                            status.as_u16()
+                        ),
+                    )));
+                }
+                resume.whole_answer(response.headers(), content_length);
+                (0, content_length)
+            }
+        };
+        if let (Some(len), Some(max)) = (whole_length, self.config.max_archive_bytes) {
             if len > max {
                 return Err(Failure::fatal(too_large(
                     max,
@@ -177,24 +293,30 @@ impl Client {
                 )));
             }
         }
-        sink.begin(content_length).map_err(Failure::fatal)?;
+        match (offset, whole_length) {
+            (0, _) => sink.begin(content_length),
+            (_, total) => sink.resume(total.unwrap_or_default()),
+        }
+        .map_err(Failure::fatal)?;
         let total = self.stream_body(
             &transport,
             watch,
             options,
             &mut response,
             sink,
-            content_length,
+            (offset, whole_length),
             deadline,
             cutoff,
         )?;
         sink.finish().map_err(Failure::fatal)?;
-        Ok((status.as_u16(), total))
+        Ok((status.as_u16(), total, offset))
     }
 
     /// Sends the GET, following up to [`MAX_REDIRECTS`] redirects by hand: the
     /// key goes only to the base URL's origin, and never over plain http to a
-    /// non-loopback host.
+    /// non-loopback host. `range` (a byte and a validator) asks every hop for
+    /// the rest of the body from that byte, if it is still the same
+    /// (`Range`/`If-Range`, which are no secret).
     fn send(
         &self,
         transport: &Transport,
@@ -202,6 +324,7 @@ impl Client {
         key: &ApiKey,
         url: &Url,
         deadline: Option<Instant>,
+        range: Option<(u64, &str)>,
     ) -> Result<reqwest::Response, Failure> {
         let origin = self.config.base_url.origin();
         let mut url = url.clone();
@@ -210,6 +333,11 @@ impl Client {
                 .http()
                 .get(url.clone())
                 .header(ACCEPT, "application/zip");
+            if let Some((at, validator)) = range {
+                request = request
+                    .header(RANGE, format!("bytes={at}-"))
+                    .header(IF_RANGE, validator);
+            }
             if url.origin() == origin {
                 let mut value = HeaderValue::from_str(key.expose()).map_err(|_| {
                     Failure::fatal(Error::invalid_argument(
@@ -319,7 +447,7 @@ impl Client {
         options: &CallOptions,
         response: &mut reqwest::Response,
         sink: &mut dyn Sink,
-        content_length: Option<u64>,
+        (offset, content_length): (u64, Option<u64>),
         deadline: Option<Instant>,
         mut cutoff: Option<Instant>,
     ) -> Result<u64, Failure> {
@@ -335,12 +463,15 @@ impl Client {
                 _ => Ok(()),
             }
         };
-        report(0)?;
-        let mut total: u64 = 0;
+        // `offset`: the bytes a resumed body continues after (its start was
+        // checked by the attempt that received it); `content_length` is the
+        // whole body's.
+        report(offset)?;
+        let mut total: u64 = offset;
         // The first bytes, held back until the signature can be checked
         // (only when the first chunk is shorter than the signature).
         let mut head: Vec<u8> = Vec::new();
-        let mut checked = false;
+        let mut checked = offset > 0;
         loop {
             let got = total + head.len() as u64;
             let body_deadline = || {

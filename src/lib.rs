@@ -23,6 +23,7 @@ mod fetch;
 pub mod ffi;
 pub mod log;
 mod request;
+mod resume;
 mod retry;
 mod scrub;
 mod sink;

@@ -386,10 +386,14 @@ fn connection_reset_mid_body() {
 fn content_length_longer_than_the_body() {
     let _g = shared();
     let fx = fixture();
+    // Resuming off: with it, the retry asks for the bytes past the end,
+    // and the server's 416 says the body was whole (below).
+    let mut no_resume = fx.config(1);
+    no_resume.set_resume(false);
     failing_row(
         &fx,
         "long Content-Length",
-        fx.config(1),
+        no_resume,
         &["long-length 5000", "long-length 5000"],
         Want {
             kind: ErrorKind::Connection,
@@ -405,6 +409,17 @@ fn content_length_longer_than_the_body() {
         &["long-length 1"],
         2,
     );
+    // Resuming: `Range: bytes=<all of it>-` gets a 416 saying the archive
+    // is the bytes already received, which are then checked as a whole.
+    recovering_row(
+        &fx,
+        "long Content-Length twice, resumed",
+        fx.config(1),
+        &["long-length 5000", "long-length 5000"],
+        2,
+    );
+    let range = fx.server.requests()[1].header("range").map(str::to_string);
+    assert_eq!(range, Some(format!("bytes={}-", fx.big.len())));
 }
 
 #[test]
@@ -1063,7 +1078,12 @@ fn a_body_that_does_not_end_as_an_archive_is_refused_by_every_variant() {
 fn an_impossible_content_length_is_the_servers_fault() {
     let _g = shared();
     let fx = fixture();
-    let client = fx.client(1);
+    // Resuming off: the length itself is the fault here (with resuming,
+    // the retry's 416 says the archive is what arrived: see
+    // `content_length_longer_than_the_body`).
+    let mut config = fx.config(1);
+    config.set_resume(false);
+    let client = Client::new(config).unwrap();
     let impossible = i64::MAX as u64;
     let extra = format!("long-length {}", impossible - fx.big.len() as u64);
     fx.server.clear_requests();
@@ -1249,7 +1269,12 @@ fn buffer_and_callback_never_see_two_attempts_mixed() {
     assert!(seen == fx.big, "the callback saw {} bytes", seen.len());
     assert_eq!(fx.server.request_count(), 2);
 
-    // The callback after bytes were handed over: not retried (documented).
+    // The callback after bytes were handed over, with resuming off: not
+    // retried (documented; with it on, it resumes: `a_callback_download_resumes`).
+    drop(client);
+    let mut config = fx.config(1);
+    config.set_resume(false);
+    let client = Client::new(config).unwrap();
     fx.server.clear_requests();
     fx.server.script(BIG, &["cut 300000"]);
     let mut seen = Vec::new();
@@ -1265,6 +1290,348 @@ fn buffer_and_callback_never_see_two_attempts_mixed() {
     assert!(seen.len() <= 300_000 && seen == fx.big[..seen.len()]);
     drop(client);
     assert_eq!(sockets_to(fx.port()), 0);
+}
+
+// ---------------------------------------------------------------------------
+// Resuming a cut body (issue 14)
+// ---------------------------------------------------------------------------
+
+/// The big session's `ETag` and `Last-Modified` as a whole answer has them
+/// (the request is cleared from the log).
+fn validators(fx: &Fixture) -> (String, String) {
+    let resp = fx.server.download(BIG, KEY);
+    fx.server.clear_requests();
+    (
+        resp.header("etag").unwrap().to_string(),
+        resp.header("last-modified").unwrap().to_string(),
+    )
+}
+
+/// A file download of [`BIG`] through `script` that must succeed with the
+/// file holding exactly `want`; returns what the server saw: each request's
+/// `Range` and `If-Range`, and the body bytes of each answer.
+fn resume_row(
+    fx: &Fixture,
+    row: &str,
+    config: ClientConfig,
+    script: &[&str],
+    want: &[u8],
+) -> Vec<(Option<String>, Option<String>, u64)> {
+    fx.server.clear_requests();
+    fx.server.script(BIG, script);
+    let dest = Dest::new();
+    let n = with_client(fx, config, dest.dir.path(), row, |c| {
+        c.download_to_file(KEY, BIG, &dest.path)
+            .unwrap_or_else(|e| panic!("{row}: {e}"))
+    });
+    assert_eq!(n as usize, want.len(), "{row}");
+    dest.assert_holds(want, row);
+    fx.server.script(BIG, &[]);
+    seen(fx)
+}
+
+fn seen(fx: &Fixture) -> Vec<(Option<String>, Option<String>, u64)> {
+    let requests = fx.server.requests();
+    let sent = fx.server.bytes_sent();
+    assert_eq!(requests.len(), sent.len());
+    requests
+        .iter()
+        .zip(sent)
+        .map(|(r, n)| {
+            let h = |name| r.header(name).map(str::to_string);
+            (h("range"), h("if-range"), n)
+        })
+        .collect()
+}
+
+fn asked(from: u64, validator: &str, sent: u64) -> (Option<String>, Option<String>, u64) {
+    (
+        Some(format!("bytes={from}-")),
+        Some(validator.to_string()),
+        sent,
+    )
+}
+
+fn whole(sent: u64) -> (Option<String>, Option<String>, u64) {
+    (None, None, sent)
+}
+
+#[test]
+fn a_cut_body_resumes_where_it_stopped() {
+    let _g = shared();
+    let fx = fixture();
+    let len = fx.big.len() as u64;
+    let (etag, _) = validators(&fx);
+    let big = fx.big.clone();
+    assert_eq!(
+        resume_row(&fx, "cut once", fx.config(2), &["cut 300000"], &big),
+        [whole(300_000), asked(300_000, &etag, len - 300_000)]
+    );
+    // Cut again while resuming: the next retry goes on from further along.
+    assert_eq!(
+        resume_row(
+            &fx,
+            "cut twice",
+            fx.config(2),
+            &["cut 300000", "cut 100000"],
+            &big
+        ),
+        [
+            whole(300_000),
+            asked(300_000, &etag, 100_000),
+            asked(400_000, &etag, len - 400_000)
+        ]
+    );
+    // Bytes transferred in all: the archive and nothing more.
+    let sent: u64 = seen(&fx).iter().map(|r| r.2).sum();
+    assert_eq!(sent, len);
+}
+
+#[test]
+fn buffer_downloads_resume_too() {
+    let _g = shared();
+    let fx = fixture();
+    let len = fx.big.len() as u64;
+    let (etag, _) = validators(&fx);
+    fx.server.script(BIG, &["cut 300000"]);
+    let data = fx.client(1).download_to_vec(KEY, BIG).unwrap();
+    assert!(data == fx.big, "the buffer is {} bytes", data.len());
+    assert_eq!(
+        seen(&fx),
+        [whole(300_000), asked(300_000, &etag, len - 300_000)]
+    );
+}
+
+/// The callback variant continues too, and sees every byte exactly once.
+#[test]
+fn a_callback_download_resumes() {
+    let _g = shared();
+    let fx = fixture();
+    let len = fx.big.len() as u64;
+    let (etag, _) = validators(&fx);
+    fx.server.script(BIG, &["cut 300000", "cut 100000"]);
+    let mut seen_bytes = Vec::new();
+    let n = fx
+        .client(2)
+        .download_with(KEY, BIG, |c| {
+            seen_bytes.extend_from_slice(c);
+            true
+        })
+        .unwrap();
+    assert_eq!(n, len);
+    assert!(
+        seen_bytes == fx.big,
+        "the callback saw {} bytes",
+        seen_bytes.len()
+    );
+    assert_eq!(
+        seen(&fx),
+        [
+            whole(300_000),
+            asked(300_000, &etag, 100_000),
+            asked(400_000, &etag, len - 400_000)
+        ]
+    );
+}
+
+/// The archive changed between the attempts: the server answers the new
+/// one whole (200), which replaces what was written; the callback variant,
+/// which cannot take bytes back, fails clearly.
+#[test]
+fn a_changed_archive_is_fetched_again_from_its_start() {
+    let _g = shared();
+    let fx = fixture();
+    let len = fx.big.len() as u64;
+    fx.server.add_file("other", "other.bin", &fx.big[..200_000]);
+    let other = fx.server.download("other", KEY).body;
+    let (etag, _) = validators(&fx);
+    fx.server.set_next_archive(BIG, &other);
+    assert_eq!(
+        resume_row(
+            &fx,
+            "changed",
+            fx.config(2),
+            &["cut 300000", "change"],
+            &other
+        ),
+        [whole(300_000), asked(300_000, &etag, other.len() as u64)]
+    );
+
+    // Back to the big archive, changed while a callback download is cut.
+    let (etag, _) = validators(&fx);
+    fx.server.set_next_archive(BIG, &fx.big);
+    fx.server.script(BIG, &["cut 100000", "change"]);
+    let dest = Dest::new();
+    let mut got = Vec::new();
+    let e = with_client(&fx, fx.config(2), dest.dir.path(), "callback", |c| {
+        c.download_with(KEY, BIG, |chunk| {
+            got.extend_from_slice(chunk);
+            true
+        })
+        .unwrap_err()
+    });
+    assert!(
+        got == other[..100_000],
+        "the callback saw {} bytes",
+        got.len()
+    );
+    assert!(e.message().contains("cannot be taken back"), "{e}");
+    assert_eq!(seen(&fx)[..2], [whole(100_000), asked(100_000, &etag, len)]);
+}
+
+/// A 206 that does not continue the body as asked (another start, another
+/// total, no Content-Range, another validator) is refused: the call stops
+/// resuming and its next attempt starts over, counted as a retry; without
+/// one left, the call fails and leaves nothing.
+#[test]
+fn an_inconsistent_206_starts_over() {
+    let _g = shared();
+    let fx = fixture();
+    let len = fx.big.len() as u64;
+    let (etag, _) = validators(&fx);
+    let big = fx.big.clone();
+    let wrong_total = format!("/{}", len + 1);
+    for (fault, says) in [
+        ("wrong-range", "bytes 300001-"),
+        ("wrong-total", wrong_total.as_str()),
+        ("no-content-range", "no Content-Range"),
+        ("other-validator", "ETag changed"),
+    ] {
+        let log = resume_row(&fx, fault, fx.config(2), &["cut 300000", fault], &big);
+        assert_eq!(log.len(), 3, "{fault}: {log:?}");
+        assert_eq!(log[1].0.as_deref(), Some("bytes=300000-"), "{fault}");
+        assert_eq!(log[1].1.as_deref(), Some(etag.as_str()), "{fault}");
+        assert_eq!(log[2], whole(len), "{fault}");
+
+        let e = failing_row(
+            &fx,
+            fault,
+            fx.config(1),
+            &["cut 300000", fault],
+            Want {
+                kind: ErrorKind::Http,
+                status: None,
+                requests: 2,
+                says: &["the rest of the archive was asked for"],
+            },
+        );
+        assert!(e.message().contains(says), "{fault}: {e}");
+    }
+    // Once refused, never resumed again in the call: no loop of bad 206s.
+    let log = resume_row(
+        &fx,
+        "refused, then cut again",
+        fx.config(3),
+        &["cut 300000", "wrong-range", "cut 200000"],
+        &big,
+    );
+    assert_eq!(log.len(), 4, "{log:?}");
+    assert_eq!(log[2], whole(200_000));
+    assert_eq!(log[3], whole(len));
+}
+
+/// A 206 to a request that asked for no range is not the archive.
+#[test]
+fn an_unasked_206_is_refused() {
+    let _g = shared();
+    let fx = fixture();
+    let len = fx.big.len() as u64;
+    let big = fx.big.clone();
+    for at in ["0", "1000"] {
+        let step = format!("unasked-206 {at}");
+        let log = resume_row(&fx, &step, fx.config(1), &[&step], &big);
+        assert_eq!(log.len(), 2, "{step}");
+        assert_eq!(log[1], whole(len), "{step}");
+        failing_row(
+            &fx,
+            &step,
+            fx.config(0),
+            &[&step],
+            Want {
+                kind: ErrorKind::Http,
+                status: None,
+                requests: 1,
+                says: &["206", "whole archive"],
+            },
+        );
+    }
+}
+
+/// Without ranges, without a validator `If-Range` may carry (none, or a
+/// weak `ETag`), or with resuming turned off, a retry starts over; with
+/// `Last-Modified` alone, `If-Range` carries the date.
+#[test]
+fn without_ranges_or_a_strong_validator_a_retry_starts_over() {
+    let _g = shared();
+    let fx = fixture();
+    let len = fx.big.len() as u64;
+    let big = fx.big.clone();
+    let (_, modified) = validators(&fx);
+    let rows: [(&str, &[(&str, &str)]); 4] = [
+        ("no ranges", &[("ranges", "off")]),
+        ("no validator", &[("etag", "off"), ("last-modified", "off")]),
+        ("weak ETag", &[("etag", "weak")]),
+        (
+            "weak ETag alone",
+            &[("etag", "weak"), ("last-modified", "off")],
+        ),
+    ];
+    for (row, settings) in rows {
+        for (what, value) in settings {
+            fx.server.set_validation(BIG, what, value);
+        }
+        assert_eq!(
+            resume_row(&fx, row, fx.config(1), &["cut 300000"], &big),
+            [whole(300_000), whole(len)],
+            "{row}"
+        );
+        for what in ["ranges", "etag", "last-modified"] {
+            fx.server.set_validation(BIG, what, "on");
+        }
+    }
+    fx.server.set_validation(BIG, "etag", "off");
+    assert_eq!(
+        resume_row(&fx, "Last-Modified", fx.config(1), &["cut 300000"], &big),
+        [whole(300_000), asked(300_000, &modified, len - 300_000)]
+    );
+    fx.server.set_validation(BIG, "etag", "on");
+
+    let mut off = fx.config(1);
+    off.set_resume(false);
+    assert_eq!(
+        resume_row(&fx, "resume off", off, &["cut 300000"], &big),
+        [whole(300_000), whole(len)]
+    );
+}
+
+/// A retry that resumes through a redirect asks for the range at every
+/// hop; the key goes where it always goes (the base URL's origin).
+#[test]
+fn a_resumed_retry_asks_every_hop_for_the_range() {
+    let _g = shared();
+    let fx = fixture();
+    let hop = "faults-big-hop";
+    fx.server.set_archive(hop, &fx.big);
+    let len = fx.big.len() as u64;
+    let etag = fx
+        .server
+        .download(hop, KEY)
+        .header("etag")
+        .unwrap()
+        .to_string();
+    fx.server.script(hop, &["cut 300000"]);
+    let target = format!("redirect {}", fx.server.downloads_url(hop));
+    let big = fx.big.clone();
+    let log = resume_row(&fx, "redirect", fx.config(1), &[&target, &target], &big);
+    assert_eq!(
+        log,
+        [
+            whole(0),
+            whole(300_000),
+            asked(300_000, &etag, 0),
+            asked(300_000, &etag, len - 300_000)
+        ]
+    );
 }
 
 // ---------------------------------------------------------------------------

@@ -53,7 +53,8 @@ fn with_builder(
 
 /// A builder holding the built-in defaults (not the environment): base URL
 /// https://api.browserbase.com, connect timeout 5000 ms, timeout 60000 ms,
-/// no deadline, 2 retries, no proxy, no fsync, no archive size limit.
+/// no deadline, 2 retries, no proxy, no fsync, no archive size limit,
+/// resume on.
 ///
 /// Ownership: the caller owns the result and frees it with
 /// `bb_client_builder_free`. Never returns NULL.
@@ -270,6 +271,30 @@ pub extern "C" fn bb_client_builder_set_fsync(
     })
 }
 
+/// When `enabled` is non-zero (the default), a retry after a body was cut
+/// continues it instead of starting over: it asks for the rest (`Range:
+/// bytes=N-` with `If-Range`) when the first response offered ranges
+/// (`Accept-Ranges: bytes`) and carried a validator (a strong `ETag`, else a
+/// `Last-Modified` at least a second older than the response's `Date`), and
+/// appends a matching `206` to what was received. A `200` (the archive
+/// changed, or ranges are not served) starts over, as does an answer that
+/// does not match what was asked; the finished archive is checked as
+/// always. With 0, every retry starts over from byte 0. Environment:
+/// `BROWSERBASE_RESUME` (0 or 1).
+///
+/// Ownership: `builder` is borrowed for the call.
+#[no_mangle]
+pub extern "C" fn bb_client_builder_set_resume(
+    builder: *mut bb_client_builder,
+    enabled: c_int,
+    err: *mut *mut bb_error,
+) -> bb_code {
+    with_builder(builder, err, |c| {
+        c.set_resume(enabled != 0);
+        Ok(())
+    })
+}
+
 /// Sets the largest archive a download through the client accepts, in
 /// bytes; 0 means no limit (the default, for files, buffers and callbacks
 /// alike). A larger archive fails with `BB_ERR_HTTP` ("the archive is larger
@@ -298,7 +323,8 @@ pub extern "C" fn bb_client_builder_set_max_archive_bytes(
 /// server's Content-Length, or -1 when unknown). Called before the first
 /// byte (with 0) and after each chunk, on the thread that called the download
 /// function. Return 0 to go on, anything else to cancel (`BB_ERR_CANCELLED`).
-/// A retried download reports from 0 again.
+/// A retried download reports from 0 again; one that resumes a cut body
+/// reports from the bytes already received, with the same total.
 pub type bb_progress_callback =
     Option<unsafe extern "C" fn(user_data: *mut c_void, received: u64, total: i64) -> c_int>;
 
