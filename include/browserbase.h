@@ -31,6 +31,8 @@
  * - BROWSERBASE_PROXY: proxy for every request; otherwise HTTPS_PROXY,
  *   HTTP_PROXY and NO_PROXY apply (never to loopback).
  * - BROWSERBASE_FSYNC: 1 flushes the file and its directory to disk.
+ * - BROWSERBASE_RESUME: 0 makes every retry start over (default 1: a retry
+ *   after a cut body resumes it when the server allows).
  * - BROWSERBASE_LOG: debug, info, warn or error: log lines on stderr (read
  *   once).
  *
@@ -40,9 +42,11 @@
  * after the server's retry-after-ms / Retry-After when between 0 and 60 s;
  * an x-should-retry header overrides. 400, 401, 403, 404, 422 and bodies
  * that are not ZIP archives are never retried. A retried download starts
- * over cleanly; the callback variants are not retried once a chunk was
- * handed over. The final error says how many attempts were made and why
- * each failed.
+ * over cleanly, or, after a cut body, resumes it when the server offered
+ * ranges and a validator (bb_client_builder_set_resume); the callback
+ * variants are not started over once a chunk was handed over (resuming
+ * hands no byte over twice). The final error says how many attempts were
+ * made and why each failed.
  *
  * OWNERSHIP (every function)
  * - Outputs (*out, *out_data, *out_len) are written only on success.
@@ -297,7 +301,8 @@ typedef int (*bb_write_callback)(void *user_data, const uint8_t *data, size_t le
  * server's Content-Length, or -1 when unknown). Called before the first
  * byte (with 0) and after each chunk, on the thread that called the download
  * function. Return 0 to go on, anything else to cancel (`BB_ERR_CANCELLED`).
- * A retried download reports from 0 again.
+ * A retried download reports from 0 again; one that resumes a cut body
+ * reports from the bytes already received, with the same total.
  */
 typedef int (*bb_progress_callback)(void *user_data, uint64_t received, int64_t total);
 
@@ -578,7 +583,8 @@ void bb_buffer_free(uint8_t *data, size_t len);
 /**
  * A builder holding the built-in defaults (not the environment): base URL
  * https://api.browserbase.com, connect timeout 5000 ms, timeout 60000 ms,
- * no deadline, 2 retries, no proxy, no fsync, no archive size limit.
+ * no deadline, 2 retries, no proxy, no fsync, no archive size limit,
+ * resume on.
  *
  * Ownership: the caller owns the result and frees it with
  * `bb_client_builder_free`. Never returns NULL.
@@ -708,6 +714,24 @@ bb_code bb_client_builder_set_proxy(bb_client_builder *builder,
 bb_code bb_client_builder_set_fsync(bb_client_builder *builder,
                                     int enabled,
                                     bb_error **err);
+
+/**
+ * When `enabled` is non-zero (the default), a retry after a body was cut
+ * continues it instead of starting over: it asks for the rest (`Range:
+ * bytes=N-` with `If-Range`) when the first response offered ranges
+ * (`Accept-Ranges: bytes`) and carried a validator (a strong `ETag`, else a
+ * `Last-Modified` at least a second older than the response's `Date`), and
+ * appends a matching `206` to what was received. A `200` (the archive
+ * changed, or ranges are not served) starts over, as does an answer that
+ * does not match what was asked; the finished archive is checked as
+ * always. With 0, every retry starts over from byte 0. Environment:
+ * `BROWSERBASE_RESUME` (0 or 1).
+ *
+ * Ownership: `builder` is borrowed for the call.
+ */
+bb_code bb_client_builder_set_resume(bb_client_builder *builder,
+                                     int enabled,
+                                     bb_error **err);
 
 /**
  * Sets the largest archive a download through the client accepts, in

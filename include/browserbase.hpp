@@ -504,6 +504,9 @@ struct ClientOptions {
     /// larger one throws ApiStatusError (BB_ERR_HTTP, http_status 0), not
     /// retried, leaving nothing.
     std::optional<std::uint64_t> max_archive_bytes;
+    /// Whether a retry after a cut body continues it (Range/If-Range) when
+    /// the server allows; default on (see bb_client_builder_set_resume).
+    std::optional<bool> resume;
     /// Told how every download through the client goes (see
     /// ProgressFunction); empty: none. The Client keeps its own copy.
     ProgressFunction progress;
@@ -882,6 +885,13 @@ public:
         detail::check(rc, err);
         return *this;
     }
+    /// Whether a retry after a cut body resumes it (default on).
+    ClientBuilder &resume(bool enabled) {
+        bb_error *err = nullptr;
+        const bb_code rc = bb_client_builder_set_resume(handle(), enabled ? 1 : 0, &err);
+        detail::check(rc, err);
+        return *this;
+    }
     /// The largest archive accepted, in bytes; 0 = no limit (the default).
     ClientBuilder &max_archive_bytes(std::uint64_t max_bytes) {
         bb_error *err = nullptr;
@@ -966,6 +976,7 @@ inline Client::Client(const ClientOptions &options) {
     if (options.proxy) builder.proxy(std::string_view(*options.proxy));
     if (options.fsync) builder.fsync(*options.fsync);
     if (options.max_archive_bytes) builder.max_archive_bytes(*options.max_archive_bytes);
+    if (options.resume) builder.resume(*options.resume);
     if (options.progress) builder.progress(options.progress);
     *this = builder.build();
 }

@@ -497,7 +497,9 @@ class Client(_Handle):
       ``fsync`` (flush downloaded files to disk before returning),
       ``max_archive_bytes`` (the largest archive accepted; a larger one
       raises :class:`APIStatusError` (``BB_ERR_HTTP``, status 0), not retried;
-      0 or ``None``: no limit, the default).
+      0 or ``None``: no limit, the default), ``resume`` (default ``True``: a
+      retry after a cut body continues it with a range request when the
+      server allows; ``False``: every retry starts over).
     - ``progress``: a callable ``progress(received, total)`` told how each
       download through the client goes: before the first byte with
       ``received`` 0, then after every chunk; ``total`` is the size the
@@ -528,6 +530,7 @@ class Client(_Handle):
         proxy: Optional[str] = None,
         fsync: Optional[bool] = None,
         max_archive_bytes: Optional[int] = None,
+        resume: Optional[bool] = None,
         progress: Optional[Progress] = None,
         load_env: bool = True,
     ) -> None:
@@ -586,6 +589,8 @@ class Client(_Handle):
                     _uint("max_archive_bytes", max_archive_bytes, _native.UINT64_MAX),
                 )
             )
+        if resume is not None:
+            steps.append(("bb_client_builder_set_resume", 1 if resume else 0))
 
         lib = _lib()
         hook = self._progress_hook

@@ -224,6 +224,7 @@ PROTOTYPES = {
     "bb_client_builder_set_proxy": (bb_code_t, [BuilderP, c_char_p, ErrorPP]),
     "bb_client_builder_set_fsync": (bb_code_t, [BuilderP, c_int, ErrorPP]),
     "bb_client_builder_set_max_archive_bytes": (bb_code_t, [BuilderP, c_uint64, ErrorPP]),
+    "bb_client_builder_set_resume": (bb_code_t, [BuilderP, c_int, ErrorPP]),
     "bb_client_builder_set_progress": (
         bb_code_t,
         [BuilderP, PROGRESS_CALLBACK, c_void_p, ErrorPP],
