@@ -196,6 +196,50 @@ fn a_bad_browserbase_log_is_reported_once() {
 }
 
 /// Collects the lines of a callback logger at `max` (take `logger_turn` first).
+/// A retry that continues a cut body says so, and where (issue 14).
+#[test]
+fn a_resumed_retry_says_where_it_resumes() {
+    let _turn = logger_turn();
+    let server = StandInServer::start();
+    let session = "log-resume";
+    let mut x: u32 = 2_463_534_242;
+    let noise: Vec<u8> = (0..50_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect();
+    server.add_file(session, "a.bin", &noise);
+    let whole = server.download(session, Some(KEY)).body;
+    server.clear_requests();
+    server.script(session, &["cut 10000"]);
+    let lines = capture(Level::Debug);
+    let mut config = ClientConfig::default();
+    config.set_base_url(&server.base_url()).unwrap();
+    let data = Client::new(config)
+        .unwrap()
+        .download_to_vec(Some(KEY), session)
+        .unwrap();
+    set_logger(None, None);
+    assert!(data == whole);
+    let lines = lines.lock().unwrap().clone();
+    let text: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
+    let path = format!("/v1/sessions/{session}/downloads");
+    assert!(
+        lines.iter().any(|(lvl, l)| *lvl == Level::Info
+            && *l == format!("GET {path}: resuming at byte 10000 of {}", whole.len())),
+        "{text:#?}"
+    );
+    let done = format!("GET {path} -> 206, {} bytes in ", whole.len() - 10_000);
+    assert!(
+        lines.iter().any(|(_, l)| l.starts_with(&done)
+            && l.contains(&format!("resumed at byte 10000, {} in all", whole.len()))),
+        "{text:#?}"
+    );
+}
+
 fn capture(max: Level) -> Arc<Mutex<Vec<(Level, String)>>> {
     let lines: Arc<Mutex<Vec<(Level, String)>>> = Arc::default();
     let sink = lines.clone();

@@ -254,6 +254,7 @@ fn unusable_environment_values_are_invalid_arguments_at_first_use() {
         ("BROWSERBASE_CONNECT_TIMEOUT_MS", "0"),
         ("BROWSERBASE_DEADLINE_MS", "soon"),
         ("BROWSERBASE_FSYNC", "maybe"),
+        ("BROWSERBASE_RESUME", "maybe"),
         ("BROWSERBASE_BASE_URL", "http://example.com"),
         ("BROWSERBASE_BASE_URL", "not a url"),
         ("BROWSERBASE_BASE_URL", "http://bb.localhost:1"),

@@ -524,6 +524,8 @@ static void test_invalid_arguments(void) {
     /* Builders and clients. */
     EXPECT_INVALID("bb_client_builder_set_base_url(NULL builder) -> naming builder",
                    bb_client_builder_set_base_url(NULL, base_url, &err), "builder");
+    EXPECT_INVALID("bb_client_builder_set_resume(NULL builder) -> naming builder",
+                   bb_client_builder_set_resume(NULL, 0, &err), "builder");
     EXPECT_INVALID("bb_client_builder_load_env(NULL builder) -> naming builder",
                    bb_client_builder_load_env(NULL, &err), "builder");
     {
@@ -872,6 +874,7 @@ static void test_client_handle(void) {
     SET(bb_client_builder_set_deadline_ms(b, 60000, &err));
     SET(bb_client_builder_set_max_retries(b, 1, &err));
     SET(bb_client_builder_set_fsync(b, 1, &err));
+    SET(bb_client_builder_set_resume(b, 1, &err));
     SET(bb_client_builder_set_proxy(b, NULL, &err));
     check(ok, "the builder setters accept good values", "see the lines above");
 
@@ -1088,7 +1091,24 @@ static void test_faults(void) {
           "after a retry the buffer is exactly the archive", "%zu bytes", len);
     if (rc == BB_OK) bb_buffer_free(data, len);
 
-    /* A callback that already got bytes is not retried. */
+    /* A callback that already got bytes resumes where they stopped (the
+     * stand-in offers ranges and an ETag): every byte is seen once. */
+    memset(&col, 0, sizeof col);
+    script(session, "cut 1000");
+    long resumed_before = request_count();
+    err = NULL;
+    rc = bb_client_download_to_callback(client, NULL, session, collect, &col, &err);
+    expect_ok("callback, body cut after delivery, resumed: BB_OK", rc, err);
+    check(rc == BB_OK && col.len == ref_len && memcmp(col.data, ref, ref_len) == 0 &&
+              request_count() - resumed_before == 2,
+          "the resumed callback saw each byte once, in 2 requests", "%ld requests, %zu bytes",
+          request_count() - resumed_before, col.len);
+    free(col.data);
+
+    /* Without ranges, a callback that already got bytes is not retried. */
+    char ranges_path[256];
+    snprintf(ranges_path, sizeof ranges_path, "/_control/sessions/%s/ranges", session);
+    control_ok("POST", ranges_path, "off", 3);
     memset(&col, 0, sizeof col);
     script(session, "cut 1000");
     long before = request_count();
@@ -1100,6 +1120,7 @@ static void test_faults(void) {
           "the callback saw one attempt, at most 1000 bytes", "%ld requests, %zu bytes",
           request_count() - before, col.len);
     free(col.data);
+    control_ok("POST", ranges_path, "on", 2);
 
     /* Not a ZIP archive: refused before anything reaches the destination. */
     script(session, "html");

@@ -215,6 +215,7 @@ bb::ClientOptions options_for(const std::string &base_url) {
     options.max_retries = 0;
     options.user_agent_suffix = "cpp-wrapper-test/1";
     options.fsync = true;
+    options.resume = true;
     return options;
 }
 
@@ -309,6 +310,7 @@ int main() {
                                .user_agent_suffix("cpp-wrapper-test/1")
                                .proxy(std::nullopt)
                                .fsync(false)
+                               .resume(false)
                                .build();
         check(built.download_bytes(DEMO) == archive, "ClientBuilder()...build()");
         check(bb::Client().download_bytes(DEMO) == archive,

@@ -741,7 +741,18 @@ class DefaultClientTest(LibTestCase):
             with open(path, "rb") as f:
                 self.assertEqual(f.read(), archive, "the retry did not start over")
             self.assertEqual(os.listdir(d), ["downloads.zip"])
-        with self.subTest(sink="callback"):
+        with self.subTest(sink="callback, resumed"):
+            control("POST", f"sessions/{session}/script", script)
+            before = request_count()
+            chunks = []
+            rc, failure = download_to_callback(session, collecting_callback(chunks))
+            self.assertEqual(rc, BB_OK, repr(failure))
+            self.assertEqual(b"".join(chunks), archive, "a byte was handed over twice")
+            self.assertEqual(request_count() - before, 2)
+            resumed = [e for e in request_log().split("\n\n") if e.strip()][-1]
+            self.assertIn("\nrange: bytes=100000-\n", resumed.lower())
+        with self.subTest(sink="callback, no ranges"):
+            control("POST", f"sessions/{session}/ranges", b"off")
             control("POST", f"sessions/{session}/script", script)
             before = request_count()
             chunks = []
@@ -750,6 +761,7 @@ class DefaultClientTest(LibTestCase):
             self.assertEqual(request_count() - before, 1, "retried after handing bytes over")
             self.assertEqual(b"".join(chunks), archive[:100000])
             control("POST", f"sessions/{session}/script", b"")
+            control("POST", f"sessions/{session}/ranges", b"on")
 
     def test_request_on_the_wire(self):
         control("DELETE", "requests")

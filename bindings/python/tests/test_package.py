@@ -510,6 +510,18 @@ class ClientTest(TempDirTestCase):
             with self.assertRaises(bb.InvalidArgumentError):
                 bb.Client(max_archive_bytes=bad)
 
+    def test_resume(self):
+        session = new_session("resume", {"big.bin": os.urandom(200_000)})
+        archive = served_archive(session)
+        for resume, ranges in ((None, ["bytes=50000-"]), (False, [None])):
+            script(session, "cut 50000")
+            before = len(requests_for(session))
+            settings = {} if resume is None else {"resume": resume}
+            with quick_client(max_retries=1, **settings) as client:
+                self.assertEqual(client.download_bytes(session), archive)
+            seen = requests_for(session)[before:]
+            self.assertEqual([r.get("range") for r in seen], [None] + ranges, resume)
+
     def test_client_key_beats_environment_and_call_key_beats_client(self):
         with quick_client(api_key="not-the-key") as client:
             with self.assertRaises(bb.AuthenticationError):
