@@ -464,8 +464,10 @@ bb_code bb_download_session_to_buffer(const char *api_key,
  * `BB_ERR_INVALID_ARCHIVE` after its chunks were handed over. The entries'
  * data (local headers, compressed bytes, CRC-32s) is not checked, so the
  * callback should treat the data as unverified until `BB_OK` returns. Once
- * a chunk was handed over, a failure is not retried (the callback would
- * see bytes twice); failures before that are retried as usual.
+ * a chunk was handed over, a failure is not started over (the callback
+ * would see bytes twice); a cut body is resumed where it stopped when the
+ * server allows (see `bb_client_builder_set_resume`), which hands no byte
+ * over twice. Failures before the first chunk are retried as usual.
  *
  * Ownership: strings are borrowed for the call; `user_data` is passed
  * through untouched.
