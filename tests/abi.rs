@@ -419,7 +419,8 @@ fn the_static_library_embeds_in_a_shared_object_that_defines_the_node() {
     std::fs::write(
         dir.join("plugin.map"),
         "PLUGIN { global: plugin_version; local: *; };\nBROWSERBASE_0 { local: *; };\n\
-         BROWSERBASE_0.2 { local: *; } BROWSERBASE_0;\n",
+         BROWSERBASE_0.2 { local: *; } BROWSERBASE_0;\n\
+         BROWSERBASE_0.3 { local: *; } BROWSERBASE_0.2;\n",
     )
     .unwrap();
     let so = dir.join("libplugin.so");
