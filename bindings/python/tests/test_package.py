@@ -513,14 +513,25 @@ class ClientTest(TempDirTestCase):
     def test_resume(self):
         session = new_session("resume", {"big.bin": os.urandom(200_000)})
         archive = served_archive(session)
-        for resume, ranges in ((None, ["bytes=50000-"]), (False, [None])):
+        # (keyword, BROWSERBASE_RESUME, the retry's Range)
+        for resume, env, ranges in (
+            (None, None, ["bytes=50000-"]),
+            (False, None, [None]),
+            (None, "0", [None]),
+            (True, "0", ["bytes=50000-"]),  # the keyword wins over the environment
+        ):
             script(session, "cut 50000")
             before = len(requests_for(session))
             settings = {} if resume is None else {"resume": resume}
-            with quick_client(max_retries=1, **settings) as client:
-                self.assertEqual(client.download_bytes(session), archive)
+            if env is not None:
+                os.environ["BROWSERBASE_RESUME"] = env
+            try:
+                with quick_client(max_retries=1, **settings) as client:
+                    self.assertEqual(client.download_bytes(session), archive)
+            finally:
+                os.environ.pop("BROWSERBASE_RESUME", None)
             seen = requests_for(session)[before:]
-            self.assertEqual([r.get("range") for r in seen], [None] + ranges, resume)
+            self.assertEqual([r.get("range") for r in seen], [None] + ranges, (resume, env))
 
     def test_client_key_beats_environment_and_call_key_beats_client(self):
         with quick_client(api_key="not-the-key") as client:
