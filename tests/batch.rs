@@ -588,3 +588,46 @@ fn c_a_batch_with_results_progress_and_cancel() {
         ]
     );
 }
+
+/// A callback may make a library call of its own while the batch runs (the
+/// transfers are polled outside the runtime's `block_on`, see
+/// `Transport::block_on`): here the batch progress function downloads
+/// another session, through the same client, at each session's start
+/// (inside its transfer) and end.
+#[test]
+fn a_callback_may_make_a_nested_call() {
+    let _alone = alone();
+    let server = StandInServer::start();
+    let ids = sessions(&server, "n", 4);
+    server.add_file("inner", "inner.txt", b"inner");
+    let client = Arc::new(client_with(&server, 0));
+    let dir = tempfile::tempdir().unwrap();
+    let nested = Arc::new(Mutex::new(Vec::new()));
+    let (inner_client, seen) = (Arc::clone(&client), Arc::clone(&nested));
+    let progress = BatchProgressFn::new(move |p| {
+        // At each session's start (inside its transfer) and end.
+        if p.finished.is_some() || p.received == 0 {
+            let got = inner_client.download_to_vec(KEY, "inner").map(|v| v.len());
+            seen.lock()
+                .unwrap()
+                .push(got.map_err(|e| e.message().to_owned()));
+        }
+        true
+    });
+    let report = client
+        .download_sessions(
+            KEY,
+            &refs(&ids),
+            dir.path(),
+            2,
+            &CallOptions::new(),
+            Some(progress),
+        )
+        .unwrap();
+    assert_eq!(report.failed, 0);
+    let nested = nested.lock().unwrap();
+    assert!(nested.len() >= 8, "{}", nested.len());
+    for got in nested.iter() {
+        assert!(matches!(got, Ok(n) if *n > 0), "{got:?}");
+    }
+}
