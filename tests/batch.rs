@@ -631,3 +631,28 @@ fn a_callback_may_make_a_nested_call() {
         assert!(matches!(got, Ok(n) if *n > 0), "{got:?}");
     }
 }
+
+/// The client's deadline bounds each session, from its own start, not the
+/// batch: eight sessions one at a time, each slowed 500 ms, take longer
+/// in all than the 3 s deadline, and all succeed.
+#[test]
+fn the_deadline_applies_to_each_session_on_its_own() {
+    let _alone = alone();
+    let server = StandInServer::start();
+    let ids = sessions(&server, "d", 8);
+    for id in &ids {
+        server.script(id, &["stall-headers 500"]);
+    }
+    let mut c = ClientConfig::default();
+    c.set_base_url(&server.base_url()).unwrap();
+    c.set_max_retries(0).unwrap();
+    c.set_deadline(Some(Duration::from_secs(3)));
+    let client = Client::new(c).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let report = client
+        .download_sessions(KEY, &refs(&ids), dir.path(), 1, &CallOptions::new(), None)
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(4));
+    assert_eq!(report.results, vec![SessionResult::Ok; 8]);
+}
