@@ -406,6 +406,108 @@ extern "C" inline int browserbase_hpp_write_trampoline(void *user_data, const ui
 
 namespace browserbase {
 
+/// How one session of a batch ended (Client::download_sessions).
+struct SessionResult {
+    std::string session_id;
+    /// BB_OK, or the session's failure.
+    bb_code code = BB_OK;
+    /// The failure's reason (scrubbed of the key); empty on success.
+    std::string message;
+
+    [[nodiscard]] bool ok() const noexcept { return code == BB_OK; }
+    /// Throws the exception a single download failing this way throws
+    /// (NotFoundError, CancelledError...); does nothing on success.
+    void throw_if_failed() const {
+        if (code != BB_OK) throw_error(code, 0, message);
+    }
+};
+
+namespace detail {
+
+/// A batch call's results (filled from the batch progress callback's end
+/// reports) and the caller's batch progress function, if any.
+struct BatchContext {
+    std::vector<SessionResult> *results;
+    const std::function<bool(const bb_batch_progress &)> *user;
+    std::exception_ptr error;
+};
+
+}  // namespace detail
+}  // namespace browserbase
+
+/// The C batch progress callback of Client::download_sessions: records each
+/// session's end, calls the caller's function, and never lets an exception
+/// into the C library (it cancels the batch and is rethrown afterwards).
+extern "C" inline int browserbase_hpp_batch_trampoline(void *user_data,
+                                                       const bb_batch_progress *p) noexcept {
+    auto *context = static_cast<browserbase::detail::BatchContext *>(user_data);
+    try {
+        if (p->finished && p->index < context->results->size()) {
+            auto &r = (*context->results)[p->index];
+            r.code = p->code;
+            r.message = p->message ? p->message : "";
+        }
+        if (context->user && *context->user && !(*context->user)(*p)) return 1;
+        return 0;
+    } catch (...) {
+        if (!context->error) context->error = std::current_exception();
+        return 1;
+    }
+}
+
+namespace browserbase {
+
+namespace detail {
+
+/// Runs a batch: `run(ids, count, options, results)` is the C call. Returns
+/// one SessionResult per id; throws only when the call was refused as a
+/// whole (a bad argument: nothing was sent) or a callback threw.
+template <class Run>
+std::vector<SessionResult> run_batch(const std::vector<std::string> &session_ids,
+                                     bb_call_options options,
+                                     const std::function<bool(const bb_batch_progress &)> &user,
+                                     const ProgressScope *scope, Run run) {
+    std::vector<CString> owned;
+    owned.reserve(session_ids.size());
+    std::vector<const char *> ids;
+    ids.reserve(session_ids.size());
+    std::vector<SessionResult> results(session_ids.size());
+    for (std::size_t i = 0; i < session_ids.size(); i++) {
+        owned.emplace_back("session_ids", session_ids[i]);
+        ids.push_back(owned.back().get());
+        results[i].session_id = session_ids[i];
+    }
+    // Prefilled with BB_OK: a refused call leaves them so, a batch that ran
+    // and failed has its failure's code in at least one.
+    std::vector<bb_code> codes(session_ids.size(), BB_OK);
+    BatchContext context{&results, &user, nullptr};
+    options.batch_progress = &browserbase_hpp_batch_trampoline;
+    options.batch_progress_user_data = &context;
+    bb_error *err = nullptr;
+    const bb_code rc = run(ids.empty() ? nullptr : ids.data(), ids.size(), &options,
+                           codes.empty() ? nullptr : codes.data(), &err);
+    if (context.error) {
+        ErrorPtr discard(err);
+        std::rethrow_exception(context.error);
+    }
+    if (scope) scope->rethrow_if_thrown(nullptr);
+    bool ran = rc == BB_OK;
+    for (bb_code c : codes) ran = ran || c != BB_OK;
+    if (!ran) check(rc, err);
+    ErrorPtr discard(err);
+    for (std::size_t i = 0; i < codes.size(); i++) {
+        results[i].code = codes[i];
+        if (codes[i] == BB_OK) results[i].message.clear();
+        else if (results[i].message.empty())
+            results[i].message = codes[i] == BB_ERR_CANCELLED
+                                     ? "not downloaded: the batch was cancelled"
+                                     : bb_code_name(codes[i]);
+    }
+    return results;
+}
+
+}  // namespace detail
+
 namespace detail {
 
 inline std::uint64_t finish_streaming(bb_code rc, bb_error *err, WriteContext &context) {
@@ -588,6 +690,12 @@ struct CallOptions {
     ProgressFunction progress;
 };
 
+/// Told how a batch goes (Client::download_sessions): each session's
+/// progress and end, as bb_batch_progress says (one aggregate bar is
+/// `(succeeded + failed) / count`), on the calling thread. Returning false
+/// or throwing cancels the whole batch (a throw propagates from the call).
+using BatchProgressFunction = std::function<bool(const bb_batch_progress &)>;
+
 class ClientBuilder;
 
 // ===========================================================================
@@ -767,6 +875,42 @@ public:
             handle(), key.get(), id.get(), detail::ms_arg("timeout", options.timeout),
             flags(options), detail::path_arg("dir", dir), &c.options, &err);
         c.scope.check(rc, err);
+    }
+
+    /// Downloads each session of `session_ids` to `<dir>/<name>.zip` (name:
+    /// the id, bytes outside `A-Za-z0-9._-` and a leading `.` written
+    /// `%XX`), at most `concurrency` at once (0: 8; at most 64) on the
+    /// calling thread, each atomically and with the client's retries on
+    /// its own. Returns one SessionResult per id, in order: one session's
+    /// failure never stops the others. Throws only when the call is refused
+    /// before anything is sent (InvalidArgumentError: no ids, a bad or
+    /// duplicate id, the message naming its index; LocalIoError: `dir` not
+    /// an existing directory), or when a progress function threw. Cancelled
+    /// (a Cancel, a progress function returning false), the sessions not
+    /// finished are CancelledError results, and leave nothing.
+    [[nodiscard]] std::vector<SessionResult> download_sessions(
+        const std::vector<std::string> &session_ids, const std::filesystem::path &dir,
+        unsigned int concurrency = 0, ApiKey api_key = std::nullopt) const {
+        return download_sessions(session_ids, dir, concurrency, CallOptions{}, {}, api_key);
+    }
+    /// As download_sessions, with per-call options (a Cancel; a progress
+    /// function, told each session's bytes) and a batch progress function
+    /// (see BatchProgressFunction; may be empty).
+    [[nodiscard]] std::vector<SessionResult> download_sessions(
+        const std::vector<std::string> &session_ids, const std::filesystem::path &dir,
+        unsigned int concurrency, const CallOptions &call,
+        const BatchProgressFunction &batch_progress = {}, ApiKey api_key = std::nullopt) const {
+        detail::OptCString key("api_key", api_key.value());
+        const char *d = detail::path_arg("dir", dir);
+        Call c(*this, call);
+        const bb_client *h = handle();
+        return detail::run_batch(
+            session_ids, c.options, batch_progress, &c.scope,
+            [&](const char *const *ids, std::size_t n, const bb_call_options *o, bb_code *codes,
+                bb_error **err) {
+                return bb_client_download_sessions_opts(h, key.get(), ids, n, d, concurrency, o,
+                                                        codes, err);
+            });
     }
 
 private:
@@ -1017,6 +1161,22 @@ inline void download(std::string_view session_id, const std::filesystem::path &p
 [[nodiscard]] inline std::vector<std::uint8_t> download_bytes(std::string_view session_id,
                                                               ApiKey api_key = std::nullopt) {
     return download_buffer(session_id, api_key).to_vector();
+}
+
+/// Downloads many sessions into `dir` with the default client (see
+/// Client::download_sessions).
+[[nodiscard]] inline std::vector<SessionResult> download_sessions(
+    const std::vector<std::string> &session_ids, const std::filesystem::path &dir,
+    unsigned int concurrency = 0, ApiKey api_key = std::nullopt) {
+    detail::OptCString key("api_key", api_key.value());
+    const char *d = detail::path_arg("dir", dir);
+    bb_call_options options = BB_CALL_OPTIONS_INIT;
+    return detail::run_batch(session_ids, options, {}, nullptr,
+                             [&](const char *const *ids, std::size_t n, const bb_call_options *o,
+                                 bb_code *codes, bb_error **err) {
+                                 return bb_client_download_sessions_opts(
+                                     nullptr, key.get(), ids, n, d, concurrency, o, codes, err);
+                             });
 }
 
 /// Streams the archive to `write` (see Client::download_to).

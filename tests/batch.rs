@@ -513,6 +513,11 @@ fn the_plain_progress_function_hears_every_session() {
 /// tests/c/test_batch.c, built against the shared library, run with a
 /// watchdog.
 fn c_batch(mode: &str, server: &StandInServer, dir: &Path) -> String {
+    c_batch_under(&[], mode, server, dir)
+}
+
+/// [`c_batch`], the program run under `wrapper` (such as valgrind).
+fn c_batch_under(wrapper: &[&str], mode: &str, server: &StandInServer, dir: &Path) -> String {
     use support::cbuild::{compile, out_dir, program, Link, CFLAGS};
     static BUILT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     let exe = BUILT.get_or_init(|| {
@@ -520,7 +525,15 @@ fn c_batch(mode: &str, server: &StandInServer, dir: &Path) -> String {
         compile(false, CFLAGS, "tests/c/test_batch.c", &exe, Link::Shared);
         exe
     });
-    let mut child = program(exe)
+    let mut command = match wrapper.split_first() {
+        None => program(exe),
+        Some((first, rest)) => {
+            let mut c = program(Path::new(first));
+            c.args(rest).arg(exe);
+            c
+        }
+    };
+    let mut child = command
         .arg(mode)
         .env("BB_TEST_BASE_URL", server.base_url())
         .env("BROWSERBASE_BASE_URL", server.base_url())
@@ -531,7 +544,7 @@ fn c_batch(mode: &str, server: &StandInServer, dir: &Path) -> String {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(if wrapper.is_empty() { 60 } else { 300 });
     while child.try_wait().unwrap().is_none() {
         if Instant::now() >= deadline {
             let _ = child.kill();
@@ -587,4 +600,108 @@ fn c_a_batch_with_results_progress_and_cancel() {
             "p3.zip"
         ]
     );
+}
+
+/// A callback may make a library call of its own while the batch runs (the
+/// transfers are polled outside the runtime's `block_on`, see
+/// `Transport::block_on`): here the batch progress function downloads
+/// another session, through the same client, at each session's start
+/// (inside its transfer) and end.
+#[test]
+fn a_callback_may_make_a_nested_call() {
+    let _alone = alone();
+    let server = StandInServer::start();
+    let ids = sessions(&server, "n", 4);
+    server.add_file("inner", "inner.txt", b"inner");
+    let client = Arc::new(client_with(&server, 0));
+    let dir = tempfile::tempdir().unwrap();
+    let nested = Arc::new(Mutex::new(Vec::new()));
+    let (inner_client, seen) = (Arc::clone(&client), Arc::clone(&nested));
+    let progress = BatchProgressFn::new(move |p| {
+        // At each session's start (inside its transfer) and end.
+        if p.finished.is_some() || p.received == 0 {
+            let got = inner_client.download_to_vec(KEY, "inner").map(|v| v.len());
+            seen.lock()
+                .unwrap()
+                .push(got.map_err(|e| e.message().to_owned()));
+        }
+        true
+    });
+    let report = client
+        .download_sessions(
+            KEY,
+            &refs(&ids),
+            dir.path(),
+            2,
+            &CallOptions::new(),
+            Some(progress),
+        )
+        .unwrap();
+    assert_eq!(report.failed, 0);
+    let nested = nested.lock().unwrap();
+    assert!(nested.len() >= 8, "{}", nested.len());
+    for got in nested.iter() {
+        assert!(matches!(got, Ok(n) if *n > 0), "{got:?}");
+    }
+}
+
+/// The client's deadline bounds each session, from its own start, not the
+/// batch: eight sessions one at a time, each slowed 500 ms, take longer
+/// in all than the 3 s deadline, and all succeed.
+#[test]
+fn the_deadline_applies_to_each_session_on_its_own() {
+    let _alone = alone();
+    let server = StandInServer::start();
+    let ids = sessions(&server, "d", 8);
+    for id in &ids {
+        server.script(id, &["stall-headers 500"]);
+    }
+    let mut c = ClientConfig::default();
+    c.set_base_url(&server.base_url()).unwrap();
+    c.set_max_retries(0).unwrap();
+    c.set_deadline(Some(Duration::from_secs(3)));
+    let client = Client::new(c).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let report = client
+        .download_sessions(KEY, &refs(&ids), dir.path(), 1, &CallOptions::new(), None)
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(4));
+    assert_eq!(report.results, vec![SessionResult::Ok; 8]);
+}
+
+/// test_batch under valgrind memcheck: no memory error, nothing definitely
+/// lost (the batch's arrays, the progress struct and its strings, the
+/// results). Skipped with a notice where valgrind is missing.
+#[test]
+fn c_batch_under_valgrind_memcheck() {
+    let _alone = alone();
+    let have = std::process::Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        eprintln!(
+            "\n!!! NOTICE: valgrind is not installed: test_batch did NOT run under memcheck.\n"
+        );
+        return;
+    }
+    let server = StandInServer::start();
+    for id in ["c0", "c1", "c/3"] {
+        server.add_file(id, "f.txt", id.as_bytes());
+    }
+    sessions(&server, "p", 6);
+    server.script("p0", &["stall-body 10 60000"]);
+    let dir = tempfile::tempdir().unwrap();
+    let valgrind = [
+        "valgrind",
+        "--quiet",
+        "--error-exitcode=99",
+        "--leak-check=full",
+        "--errors-for-leak-kinds=definite",
+        "--show-leak-kinds=definite",
+        "--num-callers=50",
+    ];
+    c_batch_under(&valgrind, "run", &server, dir.path());
+    c_batch_under(&valgrind, "bad", &server, dir.path());
 }

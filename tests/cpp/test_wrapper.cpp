@@ -298,6 +298,50 @@ int main() {
         });
         check(streamed == archive && chunks >= 1, "Client::download_to()");
 
+        // ---- Many sessions in one call ------------------------------------
+        {
+            const fs::path batch_dir = dir / "batch";
+            fs::create_directory(batch_dir);
+            const std::vector<std::string> ids{DEMO, "cpp-batch-missing"};
+            std::size_t ends = 0;
+            bool other_thread = false;
+            const auto caller = std::this_thread::get_id();
+            const bb::BatchProgressFunction batch_progress = [&](const bb_batch_progress &p) {
+                if (p.finished) ++ends;
+                other_thread |= std::this_thread::get_id() != caller;
+                return true;
+            };
+            const std::vector<bb::SessionResult> results =
+                client.download_sessions(ids, batch_dir, 2, bb::CallOptions{}, batch_progress);
+            check(results.size() == 2 && results[0].ok() && results[0].session_id == DEMO &&
+                      read_file(batch_dir / (std::string(DEMO) + ".zip")) == archive,
+                  "Client::download_sessions(): a success, its file");
+            check(!results[1].ok() && results[1].code == BB_ERR_NOT_FOUND &&
+                      results[1].message.find("404") != std::string::npos &&
+                      !fs::exists(batch_dir / "cpp-batch-missing.zip"),
+                  "Client::download_sessions(): a failure, its reason, no file",
+                  results[1].message);
+            bool thrown = false;
+            try {
+                results[1].throw_if_failed();
+            } catch (const bb::NotFoundError &) {
+                thrown = true;
+            }
+            check(thrown, "SessionResult::throw_if_failed() throws the class of its code");
+            check(ends == 2 && !other_thread, "batch_progress: one end per session, this thread");
+            bool refused = false;
+            try {
+                (void)client.download_sessions({DEMO, DEMO}, batch_dir);
+            } catch (const bb::InvalidArgumentError &e) {
+                refused = std::string(e.what()).find("duplicate") != std::string::npos;
+            }
+            check(refused, "a duplicate id throws InvalidArgumentError");
+            const std::vector<bb::SessionResult> free_results =
+                bb::download_sessions({std::string(DEMO)}, batch_dir);
+            check(free_results.size() == 1 && free_results[0].ok(),
+                  "download_sessions() with the default client");
+        }
+
         // ---- A Client from the fluent builder ------------------------------
         bb::Client built = bb::ClientBuilder()
                                .load_env()

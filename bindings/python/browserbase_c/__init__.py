@@ -10,6 +10,8 @@ through libbrowserbase (a C library) loaded with ctypes.
     bb.wait_for_downloads(session_id, "downloads.zip", timeout=60)
     bb.extract_downloads(session_id, "out/", timeout=60)
 
+    failed = {i: e for i, e in bb.download_sessions(ids, "out/").items() if e}
+
     with bb.Archive.open("downloads.zip") as archive:
         for entry in archive:
             print(entry.original_name, entry.size, entry.download_time)
@@ -41,6 +43,7 @@ from ._api import (
     Progress,
     download,
     download_bytes,
+    download_sessions,
     download_to,
     extract,
     extract_downloads,
@@ -106,6 +109,7 @@ __all__ = [
     "disable_logging",
     "download",
     "download_bytes",
+    "download_sessions",
     "download_to",
     "enable_logging",
     "extract",

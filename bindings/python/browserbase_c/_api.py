@@ -222,6 +222,62 @@ def _call_streaming(fn_name: str, sink: Sink, *args: Any, options: Any) -> int:
     return total[0]
 
 
+def _session_ids(session_ids: Sequence[str]) -> list:
+    """The ids as C strings; a lone string is refused (it would be read as a
+    sequence of one-letter ids)."""
+    if isinstance(session_ids, (str, bytes, bytearray)):
+        raise TypeError("session_ids must be a sequence of session ids, not a single string")
+    return [_text(f"session_ids[{i}]", s) for i, s in enumerate(session_ids)]
+
+
+def _call_batch(client: Any, ids: list, key: Optional[bytes], dest: bytes, concurrency: int,
+                options: Any) -> dict:
+    """Calls ``bb_client_download_sessions_opts``; returns {id: None or
+    exception}. Raises only when the call was refused as a whole (nothing was
+    sent). Each failed session's reason comes from the batch progress
+    callback's end report."""
+    lib = _lib()
+    count = len(ids)
+    array = (ctypes.c_char_p * count)(*ids) if count else None
+    codes = (_native.bb_code_t * count)() if count else None  # all BB_OK
+    reasons: dict = {}
+
+    def trampoline(_user: Any, progress: Any) -> int:
+        # Nothing may escape into C: ctypes would print it and return 0.
+        try:
+            p = progress.contents
+            if p.finished and p.code != Code.BB_OK and p.message:
+                reasons[p.index] = ctypes.string_at(p.message).decode("utf-8", "replace")
+            return 0
+        except BaseException:  # noqa: BLE001 - a lost reason is not worth a cancel
+            return 0
+
+    callback = _native.BATCH_PROGRESS_CALLBACK(trampoline)  # alive for the whole call
+    call = _native.BbCallOptions(options._obj.cancel if options is not None else None)
+    call.batch_progress = ctypes.cast(callback, ctypes.c_void_p)
+    err = _native.ErrorP()
+    rc = lib.bb_client_download_sessions_opts(
+        client, key, array, count, dest, concurrency, byref(call), codes, byref(err)
+    )
+    if rc != Code.BB_OK and not any(codes or ()):
+        _raise_for(lib, rc, err)  # refused: every code still BB_OK
+    if err:
+        lib.bb_error_free(err)
+    results: dict = {}
+    for i, raw in enumerate(ids):
+        code = codes[i]
+        if code == Code.BB_OK:
+            results[raw.decode("utf-8")] = None
+        else:
+            reason = reasons.get(i) or (
+                "not downloaded: the batch was cancelled"
+                if code == Code.BB_ERR_CANCELLED
+                else (lib.bb_code_name(code) or b"").decode("ascii", "replace")
+            )
+            results[raw.decode("utf-8")] = make_error(code, 0, reason)
+    return results
+
+
 # ---------------------------------------------------------------------------
 # Cancellation: a Cancel handle, and Ctrl-C
 # ---------------------------------------------------------------------------
@@ -727,6 +783,37 @@ class Client(_Handle):
                 cancel,
             )
 
+    def download_sessions(
+        self,
+        session_ids: Sequence[str],
+        dir: StrPath,
+        concurrency: int = 8,
+        *,
+        api_key: Optional[str] = None,
+        cancel: Optional[Cancel] = None,
+    ) -> "dict[str, Optional[BrowserbaseError]]":
+        """Downloads each session of ``session_ids`` to ``dir/<name>.zip``
+        (``dir`` must exist; the name is the id, with bytes outside
+        ``A-Za-z0-9._-`` and a leading ``.`` written ``%XX``), at most
+        ``concurrency`` at once (0: 8; at most 64), each atomically and with
+        the client's retries on its own. Returns a dict mapping each id to
+        ``None`` (downloaded) or the exception its download failed with: one
+        failure never stops the others. Raises only when the call is refused
+        before anything is sent (:class:`InvalidArgumentError`: no ids, a bad
+        or duplicate id; :class:`LocalIOError`: ``dir`` is not a directory).
+        ``cancel`` (or Ctrl-C, which then raises KeyboardInterrupt) stops the
+        batch: finished files stay, the others leave nothing and map to
+        :class:`CancelledError`. The client's progress callable hears each
+        session."""
+        ids = _session_ids(session_ids)
+        key = _text("api_key", api_key, optional=True)
+        dest = _path("dir", dir)
+        n = _uint("concurrency", concurrency, _native.UINT32_MAX)
+        with self._use() as client:
+            return _invoke(
+                lambda o: self._run(_call_batch, client, ids, key, dest, n, o), cancel
+            )
+
     def wait_for_downloads(
         self,
         session_id: str,
@@ -848,6 +935,24 @@ def download(
     args = (_text("api_key", api_key, optional=True), _text("session_id", session_id))
     dest = _path("path", path)
     _invoke(lambda o: _call("bb_client_download_opts", None, *args, dest, o), cancel)
+
+
+def download_sessions(
+    session_ids: Sequence[str],
+    dir: StrPath,
+    concurrency: int = 8,
+    *,
+    api_key: Optional[str] = None,
+    cancel: Optional[Cancel] = None,
+) -> "dict[str, Optional[BrowserbaseError]]":
+    """Downloads many sessions into ``dir`` with the library's process-wide
+    client, as :meth:`Client.download_sessions`: returns ``{id: None or
+    exception}``."""
+    ids = _session_ids(session_ids)
+    key = _text("api_key", api_key, optional=True)
+    dest = _path("dir", dir)
+    n = _uint("concurrency", concurrency, _native.UINT32_MAX)
+    return _invoke(lambda o: _call_batch(None, ids, key, dest, n, o), cancel)
 
 
 def download_bytes(

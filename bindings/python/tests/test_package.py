@@ -32,6 +32,7 @@ import textwrap
 import threading
 import time
 import unittest
+import uuid
 import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -1316,6 +1317,73 @@ if __name__ == "__main__":
 
 
 # ---------------------------------------------------------------------------
+# Many sessions in one call
+# ---------------------------------------------------------------------------
+
+
+class BatchTest(TempDirTestCase):
+    def test_a_dict_of_id_to_none_or_exception(self):
+        ok = [new_session("batch-ok", {"a.txt": b"a"}) for _ in range(3)]
+        missing = f"py-batch-missing-{uuid.uuid4()}"
+        ids = [ok[0], missing, ok[1], ok[2]]
+        results = bb.download_sessions(ids, self.tmp, concurrency=2)
+        self.assertEqual(list(results), ids)
+        self.assertIsNone(results[ok[0]])
+        self.assertIsInstance(results[missing], bb.NotFoundError)
+        self.assertIn("404", str(results[missing]))
+        self.assertEqual(everything_in(self.tmp), sorted(f"{i}.zip" for i in ok))
+
+    def test_client_batch_with_encoded_names_and_progress(self):
+        seen = []
+        session = f".py-batch-dot-{uuid.uuid4()}"  # a leading dot: encoded
+        control("PUT", f"sessions/{session}/files/a.txt", b"a")
+        with quick_client(progress=lambda received, total: seen.append(received)) as client:
+            results = client.download_sessions([session], str(self.tmp))
+        self.assertEqual(results, {session: None})
+        self.assertEqual(everything_in(self.tmp), ["%2E" + session[1:] + ".zip"])
+        self.assertEqual(seen[0], 0)
+
+    def test_bad_input_raises_before_anything_is_sent(self):
+        session = new_session("batch-bad", {"a.txt": b"a"})
+        before = standin.request_count()
+        with self.assertRaises(bb.InvalidArgumentError) as caught:
+            bb.download_sessions([session, session], self.tmp)
+        self.assertIn("duplicate", str(caught.exception))
+        with self.assertRaises(bb.InvalidArgumentError):
+            bb.download_sessions([], self.tmp)
+        with self.assertRaises(bb.InvalidArgumentError) as caught:
+            bb.download_sessions([session, ".."], self.tmp)
+        self.assertIn("session_ids[1]", str(caught.exception))
+        with self.assertRaises(bb.LocalIOError):
+            bb.download_sessions([session], self.tmp / "missing")
+        with self.assertRaises(TypeError):
+            bb.download_sessions(session, self.tmp)
+        self.assertEqual(standin.request_count(), before)
+        self.assertEqual(everything_in(self.tmp), [])
+
+    def test_a_cancel_stops_the_batch_and_leaves_the_finished_files(self):
+        done = new_session("batch-done", {"a.txt": b"a"})
+        stalled = new_session("batch-stalled", {"a.txt": b"a"})
+        script(stalled, "stall-headers 60000")
+        with bb.Cancel() as cancel:
+            outcome = []
+
+            def call():
+                outcome.append(bb.download_sessions([done, stalled], self.tmp, 2, cancel=cancel))
+
+            thread = threading.Thread(target=call)
+            thread.start()
+            wait_for_request(stalled)
+            cancel.cancel()
+            thread.join(10)
+            self.assertFalse(thread.is_alive(), "the cancelled batch did not return")
+        results = outcome[0]
+        self.assertIsInstance(results[stalled], bb.CancelledError)
+        finished = [f"{done}.zip"] if results[done] is None else []
+        self.assertEqual(everything_in(self.tmp), finished)
+
+
+# ---------------------------------------------------------------------------
 # Cancellation: Cancel handles and Ctrl-C
 # ---------------------------------------------------------------------------
 
@@ -1349,6 +1417,8 @@ _INTERRUPTED_CHILD = textwrap.dedent(
             bb.wait_for_downloads(session, target, timeout=60)
         elif what == "extract":
             bb.extract_downloads(session, target, timeout=60)
+        elif what == "sessions":
+            bb.download_sessions([session, session + "-2"], target)
         elif what == "client-bytes":
             with bb.Client() as client:
                 client.download_bytes(session)
@@ -1407,6 +1477,12 @@ class CancelTest(TempDirTestCase):
         dest = self.tmp / "out"
         self.interrupt("extract", session, dest)
         self.assertEqual(everything_in(self.tmp), [], "the extraction left something")
+
+    def test_ctrl_c_interrupts_a_batch(self):
+        session = new_session("sigint-batch", {"a.txt": b"a"})
+        script(session, "stall-headers 60000")
+        self.interrupt("sessions", session, self.tmp)
+        self.assertEqual(everything_in(self.tmp), [], "the batch left something")
 
     def test_ctrl_c_interrupts_a_client_call(self):
         session = new_session("sigint-client", {"a.txt": b"a"})
