@@ -25,7 +25,8 @@ Environment:
                     cancel
                     (written to target/bench/BENCHMARKS.partial.md)
   BENCH_DIR=DIR     work directory (default: a new one in the system temp dir,
-                    removed at the end); needs about 3.5 GiB free
+                    removed at the end); needs about 3.5 GiB free (5 GiB with
+                    the sessions case)
   BENCH_NO_SDK=1    skip the official Python SDK even if it can be installed
   BENCH_SDK_VENV=D  where to install it (default: $TMPDIR/bb-bench-sdk-venv)
   BENCH_NO_BUILD=1  use the existing release build (`make build`)
@@ -396,6 +397,9 @@ def main():
     else:
         work = Path(tempfile.mkdtemp(prefix="bb-bench-"))
     need = int(3.3 * BIG_SIZE) + 256 * MIB
+    if "sessions" in CASES:  # every run's files stay until the end (fresh_dir): ~1.5 GiB
+        n_small, n_big = SESSIONS_COUNTS
+        need += 4 * SMALL_SIZE * ((RUNS + 1) * n_small + min(RUNS, SESSIONS_BIG_RUNS) * n_big)
     free = shutil.disk_usage(work).free
     if free < need:
         sys.exit(f"bench: {work} has {free / GIB:.1f} GiB free; the benchmarks need {need / GIB:.1f} GiB")
@@ -745,15 +749,20 @@ def main():
 
             lib, crl, pool = walls(res, "libbrowserbase"), walls(res, "curl"), walls(res, "thread pool")
             r_curl = paired_ratio(lib, crl)
-            conns = {k: med([x.extra["connections"] for x in v]) for k, v in res.items()}
+            # Connections the server accepted per run: curl without --parallel-immediate
+            # sometimes starts on fewer while it learns whether the first can multiplex.
+            conns = {}
+            for k, v in res.items():
+                c = [x.extra["connections"] for x in v]
+                conns[k] = f"{min(c)}" if min(c) == max(c) else f"{min(c)}–{max(c)}"
             table.row(case, f"libbrowserbase (`bb_download_sessions`, concurrency {THREADS}; "
-                            f"{conns['libbrowserbase']:g} connections)",
+                            f"{conns['libbrowserbase']} connections)",
                       fmt_s(med(lib)), fmt_range(lib), ratio_text(r_curl, "curl"), "≤ 0.80× curl", verdict(r_curl[0] <= 0.8))
             table.row(case, f"`curl --parallel --parallel-max {THREADS}`, one process, the {n_small} URLs in a "
-                            f"config file (reference; {conns['curl']:g} connections)",
+                            f"config file (reference; {conns['curl']} connections)",
                       fmt_s(med(crl)), fmt_range(crl), "1", "", "")
             table.row(case, f"libbrowserbase without the batch call: {THREADS} threads sharing one `bb_client`, "
-                            f"`bb_client_download` per id ({conns['thread pool']:g} connections)",
+                            f"`bb_client_download` per id ({conns['thread pool']} connections)",
                       fmt_s(med(pool)), fmt_range(pool),
                       ratio_text(paired_ratio(pool, crl), "curl") + "; batch: "
                       + ratio_text(paired_ratio(lib, pool), "this"), "", "")
@@ -765,7 +774,7 @@ def main():
                           ratio_text(paired_ratio(libi, sdk), "SDK"), "", "")
                 table.row(case + " — in-call time",
                           f"official Python SDK {sdk_version}, `ThreadPoolExecutor({THREADS})` over "
-                          f"`.list(id).write_to_file()`, one client (reference; {conns['official Python SDK']:g} "
+                          f"`.list(id).write_to_file()`, one client (reference; {conns['official Python SDK']} "
                           f"connections; whole process {fmt_s(med(sdkw))})",
                           fmt_s(med(sdk)), fmt_range(sdk), "1", "", "")
             else:
