@@ -411,6 +411,12 @@ def main():
     server = None
     try:
         build(work)
+        if "sessions" in CASES:
+            # --parallel and --parallel-max came with curl 7.66.0.
+            line = subprocess.run(["curl", "-V"], capture_output=True, text=True).stdout
+            found = re.match(r"curl (\d+)\.(\d+)", line)
+            if not found or tuple(map(int, found.groups())) < (7, 66):
+                sys.exit(f"bench: case sessions needs curl 7.66 or later (--parallel); found {line[:40]!r}")
         if "sessions" in CASES and not HAVE_BATCH:
             # Loudly, before anything is measured: a stand-in for the batch call
             # would put someone else's numbers in its row.
