@@ -12,7 +12,10 @@
  * Settings and the key come from BROWSERBASE_BASE_URL and BROWSERBASE_API_KEY
  * (never the command line). Prints one line: "ok seconds=S maxrss_kib=K
  * vmhwm_kib=H bytes=0", S measured around the download calls only, K and H
- * this process's peak resident set (getrusage, /proc/self/status VmHWM).
+ * this process's peak resident set (getrusage, /proc/self/status VmHWM). On
+ * Linux K also keeps the peak from before exec (started by a fork of a large
+ * parent, Python for one, it shows the parent's size); H is this program's
+ * own. bench.py takes the peak from wait4 under bb_time, a small parent.
  *
  * The batch mode needs a library whose header declares bb_download_sessions:
  * bench.py compiles this file with -DBB_HAVE_DOWNLOAD_SESSIONS only then, and
