@@ -21,11 +21,12 @@ Environment:
   BENCH_QUICK=1     a 64 MiB archive and 3 runs, written to
                     target/bench/BENCHMARKS.quick.md instead of BENCHMARKS.md
   BENCH_RUNS=N      runs per case (at least 5 unless quick; default 7)
-  BENCH_CASES=a,b   only these cases: file, buffer, seq, par, first, wait, cancel,
-                    resume
+  BENCH_CASES=a,b   only these cases: file, buffer, seq, par, sessions, first, wait,
+                    cancel, resume
                     (written to target/bench/BENCHMARKS.partial.md)
   BENCH_DIR=DIR     work directory (default: a new one in the system temp dir,
-                    removed at the end); needs about 3.5 GiB free
+                    removed at the end); needs about 3.5 GiB free (5 GiB with
+                    the sessions case)
   BENCH_NO_SDK=1    skip the official Python SDK even if it can be installed
   BENCH_SDK_VENV=D  where to install it (default: $TMPDIR/bb-bench-sdk-venv)
   BENCH_NO_BUILD=1  use the existing release build (`make build`)
@@ -36,6 +37,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -65,12 +67,20 @@ BIG_SIZE = 64 * MIB if QUICK else GIB
 RUNS = int(os.environ.get("BENCH_RUNS", "3" if QUICK else "7"))
 if not QUICK and RUNS < 5:
     sys.exit("bench: BENCH_RUNS must be at least 5 (BENCH_QUICK=1 for fewer)")
-ALL_CASES = ["file", "buffer", "seq", "par", "first", "wait", "cancel", "resume"]
+ALL_CASES = ["file", "buffer", "seq", "par", "sessions", "first", "wait", "cancel", "resume"]
 # The "resume" case: an archive of this size cut once at this fraction.
 RESUME_SIZE = 256 * MIB
 RESUME_CUT = 0.9
 # Cancelled calls timed per run of the "cancel" case.
 CANCEL_TRIES = 20
+# The "sessions" case (issue 14 section 3): this many sessions of the small
+# archive, THREADS at once, made by the stand-in server's /_control/copies
+# (one archive in memory, ids SESSIONS_PREFIX0 ..); the second size is for
+# peak RSS, with fewer runs (SESSIONS_BIG_RUNS).
+SESSIONS_COUNTS = (500, 5000)
+SESSIONS_PREFIX = "bench-session-"
+SESSIONS_BIG_RUNS = 3
+HAVE_BATCH = None  # set by build(): does include/browserbase.h declare bb_download_sessions?
 CASES = [c for c in os.environ.get("BENCH_CASES", ",".join(ALL_CASES)).split(",") if c]
 for c in CASES:
     if c not in ALL_CASES:
@@ -237,7 +247,12 @@ def build(work):
     sh([cc, *flags, str(BENCHES / "bb_first.c"), "-o", str(work / "bb_first"), "-ldl"])
     sh([cc, *flags, str(BENCHES / "bb_cancel.c"), "-o", str(work / "bb_cancel"),
         f"-L{RELEASE}", "-lbrowserbase", "-lpthread", f"-Wl,-rpath,{RELEASE}"])
-    global BB_TIME, REQWEST_BLOCKING
+    global BB_TIME, REQWEST_BLOCKING, HAVE_BATCH
+    # The sessions case's batch contender needs bb_download_sessions (issue 14
+    # part 1); without it bb_sessions refuses its batch mode (see there).
+    HAVE_BATCH = re.search(r"\bbb_download_sessions\s*\(", (ROOT / "include" / "browserbase.h").read_text()) is not None
+    sh([cc, *flags, *(["-DBB_HAVE_DOWNLOAD_SESSIONS"] if HAVE_BATCH else []), str(BENCHES / "bb_sessions.c"),
+        "-o", str(work / "bb_sessions"), f"-L{RELEASE}", "-lbrowserbase", "-lpthread", f"-Wl,-rpath,{RELEASE}"])
     # The design card's transport, built by `make bench` (cargo puts a bench
     # program in deps/ under a hashed name): the newest one.
     found = sorted((p for p in (RELEASE / "deps").glob("reqwest_blocking-*")
@@ -391,6 +406,9 @@ def main():
     else:
         work = Path(tempfile.mkdtemp(prefix="bb-bench-"))
     need = int(3.3 * BIG_SIZE) + 256 * MIB
+    if "sessions" in CASES:  # every run's files stay until the end (fresh_dir): ~1.5 GiB
+        n_small, n_big = SESSIONS_COUNTS
+        need += 4 * SMALL_SIZE * ((RUNS + 1) * n_small + min(RUNS, SESSIONS_BIG_RUNS) * n_big)
     free = shutil.disk_usage(work).free
     if free < need:
         sys.exit(f"bench: {work} has {free / GIB:.1f} GiB free; the benchmarks need {need / GIB:.1f} GiB")
@@ -402,11 +420,23 @@ def main():
     server = None
     try:
         build(work)
+        if "sessions" in CASES:
+            # --parallel and --parallel-max came with curl 7.66.0.
+            line = subprocess.run(["curl", "-V"], capture_output=True, text=True).stdout
+            found = re.match(r"curl (\d+)\.(\d+)", line)
+            if not found or tuple(map(int, found.groups())) < (7, 66):
+                sys.exit(f"bench: case sessions needs curl 7.66 or later (--parallel); found {line[:40]!r}")
+        if "sessions" in CASES and not HAVE_BATCH:
+            # Loudly, before anything is measured: a stand-in for the batch call
+            # would put someone else's numbers in its row.
+            sys.exit("bench: case sessions: include/browserbase.h declares no bb_download_sessions "
+                     "(issue 14 part 1), so the library's contender cannot run; nothing was measured. "
+                     "Leave `sessions` out of BENCH_CASES until the library has it.")
         big_size, small_size = make_archives(sessions)
         server = Server(sessions)
         log(f"stand-in server at {server.base}")
         sdk_py, sdk_version = (None, "not run (case not selected)")
-        if "file" in CASES or "seq" in CASES:
+        if "file" in CASES or "seq" in CASES or "sessions" in CASES:
             sdk_py, sdk_version = install_sdk()
         log(f"official Python SDK: {sdk_version}")
         env = dict(os.environ, BROWSERBASE_BASE_URL=server.base, BROWSERBASE_API_KEY=KEY)
@@ -651,6 +681,140 @@ def main():
             table.row(case, f"`curl --parallel --parallel-max {THREADS}` over the same URLs (reference)",
                       fmt_s(med(crl)), fmt_range(crl), "1", "", "")
 
+        # ---- many sessions in one call, 8 at once (issue 14 section 3) ------
+        if "sessions" in CASES:
+            small_bytes = (sessions / "small.zip").read_bytes()
+            server.control("PUT", f"copies/{SESSIONS_PREFIX}/{max(SESSIONS_COUNTS)}", small_bytes)
+            sessions_bin = str(work / "bb_sessions")
+            runs_dir = {"n": 0}
+
+            def sessions_contenders(count):
+                """(name, prepare, check) for `count` sessions: every run writes
+                into a new directory (see fresh_dir) named on its command line,
+                and its check wants exactly <id>.zip for every id, each the
+                archive byte for byte, and nothing else (no temporary files)."""
+                expected = {f"{SESSIONS_PREFIX}{i}.zip" for i in range(count)}
+                where = {}
+
+                def prep(name, argv_for):
+                    def prepare():
+                        runs_dir["n"] += 1
+                        d = out / f"sessions-{count}-{runs_dir['n']}"
+                        d.mkdir()
+                        where[name] = d
+                        server.control("DELETE", "requests")
+                        prepare.conns = int(server.control("GET", "connections/count"))
+                        return argv_for(d), env
+                    return prepare
+
+                def check_for(name, prepare):
+                    def check(run):
+                        d = where[name]
+                        names = set(os.listdir(d))
+                        if names != expected:
+                            missing, extra = sorted(expected - names), sorted(names - expected)
+                            sys.exit(f"bench: {name} left {d} with {len(names)} files, expected {count}: "
+                                     f"missing {missing[:3]}, unexpected {extra[:3]}")
+                        bad = [n for n in sorted(names) if (d / n).read_bytes() != small_bytes]
+                        if bad:
+                            sys.exit(f"bench: {name}: {len(bad)} files in {d} differ from the archive, e.g. {bad[:3]}")
+                        # Less this control call's own connection.
+                        run.extra["connections"] = int(server.control("GET", "connections/count")) - prepare.conns - 1
+                        # Retries would show here (none expected on loopback).
+                        run.extra["requests"] = int(server.control("GET", "requests/count"))
+                    return check
+
+                def curl_argv(d):
+                    cfg = d.parent / f"{d.name}.curl"  # the key stays off the command line
+                    with open(cfg, "w") as f:
+                        f.write(f'header = "X-BB-API-Key: {KEY}"\nheader = "Accept: application/zip"\n')
+                        for i in range(count):
+                            sid = f"{SESSIONS_PREFIX}{i}"
+                            f.write(f'url = "{server.url(sid)}"\noutput = "{d}/{sid}.zip"\n')
+                    return ["curl", "-s", "-f", "--parallel", "--parallel-max", str(THREADS), "-K", str(cfg)]
+
+                argvs = [
+                    ("libbrowserbase", lambda d: [sessions_bin, "batch", SESSIONS_PREFIX, str(count), str(d), str(THREADS)]),
+                    ("curl", curl_argv),
+                    ("thread pool", lambda d: [sessions_bin, "threads", SESSIONS_PREFIX, str(count), str(d), str(THREADS)]),
+                ]
+                if sdk_py:
+                    argvs.append(("official Python SDK", lambda d: [str(sdk_py), str(BENCHES / "sdk_bench.py"), "many",
+                                                                   SESSIONS_PREFIX, str(count), str(d), str(THREADS)]))
+                contenders = []
+                for name, argv_for in argvs:
+                    prepare = prep(name, argv_for)
+                    contenders.append((name, prepare, check_for(name, prepare)))
+                return contenders
+
+            n_small, n_big = SESSIONS_COUNTS
+            case = f"{n_small} sessions × {human_size(small_size)}, {THREADS} at once"
+            log(case)
+            contenders = sessions_contenders(n_small)
+            interleaved(contenders, 1, scratch)
+            res = interleaved(contenders, RUNS, scratch)
+            raw[f"sessions-{n_small}"] = {k: [r.to_json() for r in v] for k, v in res.items()}
+            big_runs = min(RUNS, SESSIONS_BIG_RUNS)
+            log(f"{n_big} sessions × {human_size(small_size)}, {THREADS} at once ({big_runs} runs, for peak RSS)")
+            res_big = interleaved(sessions_contenders(n_big), big_runs, scratch)
+            raw[f"sessions-{n_big}"] = {k: [r.to_json() for r in v] for k, v in res_big.items()}
+
+            def walls(r, name):
+                return [x.wall for x in r[name]]
+
+            lib, crl, pool = walls(res, "libbrowserbase"), walls(res, "curl"), walls(res, "thread pool")
+            r_curl = paired_ratio(lib, crl)
+            # Connections the server accepted per run: curl without --parallel-immediate
+            # sometimes starts on fewer while it learns whether the first can multiplex.
+            conns = {}
+            for k, v in res.items():
+                c = [x.extra["connections"] for x in v]
+                conns[k] = f"{min(c)}" if min(c) == max(c) else f"{min(c)}–{max(c)}"
+            table.row(case, f"libbrowserbase (`bb_download_sessions`, concurrency {THREADS}; "
+                            f"{conns['libbrowserbase']} connections)",
+                      fmt_s(med(lib)), fmt_range(lib), ratio_text(r_curl, "curl"), "≤ 0.80× curl", verdict(r_curl[0] <= 0.8))
+            table.row(case, f"`curl --parallel --parallel-max {THREADS}`, one process, the {n_small} URLs in a "
+                            f"config file (reference; {conns['curl']} connections)",
+                      fmt_s(med(crl)), fmt_range(crl), "1", "", "")
+            table.row(case, f"libbrowserbase without the batch call: {THREADS} threads sharing one `bb_client`, "
+                            f"`bb_client_download` per id ({conns['thread pool']} connections)",
+                      fmt_s(med(pool)), fmt_range(pool),
+                      ratio_text(paired_ratio(pool, crl), "curl") + "; batch: "
+                      + ratio_text(paired_ratio(lib, pool), "this"), "", "")
+            if sdk_py:
+                sdk = [x.inner for x in res["official Python SDK"]]
+                sdkw = walls(res, "official Python SDK")
+                libi = [x.inner for x in res["libbrowserbase"]]
+                table.row(case + " — in-call time", "libbrowserbase", fmt_s(med(libi)), fmt_range(libi),
+                          ratio_text(paired_ratio(libi, sdk), "SDK"), "", "")
+                table.row(case + " — in-call time",
+                          f"official Python SDK {sdk_version}, `ThreadPoolExecutor({THREADS})` over "
+                          f"`.list(id).write_to_file()`, one client (reference; {conns['official Python SDK']} "
+                          f"connections; whole process {fmt_s(med(sdkw))})",
+                          fmt_s(med(sdk)), fmt_range(sdk), "1", "", "")
+            else:
+                table.row(case, "official Python SDK", "", "", "", "", f"not run: {sdk_version}")
+
+            def rss(r, name):
+                return [x.maxrss_kib for x in r[name]]
+
+            def mib(k):
+                return f"{k / 1024:.1f} MiB"
+
+            lib_small, lib_big = rss(res, "libbrowserbase"), rss(res_big, "libbrowserbase")
+            for n, r, nruns in ((n_small, res, RUNS), (n_big, res_big, big_runs)):
+                others = ", ".join(f"{k}: {mib(med(rss(r, k)))}" for k in r if k != "libbrowserbase")
+                lr = rss(r, "libbrowserbase")
+                table.row(f"peak RSS (whole process), {n:,} sessions × {human_size(small_size)}, {THREADS} at once",
+                          f"libbrowserbase (`bb_download_sessions`; {nruns} runs)", mib(med(lr)),
+                          fmt_range(lr, mib), others, "≤ 16 MiB", verdict(max(lr) <= 16 * 1024))
+            table.row(f"peak RSS, {n_big:,} against {n_small} sessions", "libbrowserbase",
+                      f"{med(lib_big) / med(lib_small):.2f}×", "", "", "flat", "")
+            lb, cb = walls(res_big, "libbrowserbase"), walls(res_big, "curl")
+            table.row(f"{n_big:,} sessions × {human_size(small_size)}, {THREADS} at once ({big_runs} runs)",
+                      "libbrowserbase (`bb_download_sessions`)", fmt_s(med(lb)), fmt_range(lb),
+                      ratio_text(paired_ratio(lb, cb), "curl") + f"; curl {fmt_s(med(cb))}", "", "")
+
         # ---- first call after dlopen -----------------------------------------
         if "first" in CASES:
             case = "first call after `dlopen` (process start to first archive saved)"
@@ -839,6 +1003,11 @@ def write_results(info, table, raw, big_size, small_size):
         f"Python SDK, whose interpreter start would otherwise dominate). Ratios are the median of the per-run "
         f"ratios (run *i* of one contender against run *i* of the reference); below 1 is faster.",
         "",
+        *([f"The sessions case's {max(SESSIONS_COUNTS):,} sessions come from the server's `/_control/copies` call: "
+           f"all answer one {human_size(small_size)} archive held in memory (sent with its head in one write), "
+           f"ids `{SESSIONS_PREFIX}0` … Each contender writes `<id>.zip` for every id into a new directory; "
+           f"each run is checked for exactly those files, each the archive byte for byte.", ""]
+          if "sessions" in CASES else []),
         f"{RUNS} runs per case{' (quick mode)' if QUICK else ''}.",
         "",
         table.markdown(),

@@ -3,6 +3,10 @@ runs it with the interpreter of a venv where `pip install browserbase` worked).
 
     python sdk_bench.py file SESSION OUT        one download to a file (streamed)
     python sdk_bench.py seq  SESSION N OUTDIR   N downloads one after another, one client
+    python sdk_bench.py many PREFIX N OUTDIR THREADS
+                                                the N sessions PREFIX0 .. PREFIX<N-1>, each to
+                                                OUTDIR/<id>.zip, by a ThreadPoolExecutor(THREADS)
+                                                sharing one client
 
 Settings come from BROWSERBASE_BASE_URL and BROWSERBASE_API_KEY, as the SDK reads
 them. Prints "ok seconds=S maxrss_kib=K bytes=0": S is measured around the
@@ -13,6 +17,7 @@ import os
 import resource
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from browserbase import Browserbase
 
@@ -36,6 +41,18 @@ def main() -> int:
         t0 = time.perf_counter()
         for i in range(n):
             bb.sessions.downloads.list(session).write_to_file(os.path.join(outdir, f"s-{i}.zip"))
+        seconds = time.perf_counter() - t0
+    elif mode == "many":
+        prefix, n, outdir, threads = session, int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+        ids = [f"{prefix}{i}" for i in range(n)]
+
+        def one(sid):
+            bb.sessions.downloads.list(sid).write_to_file(os.path.join(outdir, f"{sid}.zip"))
+
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(threads) as pool:
+            # list() re-raises the first failure, if any.
+            list(pool.map(one, ids))
         seconds = time.perf_counter() - t0
     else:
         print(f"sdk_bench: unknown mode {mode!r}", file=sys.stderr)

@@ -85,6 +85,87 @@ fn files_added_through_control_get_stamped_names() {
     assert_eq!(server.download("raw", Some(KEY)).status, 404);
 }
 
+/// The resident set of process `pid`, in KiB.
+fn vm_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .expect("VmRSS in /proc/PID/status");
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn copies_make_many_sessions_that_share_one_archive() {
+    let server = StandInServer::start();
+    let archive: Vec<u8> = (0..256 * 1024u32).map(|i| (i * 7 % 251) as u8).collect();
+    let before = vm_rss_kib(server.pid());
+    let body = server.control_ok("PUT", "/_control/copies/batch-/2000", &archive);
+    assert_eq!(String::from_utf8_lossy(&body), "2000 sessions\n");
+    // 2,000 copies of the archive would be 500 MiB; one shared archive and
+    // 2,000 small entries are well under a MiB.
+    let grown = vm_rss_kib(server.pid()).saturating_sub(before);
+    assert!(grown < 32 * 1024, "the server grew by {grown} KiB");
+
+    for id in ["batch-0", "batch-1", "batch-777", "batch-1999"] {
+        let resp = server.download(id, Some(KEY));
+        assert_eq!(resp.status, 200, "{id}");
+        assert_eq!(resp.header("content-type"), Some("application/zip"));
+        assert!(resp.body == archive, "{id}: not the archive sent");
+    }
+    for id in ["batch-2000", "batch-", "batch-01"] {
+        assert_eq!(server.download(id, Some(KEY)).status, 404, "{id}");
+    }
+    assert_eq!(server.download("batch-0", Some("wrong")).status, 401);
+
+    // A second call replaces them, and the prefix is percent-decoded.
+    server.control_ok("POST", "/_control/copies/batch-/3", &EMPTY_ZIP);
+    assert_eq!(server.download("batch-2", Some(KEY)).body, EMPTY_ZIP);
+    assert!(server.download("batch-3", Some(KEY)).body == archive);
+    server.control_ok("PUT", "/_control/copies/a%20b%2F/1", b"x");
+    assert_eq!(server.download("a b/0", Some(KEY)).body, b"x");
+    // They are ordinary sessions: fault scripts and deletion work on each.
+    server.script("batch-1", &["status 503"]);
+    assert_eq!(server.download("batch-1", Some(KEY)).status, 503);
+    assert_eq!(server.download("batch-1", Some(KEY)).body, EMPTY_ZIP);
+    server.delete_session("batch-1");
+    assert_eq!(server.download("batch-1", Some(KEY)).status, 404);
+    assert_eq!(server.download("batch-0", Some(KEY)).body, EMPTY_ZIP);
+}
+
+#[test]
+fn bad_copies_calls_are_refused_and_make_nothing() {
+    let server = StandInServer::start();
+    for (method, path, status, says) in [
+        ("PUT", "/_control/copies/x-/0", 400, "from 1 to 1000000"),
+        (
+            "PUT",
+            "/_control/copies/x-/1000001",
+            400,
+            "from 1 to 1000000",
+        ),
+        ("PUT", "/_control/copies/x-/many", 400, "not \"many\""),
+        ("PUT", "/_control/copies/x-/-1", 400, "whole number"),
+        ("PUT", "/_control/copies/x-/", 400, "whole number"),
+        ("PUT", "/_control/copies/x-/2/3", 400, "whole number"),
+        ("PUT", "/_control/copies//2", 400, "empty session id prefix"),
+        ("PUT", "/_control/copies/x-", 404, "copies/<prefix>/<count>"),
+        ("GET", "/_control/copies/x-/2", 405, "method not allowed"),
+        ("DELETE", "/_control/copies/x-/2", 405, "method not allowed"),
+    ] {
+        let resp = server.control(method, path, b"archive");
+        assert_eq!(resp.status, status, "{method} {path}");
+        assert!(
+            resp.body_text().contains(says),
+            "{method} {path}: {}",
+            resp.body_text()
+        );
+    }
+    for id in ["x-0", "x-1", "0", "1"] {
+        assert_eq!(server.download(id, Some(KEY)).status, 404, "{id}");
+    }
+}
+
 #[test]
 fn wrong_key_unknown_session_and_unknown_path() {
     let server = StandInServer::start_with(&["--demo"]);

@@ -72,6 +72,9 @@ impl Server {
             ) => return Response::text(405, "method not allowed\n"),
             _ => {}
         }
+        if let Some(after) = rest.strip_prefix("copies/") {
+            return self.copies(method, after, body);
+        }
         let Some(after) = rest.strip_prefix("sessions/") else {
             return Response::text(404, "unknown control path\n");
         };

@@ -30,8 +30,9 @@
 //! Modules, one concern each: `cli` (arguments), `state` (sessions, fault
 //! scripts, the request log), `script` (fault steps), `archive` (ZIPs built as
 //! the service builds them; demo content), `sessions` (what a session answers),
-//! `routes` (connections and routing), `control` (the control API), `http`
-//! (requests parsed by httparse; responses written by hand, with faults).
+//! `routes` (connections and routing), `control` (the control API), `copies`
+//! (its call making thousands of sessions at once), `http` (requests parsed by
+//! httparse; responses written by hand, with faults).
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
@@ -48,6 +49,7 @@ use state::{Content, FileEntry, Server, State, CONNECTIONS_ACCEPTED};
 mod archive;
 mod cli;
 mod control;
+mod copies;
 mod http;
 mod routes;
 mod script;
