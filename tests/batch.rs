@@ -72,7 +72,7 @@ fn many_sessions_each_to_its_own_file() {
         .unwrap();
     assert_eq!(report.results, vec![SessionResult::Ok; 12]);
     assert_eq!(report.failed, 0);
-    assert!(report.error(&refs(&ids)).is_none());
+    assert!(report.error().is_none());
     for id in &ids {
         let bytes = std::fs::read(dir.path().join(format!("{id}.zip"))).unwrap();
         let names = support::zip_entry_names(&bytes);
@@ -120,7 +120,7 @@ fn failures_are_per_session_and_the_first_by_index_is_reported() {
         ]
     );
     assert_eq!(report.failed, 4);
-    let e = report.error(&list).unwrap();
+    let e = report.error().unwrap();
     assert_eq!(e.kind(), ErrorKind::NotFound, "{}", e.message());
     let m = e.message();
     assert!(m.starts_with("4 of 6 sessions failed: "), "{m}");
@@ -355,7 +355,7 @@ fn batch_progress_false_cancels_and_leaves_only_finished_files() {
         *r = Ok;
     }
     assert_eq!(report.results, expected);
-    let e = report.error(&refs(&ids)).unwrap();
+    let e = report.error().unwrap();
     assert_eq!(e.kind(), ErrorKind::Cancelled);
     assert!(
         e.message().starts_with("6 of 10 sessions failed"),
@@ -587,4 +587,61 @@ fn c_a_batch_with_results_progress_and_cancel() {
             "p3.zip"
         ]
     );
+}
+
+/// A careless caller's id that holds the key (a key pasted into the id
+/// list): the batch's `*err` names the failed id, and must not show the
+/// key there, as every other message of the library does not.
+#[test]
+fn the_key_in_an_id_never_reaches_the_batch_error() {
+    use browserbase::ffi::*;
+    use std::ffi::{CStr, CString};
+    let _alone = alone();
+    let server = StandInServer::start();
+    sessions(&server, "k", 1);
+    let secret = format!("x-{}-y", StandInServer::KEY);
+    let dir = tempfile::tempdir().unwrap();
+    let base = CString::new(server.base_url()).unwrap();
+    let key = CString::new(StandInServer::KEY).unwrap();
+    let ids = [CString::new("k0").unwrap(), CString::new(secret).unwrap()];
+    let ptrs: Vec<*const std::ffi::c_char> = ids.iter().map(|s| s.as_ptr()).collect();
+    let cdir = CString::new(dir.path().to_str().unwrap()).unwrap();
+    let mut results = [bb_code::BB_ERR_INTERNAL; 2];
+    let mut err: *mut bb_error = std::ptr::null_mut();
+    let builder = bb_client_builder_new();
+    assert_eq!(
+        bb_client_builder_set_base_url(builder, base.as_ptr(), &mut err),
+        bb_code::BB_OK
+    );
+    let mut client: *mut bb_client = std::ptr::null_mut();
+    assert_eq!(
+        bb_client_new(builder, &mut client, &mut err),
+        bb_code::BB_OK
+    );
+    bb_client_builder_free(builder);
+    let rc = bb_client_download_sessions(
+        client,
+        key.as_ptr(),
+        ptrs.as_ptr(),
+        ptrs.len(),
+        cdir.as_ptr(),
+        2,
+        results.as_mut_ptr(),
+        &mut err,
+    );
+    bb_client_free(client);
+    assert_eq!(rc, bb_code::BB_ERR_NOT_FOUND);
+    assert_eq!(results, [bb_code::BB_OK, bb_code::BB_ERR_NOT_FOUND]);
+    // SAFETY: an error the call returned, freed below.
+    let message = unsafe { CStr::from_ptr(bb_error_message(err)) }
+        .to_string_lossy()
+        .into_owned();
+    bb_error_free(err);
+    assert!(message.starts_with("1 of 2 sessions failed: "), "{message}");
+    assert!(message.contains("session_ids[1] "), "{message}");
+    assert!(
+        !message.to_ascii_lowercase().contains(StandInServer::KEY),
+        "the key is in the message: {message}"
+    );
+    assert_eq!(support::leftovers(dir.path(), &[]), ["k0.zip"]);
 }
