@@ -598,6 +598,24 @@ impl Client {
                     )));
                 }
             }
+            if let Some(expected) = content_length {
+                // A body going on past its announced length (a chunked
+                // `206`): what fits is kept, the rest never reaches the sink
+                // or the progress, and, the sink now holding the whole
+                // length, the retry starts over.
+                if total + chunk.len() as u64 > expected {
+                    let fits = (expected - total) as usize;
+                    sink.write(&chunk[..fits]).map_err(Failure::fatal)?;
+                    return Err(Failure {
+                        error: Error::new(
+                            ErrorKind::Http,
+                            format!("the body went on past the {expected} bytes announced"),
+                        ),
+                        retryable: true,
+                        server_delay: None,
+                    });
+                }
+            }
             sink.write(&chunk).map_err(Failure::fatal)?;
             total += chunk.len() as u64;
             report(total)?;
