@@ -1823,6 +1823,44 @@ fn a_206_longer_than_its_range_hands_nothing_past_the_total() {
     assert_eq!(server.heads().len(), 2);
 }
 
+/// A validator is the server's text, echoed back in `If-Range`: one that
+/// holds the key (a server reflecting request headers into its `ETag`)
+/// must not carry the key to another origin a resumed retry is redirected
+/// to.
+#[test]
+fn a_validator_holding_the_key_never_reaches_another_origin() {
+    let _g = shared();
+    let fx = fixture();
+    let big = fx.big.clone();
+    let etag = format!("\"{}\"", StandInServer::KEY);
+    let elsewhere = Canned::start(vec![honest_answer(&big, &etag), honest_answer(&big, &etag)]);
+    let target = format!("{}/v1/elsewhere", elsewhere.base_url());
+    let server = Canned::start(vec![
+        cut_answer(&big, 300_000, &etag),
+        Box::new(move |_| {
+            format!("HTTP/1.1 302 Found\r\nLocation: {target}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .into_bytes()
+        }),
+    ]);
+    let mut config = fx.config(2);
+    config.set_base_url(&server.base_url()).unwrap();
+    let dest = Dest::new();
+    let n = Client::new(config)
+        .unwrap()
+        .download_to_file(KEY, BIG, &dest.path)
+        .unwrap();
+    assert_eq!(n as usize, big.len());
+    dest.assert_holds(&big, "redirected");
+    assert_eq!(server.heads().len(), 2);
+    let heads = elsewhere.heads();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert!(
+        !heads[0].to_ascii_lowercase().contains(StandInServer::KEY),
+        "the key reached another origin: {}",
+        heads[0]
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Destination faults
 // ---------------------------------------------------------------------------
