@@ -645,3 +645,123 @@ fn the_key_in_an_id_never_reaches_the_batch_error() {
     );
     assert_eq!(support::leftovers(dir.path(), &[]), ["k0.zip"]);
 }
+
+/// A batch progress function that starts a batch of its own (same client,
+/// same thread, inside the outer batch's transfers): the nested batch runs
+/// to its end on a transport of its own, and the outer one goes on.
+#[test]
+fn a_progress_function_may_run_a_batch_of_its_own() {
+    let _alone = alone();
+    let server = StandInServer::start();
+    let outer = sessions(&server, "o", 3);
+    let inner = sessions(&server, "i", 3);
+    let client = Arc::new(client_with(&server, 0));
+    let (dir, inner_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let caller = std::thread::current().id();
+    let nested: Arc<Mutex<Option<Vec<SessionResult>>>> = Arc::default();
+    let progress = {
+        let (client, nested, inner_dir) = (
+            Arc::downgrade(&client),
+            nested.clone(),
+            inner_dir.path().to_path_buf(),
+        );
+        BatchProgressFn::new(move |p| {
+            assert_eq!(std::thread::current().id(), caller);
+            let mut nested = nested.lock().unwrap();
+            if p.index == 1 && p.finished.is_none() && nested.is_none() {
+                let client = client.upgrade().unwrap();
+                let ids: Vec<&str> = inner.iter().map(String::as_str).collect();
+                let report = client
+                    .download_sessions(KEY, &ids, &inner_dir, 2, &CallOptions::new(), None)
+                    .unwrap();
+                *nested = Some(report.results);
+            }
+            true
+        })
+    };
+    let report = client
+        .download_sessions(
+            KEY,
+            &refs(&outer),
+            dir.path(),
+            2,
+            &CallOptions::new(),
+            Some(progress),
+        )
+        .unwrap();
+    assert_eq!(report.results, vec![SessionResult::Ok; 3]);
+    assert_eq!(
+        nested.lock().unwrap().as_deref(),
+        Some(&[SessionResult::Ok; 3][..])
+    );
+    assert_eq!(
+        sorted(support::leftovers(dir.path(), &[])),
+        ["o0.zip", "o1.zip", "o2.zip"]
+    );
+    assert_eq!(
+        sorted(support::leftovers(inner_dir.path(), &[])),
+        ["i0.zip", "i1.zip", "i2.zip"]
+    );
+}
+
+/// `dir` removed mid-batch (by the progress function, once the first
+/// session ended): every later session fails on its own with `Io`, the
+/// call returns, and nothing is created anywhere (the directory is not
+/// made again).
+#[test]
+fn a_directory_removed_mid_batch_fails_the_rest_cleanly() {
+    let _alone = alone();
+    let server = StandInServer::start();
+    let ids = sessions(&server, "r", 4);
+    let client = client_with(&server, 0);
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("out");
+    std::fs::create_dir(&dir).unwrap();
+    let fds = open_fds();
+    let gone = dir.clone();
+    let progress = BatchProgressFn::new(move |p| {
+        if p.index == 0 && p.finished.is_some() {
+            std::fs::remove_dir_all(&gone).unwrap();
+        }
+        true
+    });
+    let report = client
+        .download_sessions(
+            KEY,
+            &refs(&ids),
+            &dir,
+            1,
+            &CallOptions::new(),
+            Some(progress),
+        )
+        .unwrap();
+    use SessionResult::{Failed, Ok};
+    assert_eq!(
+        report.results,
+        [
+            Ok,
+            Failed(ErrorKind::Io),
+            Failed(ErrorKind::Io),
+            Failed(ErrorKind::Io)
+        ]
+    );
+    let e = report.error().unwrap();
+    assert!(
+        e.message().starts_with("3 of 4 sessions failed: "),
+        "{}",
+        e.message()
+    );
+    assert!(
+        e.message().contains("No such file or directory"),
+        "{}",
+        e.message()
+    );
+    assert_eq!(support::leftovers(parent.path(), &[]), Vec::<String>::new());
+    assert_eq!(server.request_count(), 1);
+    drop(client);
+    assert!(
+        open_fds() <= fds,
+        "{} descriptors, {fds} before",
+        open_fds()
+    );
+}
