@@ -644,6 +644,15 @@ fn the_key_in_an_id_never_reaches_the_batch_error() {
         "the key is in the message: {message}"
     );
     assert_eq!(support::leftovers(dir.path(), &[]), ["k0.zip"]);
+
+    // The key in the dir's path: the refusal does not show it either.
+    let client = client_with(&server, 0);
+    let missing = dir.path().join(format!("{}-dir", StandInServer::KEY));
+    let e = client
+        .download_sessions(KEY, &["k0"], &missing, 1, &CallOptions::new(), None)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Io, "{}", e.message());
+    assert!(e.message().contains("[redacted]-dir"), "{}", e.message());
 }
 
 /// A batch progress function that starts a batch of its own (same client,
