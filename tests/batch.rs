@@ -774,3 +774,65 @@ fn a_directory_removed_mid_batch_fails_the_rest_cleanly() {
         open_fds()
     );
 }
+
+/// Sessions of a batch cut once each resume on their own, and the batch's
+/// byte count is what crossed the wire: every archive once, no byte counted
+/// twice, never going backwards; each session's `received` goes on from
+/// where its cut left it.
+#[test]
+fn cut_sessions_resume_and_the_batch_counts_each_byte_once() {
+    let _alone = alone();
+    let server = StandInServer::start();
+    let ids: Vec<String> = (0..3).map(|i| format!("cut{i}")).collect();
+    let mut sizes = 0u64;
+    for (i, id) in ids.iter().enumerate() {
+        let mut x: u32 = 2_463_534_242 + i as u32;
+        let noise: Vec<u8> = (0..200_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        server.add_file(id, "noise.bin", &noise);
+        sizes += server.download(id, KEY).body.len() as u64;
+        server.script(id, &["cut 100000"]);
+    }
+    server.clear_requests();
+    let client = client_with(&server, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let last: Arc<Mutex<(u64, Vec<u64>, bool)>> = Arc::new(Mutex::new((0, vec![0; 3], true)));
+    let seen = Arc::clone(&last);
+    let progress = BatchProgressFn::new(move |p| {
+        let mut s = seen.lock().unwrap();
+        let ok = p.batch_received >= s.0 && (p.finished.is_some() || p.received >= s.1[p.index]);
+        s.2 &= ok;
+        s.0 = p.batch_received;
+        if p.finished.is_none() {
+            s.1[p.index] = p.received;
+        }
+        true
+    });
+    let report = client
+        .download_sessions(
+            KEY,
+            &refs(&ids),
+            dir.path(),
+            3,
+            &CallOptions::new(),
+            Some(progress),
+        )
+        .unwrap();
+    assert_eq!(report.results, vec![SessionResult::Ok; 3]);
+    let ranges: Vec<String> = server
+        .requests()
+        .iter()
+        .filter_map(|r| r.header("range").map(str::to_string))
+        .collect();
+    assert_eq!(ranges, ["bytes=100000-"; 3]);
+    let (batch_received, _, monotonic) = last.lock().unwrap().clone();
+    assert!(monotonic, "a count went backwards");
+    assert_eq!(batch_received, sizes);
+    assert_eq!(server.bytes_sent().iter().sum::<u64>(), sizes);
+}
