@@ -138,13 +138,20 @@ pub struct BatchReport {
     pub failed: usize,
     /// At most a few `(index, error)`, by index.
     pub first_failures: Vec<(usize, Error)>,
+    /// [`BatchReport::error`], made while the call's key was in use, so the
+    /// ids it names are scrubbed of the key like every message.
+    summary: Option<Error>,
 }
 
 impl BatchReport {
     /// `None` when every session succeeded; otherwise an error of the first
     /// failed session's kind, saying how many failed and naming the first
-    /// few with their reasons.
-    pub fn error(&self, session_ids: &[&str]) -> Option<Error> {
+    /// few with their reasons (scrubbed of the key, like every message).
+    pub fn error(&self) -> Option<Error> {
+        self.summary.clone()
+    }
+
+    fn summarize(&self, session_ids: &[&str]) -> Option<Error> {
         let (_, first_error) = self.first_failures.first()?;
         let named: Vec<String> = self
             .first_failures
@@ -234,7 +241,10 @@ impl Client {
             progress: batch_progress,
             totals: Arc::new(Totals::default()),
         };
-        transport.block_on(batch.run(in_flight))
+        let mut report = transport.block_on(batch.run(in_flight))?;
+        // While `_in_use` still scrubs: an id may hold the key.
+        report.summary = report.summarize(session_ids);
+        Ok(report)
     }
 }
 
@@ -260,6 +270,7 @@ impl Batch<'_> {
             results: Vec::new(),
             failed: 0,
             first_failures: Vec::new(),
+            summary: None,
         };
         {
             // Lazily: a session's future (its file, its request) exists only

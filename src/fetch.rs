@@ -399,6 +399,10 @@ impl Client {
                 .http()
                 .get(url.clone())
                 .header(ACCEPT, "application/zip");
+            // The validator is the server's text: one holding the key goes
+            // only where the key goes (without it, another origin answers
+            // the whole archive, which starts over).
+            let range = range.filter(|(_, v)| url.origin() == origin || !holds_key(v, key));
             if let Some((at, validator)) = range {
                 request = request
                     .header(RANGE, format!("bytes={at}-"))
@@ -598,6 +602,24 @@ impl Client {
                     )));
                 }
             }
+            if let Some(expected) = content_length {
+                // A body going on past its announced length (a chunked
+                // `206`): what fits is kept, the rest never reaches the sink
+                // or the progress, and, the sink now holding the whole
+                // length, the retry starts over.
+                if total + chunk.len() as u64 > expected {
+                    let fits = (expected - total) as usize;
+                    sink.write(&chunk[..fits]).map_err(Failure::fatal)?;
+                    return Err(Failure {
+                        error: Error::new(
+                            ErrorKind::Http,
+                            format!("the body went on past the {expected} bytes announced"),
+                        ),
+                        retryable: true,
+                        server_delay: None,
+                    });
+                }
+            }
             sink.write(&chunk).map_err(Failure::fatal)?;
             total += chunk.len() as u64;
             report(total)?;
@@ -643,6 +665,12 @@ impl Client {
         body.truncate(MAX_ERROR_BODY as usize);
         error_from_body(status, &body)
     }
+}
+
+/// Whether `text` holds the key, in any letter case.
+fn holds_key(text: &str, key: &ApiKey) -> bool {
+    let key = key.expose().to_ascii_lowercase();
+    !key.is_empty() && text.to_ascii_lowercase().contains(&key)
 }
 
 /// The earlier of two optional instants.

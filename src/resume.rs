@@ -276,6 +276,11 @@ mod tests {
             None
         );
         assert_eq!(o(&[ranges, ("last-modified", LM)], Some(10)), None);
+        // A date in the future of the answer's own: no resume.
+        assert_eq!(
+            o(&[ranges, ("last-modified", LATER), ("date", LM)], Some(10)),
+            None
+        );
         assert_eq!(
             o(
                 &[ranges, ("last-modified", "yesterday"), ("date", LATER)],
@@ -324,6 +329,23 @@ mod tests {
             assert_eq!(e.kind(), ErrorKind::Http);
             assert!(e.message().contains(says), "{e}");
             assert!(e.message().contains("bytes 40-99/100"), "{e}");
+        }
+        // Hostile numbers and forms: refused, never wrapped or half-read.
+        for range in [
+            "bytes 40-18446744073709551615/18446744073709551616",
+            "bytes 40-99/18446744073709551616",
+            "bytes 18446744073709551656-99/100",
+            "bytes -40-99/100",
+            "bytes 40--99/100",
+            "bytes +40-99/100",
+            "bytes 40-99/100, bytes 0-39/100",
+            "bytes 40-99/100/100",
+            "bytes=40-99/100",
+            "multipart/byteranges; boundary=x",
+            "",
+        ] {
+            let e = check(&[("content-range", range)], None).unwrap_err();
+            assert!(e.message().contains("bytes 40-99/100"), "{range}: {e}");
         }
         let e = check(&[("content-range", "bytes 40-99/100")], Some(61)).unwrap_err();
         assert!(e.message().contains("Content-Length is 61"), "{e}");

@@ -63,6 +63,21 @@ pub struct FileSink {
     announced: Option<u64>,
     reserved: u64,
     written: u64,
+    /// The process that created the temporary file: only it removes it.
+    owner: u32,
+}
+
+impl Drop for FileSink {
+    fn drop(&mut self) {
+        // A child forked mid-download (from a callback) that lets go of its
+        // copy of the sink must not remove the parent's temporary file,
+        // whose name the parent's download still needs.
+        if std::process::id() != self.owner {
+            if let Some(Staging::Named(temp)) = self.staging.take() {
+                let _ = temp.into_temp_path().keep();
+            }
+        }
+    }
 }
 
 /// Bodies up to this size are checked from a copy in memory.
@@ -174,6 +189,7 @@ impl FileSink {
             announced: None,
             reserved: 0,
             written: 0,
+            owner: std::process::id(),
         })
     }
 

@@ -1634,6 +1634,233 @@ fn a_resumed_retry_asks_every_hop_for_the_range() {
     );
 }
 
+/// A hostile server the stand-in cannot play: each connection gets the
+/// answer its function makes from the request head (raw bytes, then the
+/// connection closes); every head is kept, in order.
+struct Canned {
+    addr: std::net::SocketAddr,
+    heads: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+type Answer = Box<dyn Fn(&str) -> Vec<u8> + Send>;
+
+impl Canned {
+    fn start(answers: Vec<Answer>) -> Canned {
+        use std::io::Read as _;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (log, stop) = (heads.clone(), done.clone());
+        std::thread::spawn(move || {
+            for answer in answers {
+                let Ok((mut conn, _)) = listener.accept() else {
+                    return;
+                };
+                if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
+                conn.set_read_timeout(Some(Duration::from_secs(10)))
+                    .unwrap();
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let bytes = answer(&head);
+                log.lock().unwrap().push(head);
+                let _ = conn.write_all(&bytes);
+                let _ = conn.shutdown(std::net::Shutdown::Both);
+            }
+        });
+        Canned { addr, heads, done }
+    }
+
+    fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Canned {
+    fn drop(&mut self) {
+        // Wakes the accept loop, if it still waits, to end it.
+        self.done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect(self.addr);
+    }
+}
+
+/// A `200` head for `len` bytes with ranges and `etag`.
+fn whole_head(len: usize, etag: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/zip\r\nContent-Length: {len}\r\n\
+         Accept-Ranges: bytes\r\nETag: {etag}\r\nConnection: close\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// The first `cut` bytes of `archive` in a `200` announcing all of it.
+fn cut_answer(archive: &[u8], cut: usize, etag: &str) -> Answer {
+    let mut bytes = whole_head(archive.len(), etag);
+    bytes.extend_from_slice(&archive[..cut]);
+    Box::new(move |_| bytes.clone())
+}
+
+/// What an honest server answers: the rest asked by `Range` (`206`), or
+/// the whole archive.
+fn honest_answer(archive: &[u8], etag: &str) -> Answer {
+    let (archive, etag) = (archive.to_vec(), etag.to_string());
+    Box::new(move |head| {
+        let from = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("range: bytes=")
+                    .map(String::from)
+            })
+            .and_then(|v| v.trim_end_matches('-').parse::<usize>().ok());
+        let Some(from) = from else {
+            let mut bytes = whole_head(archive.len(), &etag);
+            bytes.extend_from_slice(&archive);
+            return bytes;
+        };
+        let len = archive.len();
+        let mut bytes = format!(
+            "HTTP/1.1 206 Partial Content\r\nContent-Type: application/zip\r\n\
+             Content-Length: {}\r\nContent-Range: bytes {from}-{}/{len}\r\nETag: {etag}\r\n\
+             Connection: close\r\n\r\n",
+            len - from,
+            len - 1
+        )
+        .into_bytes();
+        bytes.extend_from_slice(&archive[from..]);
+        bytes
+    })
+}
+
+/// A chunked `206` that continues the body as asked, then goes on past its
+/// end: nothing past the total announced reaches the sink or the progress,
+/// and the retry starts over (the body was inconsistent) — for the callback
+/// variant, which cannot start over, the call fails having been handed only
+/// the archive's bytes.
+#[test]
+fn a_206_longer_than_its_range_hands_nothing_past_the_total() {
+    let _g = shared();
+    let fx = fixture();
+    let big = fx.big.clone();
+    let (len, cut) = (big.len(), 300_000);
+    let etag = "\"v1\"";
+    let mut overlong = format!(
+        "HTTP/1.1 206 Partial Content\r\nContent-Type: application/zip\r\n\
+         Content-Range: bytes {cut}-{}/{len}\r\nETag: {etag}\r\nTransfer-Encoding: chunked\r\n\
+         Connection: close\r\n\r\n",
+        len - 1
+    )
+    .into_bytes();
+    let mut rest = big[cut..].to_vec();
+    rest.extend_from_slice(b"and then some bytes that are not the archive");
+    overlong.extend_from_slice(format!("{:x}\r\n", rest.len()).as_bytes());
+    overlong.extend_from_slice(&rest);
+    overlong.extend_from_slice(b"\r\n0\r\n\r\n");
+    let answers = || -> Vec<Answer> {
+        let overlong = overlong.clone();
+        vec![
+            cut_answer(&big, cut, etag),
+            Box::new(move |_| overlong.clone()),
+            honest_answer(&big, etag),
+        ]
+    };
+    let most = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let client = |server: &Canned| {
+        let mut config = ClientConfig::default();
+        config.set_base_url(&server.base_url()).unwrap();
+        config.set_max_retries(2).unwrap();
+        let seen_most = most.clone();
+        config.set_progress(Some(browserbase::Progress::new(move |received, _| {
+            seen_most.fetch_max(received, std::sync::atomic::Ordering::SeqCst);
+            true
+        })));
+        Client::new(config).unwrap()
+    };
+
+    let server = Canned::start(answers());
+    let data = client(&server).download_to_vec(KEY, BIG).unwrap();
+    assert!(data == big, "the buffer is {} bytes", data.len());
+    let most_seen = most.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        most_seen <= len as u64,
+        "progress heard of {most_seen} bytes of {len}"
+    );
+    let heads = server.heads();
+    assert_eq!(heads.len(), 3, "{heads:?}");
+    assert!(heads[1].contains("bytes=300000-"), "{}", heads[1]);
+    assert!(
+        !heads[2].to_ascii_lowercase().contains("range:"),
+        "{}",
+        heads[2]
+    );
+
+    let server = Canned::start(answers());
+    let mut got = Vec::new();
+    let e = client(&server)
+        .download_with(KEY, BIG, |chunk| {
+            got.extend_from_slice(chunk);
+            true
+        })
+        .unwrap_err();
+    assert!(
+        got.len() <= len && got == big[..got.len()],
+        "the callback was handed {} bytes of a {len}-byte archive",
+        got.len()
+    );
+    assert_eq!(e.kind(), ErrorKind::Http, "{e}");
+    assert!(e.message().contains("past the"), "{e}");
+    assert_eq!(server.heads().len(), 2);
+}
+
+/// A validator is the server's text, echoed back in `If-Range`: one that
+/// holds the key (a server reflecting request headers into its `ETag`)
+/// must not carry the key to another origin a resumed retry is redirected
+/// to.
+#[test]
+fn a_validator_holding_the_key_never_reaches_another_origin() {
+    let _g = shared();
+    let fx = fixture();
+    let big = fx.big.clone();
+    let etag = format!("\"{}\"", StandInServer::KEY);
+    let elsewhere = Canned::start(vec![honest_answer(&big, &etag), honest_answer(&big, &etag)]);
+    let target = format!("{}/v1/elsewhere", elsewhere.base_url());
+    let server = Canned::start(vec![
+        cut_answer(&big, 300_000, &etag),
+        Box::new(move |_| {
+            format!("HTTP/1.1 302 Found\r\nLocation: {target}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .into_bytes()
+        }),
+    ]);
+    let mut config = fx.config(2);
+    config.set_base_url(&server.base_url()).unwrap();
+    let dest = Dest::new();
+    let n = Client::new(config)
+        .unwrap()
+        .download_to_file(KEY, BIG, &dest.path)
+        .unwrap();
+    assert_eq!(n as usize, big.len());
+    dest.assert_holds(&big, "redirected");
+    assert_eq!(server.heads().len(), 2);
+    let heads = elsewhere.heads();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert!(
+        !heads[0].to_ascii_lowercase().contains(StandInServer::KEY),
+        "the key reached another origin: {}",
+        heads[0]
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Destination faults
 // ---------------------------------------------------------------------------

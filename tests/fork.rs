@@ -8,7 +8,8 @@
 //!   points SSL_CERT_FILE (read by the system-roots loader) at a FIFO to
 //!   hold the parent's loading open, which would stall other binaries' tests;
 //! - a download whose callback forks goes on in the parent, and fails at
-//!   once in the child instead of reading the parent's connection;
+//!   once in the child instead of reading the parent's connection; and a
+//!   file download's child, failing, leaves the parent's temporary file;
 //! - a process forked while another of its threads hands out and frees
 //!   buffers can hand out and free buffers in the child (the table of
 //!   buffers held by C is never left locked in the child).
@@ -197,5 +198,69 @@ fn a_child_forked_while_buffers_churn_can_free_buffers() {
     assert_eq!(
         stuck, None,
         "a child (fork number shown) got stuck freeing a buffer and was killed by its alarm"
+    );
+}
+
+/// A file download's progress callback forks, over a file that already
+/// exists (so the body is staged in a named temporary file beside it); the
+/// child returns into the library, whose call fails there and lets go of
+/// its copy of the download. The parent waits for the child to be gone
+/// before going on (a watchdog kills a child stuck for 20 s): the child's
+/// failure must not have removed the parent's temporary file, whose rename
+/// then puts the archive in place.
+#[test]
+fn a_child_forked_from_a_file_download_leaves_the_parents_staging_alone() {
+    use std::sync::atomic::{AtomicI32, Ordering};
+    static CHILD: AtomicI32 = AtomicI32::new(-1);
+    let server = StandInServer::start_with(&["--demo"]);
+    let want = server
+        .download(StandInServer::DEMO_SESSION, Some(StandInServer::KEY))
+        .body;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.zip");
+    std::fs::write(&path, b"last night's archive").unwrap();
+    let mut config = ClientConfig::default();
+    config.set_base_url(&server.base_url()).unwrap();
+    config.set_max_retries(0).unwrap();
+    config.set_progress(Some(browserbase::Progress::new(|_, _| {
+        if CHILD.load(Ordering::SeqCst) != -1 {
+            return true;
+        }
+        // SAFETY: the child only returns into the library and then leaves
+        // with _exit (below).
+        let pid = unsafe { libc::fork() };
+        CHILD.store(pid, Ordering::SeqCst);
+        if pid > 0 {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let mut status = 0;
+            while unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == 0 {
+                if Instant::now() >= deadline {
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                    unsafe { libc::waitpid(pid, &mut status, 0) };
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            assert!(
+                libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+                "the child did not fail as it should (status {status:#x})"
+            );
+        }
+        true
+    })));
+    let client = Client::new(config).unwrap();
+    let result =
+        client.download_to_file(Some(StandInServer::KEY), StandInServer::DEMO_SESSION, &path);
+    if CHILD.load(Ordering::SeqCst) == 0 {
+        let ok = matches!(&result, Err(e) if e.kind() == ErrorKind::Internal
+            && e.message().contains("fork"));
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+    }
+    assert!(CHILD.load(Ordering::SeqCst) > 0, "the callback never ran");
+    result.unwrap_or_else(|e| panic!("the parent's download failed: {e}"));
+    assert!(std::fs::read(&path).unwrap() == want);
+    assert_eq!(
+        support::leftovers(dir.path(), &["out.zip"]),
+        Vec::<String>::new()
     );
 }

@@ -127,7 +127,7 @@ fn to_dir(
             unsafe { results.add(i).write(code) };
         }
     }
-    match report.error(&ids) {
+    match report.error() {
         None => Ok(()),
         Some(e) => Err(e),
     }

@@ -152,6 +152,21 @@ static int run(bb_client *client, const char *dir) {
     check(s.ends == 4 && !s.other_thread && !s.bad_struct, "batch progress: 4 ends, calling thread",
           "ends %zu, other thread %d, bad %d", s.ends, s.other_thread, s.bad_struct);
 
+    /* results laid over the id array itself (a careless caller reusing its
+     * memory): the ids are read before any code is written. */
+    {
+        const char *again[4] = {"c0", "c1", "missing", "c/3"};
+        bb_code *r = (bb_code *)(void *)again;
+        rc = bb_client_download_sessions(client, NULL, again, 4, dir, 2, r, &err);
+        check(rc == BB_ERR_NOT_FOUND && err &&
+                  strstr(message(err), "1 of 4 sessions failed: session_ids[2] \"missing\"") &&
+                  r[0] == BB_OK && r[1] == BB_OK && r[2] == BB_ERR_NOT_FOUND && r[3] == BB_OK,
+              "results over the id array", "rc %d: %s; %d %d %d %d", (int)rc, message(err),
+              (int)r[0], (int)r[1], (int)r[2], (int)r[3]);
+        bb_error_free(err);
+        err = NULL;
+    }
+
     /* A caller compiled against 0.2's header: its struct ends before
      * batch_progress, which is then not read (even if memory there is set). */
     {
