@@ -21,7 +21,7 @@ Environment:
   BENCH_QUICK=1     a 64 MiB archive and 3 runs, written to
                     target/bench/BENCHMARKS.quick.md instead of BENCHMARKS.md
   BENCH_RUNS=N      runs per case (at least 5 unless quick; default 7)
-  BENCH_CASES=a,b   only these cases: file, buffer, seq, par, first, wait, cancel
+  BENCH_CASES=a,b   only these cases: file, buffer, seq, par, first, wait, cancel, cli
                     (written to target/bench/BENCHMARKS.partial.md)
   BENCH_DIR=DIR     work directory (default: a new one in the system temp dir,
                     removed at the end); needs about 3.5 GiB free
@@ -64,7 +64,10 @@ BIG_SIZE = 64 * MIB if QUICK else GIB
 RUNS = int(os.environ.get("BENCH_RUNS", "3" if QUICK else "7"))
 if not QUICK and RUNS < 5:
     sys.exit("bench: BENCH_RUNS must be at least 5 (BENCH_QUICK=1 for fewer)")
-ALL_CASES = ["file", "buffer", "seq", "par", "first", "wait", "cancel"]
+ALL_CASES = ["file", "buffer", "seq", "par", "first", "wait", "cancel", "cli"]
+# The "cli" case: bb-download over this many sessions of SMALL_SIZE, CLI_JOBS at once.
+CLI_SESSIONS = 500
+CLI_JOBS = 8
 # Cancelled calls timed per run of the "cancel" case.
 CANCEL_TRIES = 20
 CASES = [c for c in os.environ.get("BENCH_CASES", ",".join(ALL_CASES)).split(",") if c]
@@ -233,6 +236,12 @@ def build(work):
     sh([cc, *flags, str(BENCHES / "bb_first.c"), "-o", str(work / "bb_first"), "-ldl"])
     sh([cc, *flags, str(BENCHES / "bb_cancel.c"), "-o", str(work / "bb_cancel"),
         f"-L{RELEASE}", "-lbrowserbase", "-lpthread", f"-Wl,-rpath,{RELEASE}"])
+    # bb-download (tools/bb-download.c) and the library call it is measured
+    # against, both against the build measured here.
+    sh([cc, *flags, str(BENCHES / "bb_sessions.c"), "-o", str(work / "bb_sessions"),
+        f"-L{RELEASE}", "-lbrowserbase", "-lpthread", f"-Wl,-rpath,{RELEASE}"])
+    sh([cc, *flags, "-Wpedantic", str(ROOT / "tools" / "bb-download.c"), "-o", str(work / "bb-download"),
+        f"-L{RELEASE}", "-lbrowserbase", "-lpthread", "-lm", f"-Wl,-rpath,{RELEASE}"])
     global BB_TIME, REQWEST_BLOCKING
     # The design card's transport, built by `make bench` (cargo puts a bench
     # program in deps/ under a hashed name): the newest one.
@@ -270,6 +279,9 @@ def make_archives(sessions):
     stored_zip(small, name, SMALL_SIZE - overhead)  # the whole archive: exactly 20 KiB
     for sid in ("ready-1500", "ready-10000", "stall"):
         shutil.copyfile(small, sessions / f"{sid}.zip")
+    if "cli" in CASES:
+        for i in range(CLI_SESSIONS):
+            os.link(small, sessions / f"s{i:04d}.zip")  # hard links: no disk
     # Written back now rather than during the first runs.
     os.sync()
     return big.stat().st_size, small.stat().st_size
@@ -639,6 +651,48 @@ def main():
             table.row(case, "libbrowserbase (one shared `bb_client`)", fmt_s(med(lib)), fmt_range(lib),
                       ratio_text(r_curl, "curl"), "≤ 1× curl", verdict(r_curl[0] <= 1))
             table.row(case, f"`curl --parallel --parallel-max {THREADS}` over the same URLs (reference)",
+                      fmt_s(med(crl)), fmt_range(crl), "1", "", "")
+
+        # ---- bb-download, many sessions at once ------------------------------
+        if "cli" in CASES:
+            case = (f"`bb-download -j {CLI_JOBS}`: {CLI_SESSIONS} sessions × "
+                    f"{human_size(small_size)}, {CLI_JOBS} at once")
+            log(case)
+            d = out / "cli"
+            ids = [f"s{i:04d}" for i in range(CLI_SESSIONS)]
+            cfg = work / "curl-cli.txt"
+            with open(cfg, "w") as f:
+                for sid in ids:
+                    f.write(f'url = "{server.url(sid)}"\noutput = "{d}/{sid}.zip"\n')
+
+            def prep_cli(argv):
+                def prepare():
+                    fresh_dir(d)
+                    return argv, env
+                return prepare
+
+            contenders = [
+                ("bb-download", prep_cli([str(work / "bb-download"), "-q", "-j", str(CLI_JOBS), "-d", str(d), *ids]),
+                 expect_files(d, CLI_SESSIONS, small_size)),
+                ("library call", prep_cli([str(work / "bb_sessions"), str(d), str(CLI_JOBS), *ids]),
+                 expect_files(d, CLI_SESSIONS, small_size)),
+                ("curl", prep_cli([*curl_head, "--parallel", "--parallel-max", str(CLI_JOBS), "-K", str(cfg)]),
+                 expect_files(d, CLI_SESSIONS, small_size)),
+            ]
+            interleaved(contenders, 1, scratch)
+            res = interleaved(contenders, RUNS, scratch)
+            raw["cli"] = {k: [r.to_json() for r in v] for k, v in res.items()}
+            tool = [r.wall for r in res["bb-download"]]
+            lib = [r.wall for r in res["library call"]]
+            crl = [r.wall for r in res["curl"]]
+            r_lib = paired_ratio(tool, lib)
+            r_curl = paired_ratio(tool, crl)
+            table.row(case, f"`bb-download -q -j {CLI_JOBS} -d DIR ID...`", fmt_s(med(tool)), fmt_range(tool),
+                      ratio_text(r_lib, "library call"), "≤ 1.10× library call", verdict(r_lib[0] <= 1.10))
+            table.row(case, "", "", "", ratio_text(r_curl, "curl"), "≤ 0.90× curl", verdict(r_curl[0] <= 0.90))
+            table.row(case, f"the library call: one client, {CLI_JOBS} threads (benches/bb_sessions.c, reference)",
+                      fmt_s(med(lib)), fmt_range(lib), "1", "", "")
+            table.row(case, f"`curl --parallel --parallel-max {CLI_JOBS}` over the same URLs (reference)",
                       fmt_s(med(crl)), fmt_range(crl), "1", "", "")
 
         # ---- first call after dlopen -----------------------------------------
