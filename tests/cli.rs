@@ -814,3 +814,63 @@ fn the_man_page_renders_and_documents_every_option_and_status() {
     }
     assert!(plain.contains("130") && plain.contains("143"));
 }
+
+// ---------------------------------------------------------------------------
+// What failures leave behind
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_hostile_archive_is_14_and_extracts_nothing() {
+    use std::io::Write;
+    let server = StandInServer::start();
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    w.start_file("fine.txt", options).unwrap();
+    w.write_all(b"fine").unwrap();
+    w.start_file("../escape.txt", options).unwrap();
+    w.write_all(b"evil").unwrap();
+    server.set_archive("evil", &w.finish().unwrap().into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    let r = run(&mut bb(&server, dir.path(), &["-x", "out", "evil"]));
+    assert_eq!(code(&r), 14, "{}", r.describe());
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.describe());
+    assert!(leftovers(&dir.path().join("out"), &[]).is_empty());
+    assert_eq!(leftovers(dir.path(), &[]), ["out"]);
+}
+
+#[test]
+fn an_id_with_control_characters_is_3_and_escaped_in_the_message() {
+    let server = StandInServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(&mut bb(&server, dir.path(), &["a\u{1b}[2Jb\nforged"]));
+    assert_eq!(code(&r), 3, "{}", r.describe());
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.describe());
+    assert!(!r.stderr.contains('\u{1b}'), "{:?}", r.stderr);
+    assert!(
+        r.stderr
+            .starts_with("bb-download: a\\x1b[2Jb\\nforged: BB_ERR_INVALID_ARGUMENT"),
+        "{:?}",
+        r.stderr
+    );
+    assert_eq!(server.request_count(), 0);
+    assert!(leftovers(dir.path(), &[]).is_empty());
+}
+
+#[test]
+fn a_closed_stdout_is_13_and_stops_the_downloads() {
+    let server = StandInServer::start();
+    session(&server, "s1");
+    session(&server, "s2");
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = bb(&server, dir.path(), &["--json", "-j", "1", "s1", "s2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // nobody reads: the first write fails (EPIPE)
+    let status = wait_child(&mut child, Duration::from_secs(30));
+    let stderr = read_all(child.stderr.take().unwrap());
+    assert_eq!(status.code(), Some(13), "{stderr}");
+    assert!(stderr.contains("stdout: Broken pipe"), "{stderr}");
+}
