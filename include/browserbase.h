@@ -127,7 +127,7 @@
 
 /* Initializers of the extensible structs: struct_size set, the rest empty. */
 #define BB_ARCHIVE_ENTRY_INIT { sizeof(bb_archive_entry), NULL, NULL, 0, 0, 0 }
-#define BB_CALL_OPTIONS_INIT { sizeof(bb_call_options), NULL, NULL, NULL }
+#define BB_CALL_OPTIONS_INIT { sizeof(bb_call_options), NULL, NULL, NULL, NULL, NULL }
 
 /**
  * What a call returned. The numeric values are part of the ABI and never
@@ -302,6 +302,80 @@ typedef int (*bb_write_callback)(void *user_data, const uint8_t *data, size_t le
 typedef int (*bb_progress_callback)(void *user_data, uint64_t received, int64_t total);
 
 /**
+ * What a batch progress callback (`bb_call_options.batch_progress`) is
+ * given, on the thread that called the batch function: after each chunk of
+ * a session (and once before its first, with `received` 0), and once when
+ * a session ends (`finished` 1). An extensible output struct: the library
+ * sets `struct_size` to the size it fills; read only the fields your
+ * header declares (a later version may add fields at the end).
+ *
+ * One aggregate bar: `(succeeded + failed) / count` is the share of
+ * sessions done, `batch_received` the bytes received so far over the whole
+ * batch (bytes of a retried attempt count again). Per-session bars: by
+ * `index`, from `received` and `total`.
+ *
+ * Ownership: the struct and its strings are the library's, valid only
+ * during the callback.
+ */
+typedef struct bb_batch_progress {
+  /**
+   * `sizeof(bb_batch_progress)` as the library declares it.
+   */
+  size_t struct_size;
+  /**
+   * The session's index in `session_ids`.
+   */
+  size_t index;
+  /**
+   * `session_ids[index]` (the caller's string).
+   */
+  const char *session_id;
+  /**
+   * This session's bytes so far (a retried attempt starts again at 0).
+   */
+  uint64_t received;
+  /**
+   * This session's size as the server announced it, or -1 when unknown.
+   */
+  int64_t total;
+  /**
+   * 1 when this call reports that the session ended, 0 while it runs.
+   */
+  int finished;
+  /**
+   * When `finished`: `BB_OK`, or the session's failure (as `results`
+   * will say). `BB_OK` while it runs.
+   */
+  bb_code code;
+  /**
+   * When `finished` with a failure: its reason (scrubbed of the key);
+   * NULL otherwise.
+   */
+  const char *message;
+  /**
+   * Sessions ended so far, successfully and not (this one included when
+   * `finished`).
+   */
+  size_t succeeded;
+  size_t failed;
+  /**
+   * Sessions in the batch (`count`).
+   */
+  size_t count;
+  /**
+   * Bytes received over the whole batch so far.
+   */
+  uint64_t batch_received;
+} bb_batch_progress;
+
+/**
+ * Receives a batch's progress (see `bb_batch_progress`), on the thread that
+ * called the batch function. Return 0 to go on, anything else to cancel the
+ * whole batch (as a cancel handle would).
+ */
+typedef int (*bb_batch_progress_callback)(void *user_data, const bb_batch_progress *progress);
+
+/**
  * Per-call options of the `_opts` functions. An extensible struct (see the
  * header's preamble): initialize it with `BB_CALL_OPTIONS_INIT`, which sets
  * `struct_size` and leaves every option off, then set what you need:
@@ -336,6 +410,18 @@ typedef struct bb_call_options {
    * Passed to `progress` untouched.
    */
   void *progress_user_data;
+  /**
+   * Batch calls only (`bb_client_download_sessions_opts`; other calls
+   * ignore it): called on the calling thread with each session's
+   * progress and end (`bb_batch_progress_callback`), besides `progress`.
+   * NULL: none. Added in 0.3 (a caller's `struct_size` without it means
+   * NULL).
+   */
+  bb_batch_progress_callback batch_progress;
+  /**
+   * Passed to `batch_progress` untouched.
+   */
+  void *batch_progress_user_data;
 } bb_call_options;
 
 /**
@@ -802,6 +888,102 @@ int bb_cancel_is_triggered(const bb_cancel *cancel);
  * Ownership: takes ownership of `cancel`.
  */
 void bb_cancel_free(bb_cancel *cancel);
+
+/**
+ * Downloads many sessions' archives into the directory `dir`, each to
+ * `<dir>/<name>.zip`, using the process-wide default client (settings from
+ * the `BROWSERBASE_*` variables, as `bb_download_session`).
+ *
+ * - `session_ids`: `count` ids, each as `bb_download_session` takes it, no
+ *   id twice; `count` from 1 to 1,000,000.
+ * - File names: an id made only of `A-Z a-z 0-9 . _ -` and not starting
+ *   with `.` is its own name (`<id>.zip`); any other byte, and a leading
+ *   `.`, is written `%XX` (upper-case hex of each UTF-8 byte), so `%` is
+ *   `%25`, `/` is `%2F`, `.x` is `%2Ex`: the same id always gives the same
+ *   name, and the name gives the id back. An id whose name would be longer
+ *   than 255 bytes is refused.
+ * - Each file is written atomically, exactly as `bb_download_session`
+ *   writes `path` (temporary file, checked, renamed; symbolic links as
+ *   there); a failed session leaves no file and no temporary file, and a
+ *   file already at its name untouched.
+ * - `dir` must be an existing directory (a symbolic link to one is fine).
+ * - `concurrency`: at most this many downloads at once; 0 means 8, and
+ *   more than 64 means 64. They run concurrently on the calling thread
+ *   (no thread is started), over the client's kept-alive connections.
+ *   Each session gets the client's retry policy and deadline on its own;
+ *   one session's failure never stops or changes the others.
+ * - `results`: NULL, or room for `count` codes: `results[i]` receives
+ *   session i's code (`BB_OK` or its failure) once the batch ran. When the
+ *   call is refused before anything is sent (a bad argument), `results` is
+ *   left as it was.
+ *
+ * Returns `BB_OK` when every session succeeded; otherwise the code of the
+ * failed session of lowest index, and `*err` says how many failed and
+ * names the first three with their reasons. Refused before anything is
+ * sent or created (`BB_ERR_INVALID_ARGUMENT`, `BB_ERR_IO` for `dir`): a
+ * NULL array, `count` 0 or over 1,000,000, a NULL, empty, non-UTF-8 or
+ * otherwise bad id (the message names its index), a duplicate id, a NULL,
+ * missing or non-directory `dir`.
+ *
+ * Progress and cancelling: see `bb_client_download_sessions_opts`.
+ *
+ * Ownership: every string and the array are borrowed for the call;
+ * `results` is written, never kept. On failure `*err` (when `err` is not
+ * NULL) receives an error the caller frees with `bb_error_free`.
+ */
+bb_code bb_download_sessions(const char *api_key,
+                             const char *const *session_ids,
+                             size_t count,
+                             const char *dir,
+                             unsigned int concurrency,
+                             bb_code *results,
+                             bb_error **err);
+
+/**
+ * As `bb_download_sessions`, through `client`. `api_key` NULL means the
+ * client's key, then `BROWSERBASE_API_KEY`.
+ *
+ * Ownership: `client`, the strings and the array are borrowed for the call.
+ */
+bb_code bb_client_download_sessions(const bb_client *client,
+                                    const char *api_key,
+                                    const char *const *session_ids,
+                                    size_t count,
+                                    const char *dir,
+                                    unsigned int concurrency,
+                                    bb_code *results,
+                                    bb_error **err);
+
+/**
+ * As `bb_client_download_sessions`, with per-call `options` (`client`
+ * NULL: the default client; `options` NULL: the defaults).
+ *
+ * - `options->cancel` triggered, or a progress callback returning non-zero,
+ *   cancels the whole batch: it returns within about 100 ms; files of the
+ *   sessions that finished stay, the sessions under way leave nothing (no
+ *   file, no temporary file), and every session that did not finish gets
+ *   `BB_ERR_CANCELLED` in `results`.
+ * - `options->progress` (else the client's progress callback) is called
+ *   per session, with that session's `(received, total)`, as for one
+ *   download: it cannot tell sessions apart.
+ * - `options->batch_progress` is called with a `bb_batch_progress` (which
+ *   session, its bytes, how many ended, the batch's bytes): enough for one
+ *   aggregate bar and one bar per session in flight.
+ * - Every callback runs on the thread that called this function, one at a
+ *   time (the downloads are interleaved on that thread, not run on others).
+ *
+ * Ownership: as `bb_client_download_sessions`; `options` (with its cancel
+ * handle and user data) is borrowed for the call.
+ */
+bb_code bb_client_download_sessions_opts(const bb_client *client,
+                                         const char *api_key,
+                                         const char *const *session_ids,
+                                         size_t count,
+                                         const char *dir,
+                                         unsigned int concurrency,
+                                         const bb_call_options *options,
+                                         bb_code *results,
+                                         bb_error **err);
 
 /**
  * Waits until session `session_id`'s archive holds at least one file, then

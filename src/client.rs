@@ -80,7 +80,7 @@ impl Client {
         check_session_id(session_id)?;
         let url = downloads_url(&self.config.base_url, session_id)?;
         options.check()?;
-        self.fetch(&key, &url, sink, options)
+        self.fetch_blocking(&key, &url, sink, options)
     }
 
     /// Writes the archive to `path` atomically (see [`FileSink`]).
@@ -111,7 +111,7 @@ impl Client {
         let url = downloads_url(&self.config.base_url, session_id)?;
         options.check()?;
         let mut sink = FileSink::create(path, self.config.fsync)?;
-        self.fetch(&key, &url, &mut sink, options)
+        self.fetch_blocking(&key, &url, &mut sink, options)
     }
 
     /// Returns the archive in memory.

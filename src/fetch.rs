@@ -28,9 +28,54 @@ const MAX_ERROR_BODY: u64 = 64 * 1024;
 const ERROR_BODY_BUDGET: Duration = Duration::from_secs(2);
 
 impl Client {
-    /// The retry loop around single attempts.
-    pub(crate) fn fetch(
+    /// A whole download on the calling thread: one `block_on`, on a leased
+    /// transport, around the retry loop ([`Client::fetch`]).
+    pub(crate) fn fetch_blocking(
         &self,
+        key: &ApiKey,
+        url: &Url,
+        sink: &mut dyn Sink,
+        options: &CallOptions,
+    ) -> Result<u64> {
+        let transport = self.transports.lease()?;
+        // Declared after the lease, so it is dropped (unregistered from the
+        // transport's runtime) before the transport goes back.
+        let watch = transport.watch(options.cancel.as_ref())?;
+        let watch = watch.as_ref();
+        transport.block_on(self.fetch(&transport, watch, key, url, sink, options))?
+    }
+
+    /// One [`Client::attempt`] on the calling thread, for a loop that owns
+    /// its retrying (the wait loop in `wait.rs`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn attempt_blocking(
+        &self,
+        key: &ApiKey,
+        url: &Url,
+        sink: &mut dyn Sink,
+        deadline: Option<Instant>,
+        cutoff: Option<Instant>,
+        tag: &str,
+        options: &CallOptions,
+    ) -> Result<u64, Failure> {
+        let transport = self.transports.lease().map_err(Failure::fatal)?;
+        let watch = transport
+            .watch(options.cancel.as_ref())
+            .map_err(Failure::fatal)?;
+        let watch = watch.as_ref();
+        let attempt = self.attempt(
+            &transport, watch, key, url, sink, deadline, cutoff, tag, options,
+        );
+        transport.block_on(attempt).map_err(Failure::fatal)?
+    }
+
+    /// The retry loop around single attempts, on `transport`'s runtime;
+    /// `watch` is the call's cancel handle (shared by the transfers of a
+    /// batch).
+    pub(crate) async fn fetch(
+        &self,
+        transport: &Transport,
+        watch: Option<&Watch>,
         key: &ApiKey,
         url: &Url,
         sink: &mut dyn Sink,
@@ -46,7 +91,10 @@ impl Client {
         let attempts = self.config.max_retries + 1;
         loop {
             let tag = format!("attempt {}/{attempts}", failures.len() + 1);
-            let failure = match self.attempt(key, url, sink, deadline, None, &tag, options) {
+            let attempt = self.attempt(
+                transport, watch, key, url, sink, deadline, None, &tag, options,
+            );
+            let failure = match attempt.await {
                 Ok(n) => return Ok(n),
                 Err(f) => f,
             };
@@ -79,7 +127,7 @@ impl Client {
                 failures.last().map_or("", |e| e.message())
             );
             // A cancel ends the sleep, and the call.
-            options.sleep(delay)?;
+            transport.sleep(delay, watch).await?;
         }
     }
 
@@ -95,8 +143,10 @@ impl Client {
     /// deadline and the silence limit bound. Passing the cutoff is a
     /// retryable [`ErrorKind::Timeout`] failure.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn attempt(
+    pub(crate) async fn attempt(
         &self,
+        transport: &Transport,
+        watch: Option<&Watch>,
         key: &ApiKey,
         url: &Url,
         sink: &mut dyn Sink,
@@ -109,7 +159,9 @@ impl Client {
         // scrubbed of the key in `Error` and the log (`scrub.rs`).
         let _in_use = key.in_use();
         let started = Instant::now();
-        let result = self.request_into(key, url, sink, deadline, cutoff, options);
+        let result = self
+            .request_into(transport, watch, key, url, sink, deadline, cutoff, options)
+            .await;
         let ms = started.elapsed().as_millis();
         match &result {
             Ok((status, bytes)) => {
@@ -137,8 +189,11 @@ impl Client {
 
     /// The request (following redirects), then the body into the sink.
     /// Returns the final status and the body's size.
-    fn request_into(
+    #[allow(clippy::too_many_arguments)]
+    async fn request_into(
         &self,
+        transport: &Transport,
+        watch: Option<&Watch>,
         key: &ApiKey,
         url: &Url,
         sink: &mut dyn Sink,
@@ -146,22 +201,18 @@ impl Client {
         cutoff: Option<Instant>,
         options: &CallOptions,
     ) -> Result<(u16, u64), Failure> {
-        let transport = self.transports.lease().map_err(Failure::fatal)?;
-        // Declared after the lease, so it is dropped (unregistered from the
-        // transport's runtime) before the transport goes back.
-        let watch = transport
-            .watch(options.cancel.as_ref())
-            .map_err(Failure::fatal)?;
-        let watch = watch.as_ref();
         let early = earliest(deadline, cutoff);
         let mut response = self
-            .send(&transport, watch, key, url, early)
+            .send(transport, watch, key, url, early)
+            .await
             .map_err(|f| self.cut_off(f, deadline, cutoff))?;
         let status = response.status();
         if !status.is_success() {
             let retryable = retry::status_is_retryable(status.as_u16(), response.headers());
             let server_delay = retry::server_delay(response.headers());
-            let error = self.http_error(&transport, watch, &mut response, early);
+            let error = self
+                .http_error(transport, watch, &mut response, early)
+                .await;
             return Err(Failure {
                 error,
                 retryable,
@@ -178,16 +229,18 @@ impl Client {
             }
         }
         sink.begin(content_length).map_err(Failure::fatal)?;
-        let total = self.stream_body(
-            &transport,
-            watch,
-            options,
-            &mut response,
-            sink,
-            content_length,
-            deadline,
-            cutoff,
-        )?;
+        let total = self
+            .stream_body(
+                transport,
+                watch,
+                options,
+                &mut response,
+                sink,
+                content_length,
+                deadline,
+                cutoff,
+            )
+            .await?;
         sink.finish().map_err(Failure::fatal)?;
         Ok((status.as_u16(), total))
     }
@@ -195,7 +248,7 @@ impl Client {
     /// Sends the GET, following up to [`MAX_REDIRECTS`] redirects by hand: the
     /// key goes only to the base URL's origin, and never over plain http to a
     /// non-loopback host.
-    fn send(
+    async fn send(
         &self,
         transport: &Transport,
         watch: Option<&Watch>,
@@ -224,6 +277,7 @@ impl Client {
                 .ok_or_else(|| Failure::fatal(deadline_error(&self.config)))?;
             let response = match transport
                 .send(limit, watch, request)
+                .await
                 .map_err(Failure::fatal)?
             {
                 Some(Ok(response)) => response,
@@ -312,7 +366,7 @@ impl Client {
     /// it (no copy in between). Nothing reaches the sink before the first
     /// bytes are known to start a ZIP archive.
     #[allow(clippy::too_many_arguments)]
-    fn stream_body(
+    async fn stream_body(
         &self,
         transport: &Transport,
         watch: Option<&Watch>,
@@ -354,7 +408,7 @@ impl Client {
             };
             let until = earliest(deadline, cutoff);
             let limit = self.wait_limit(until).ok_or_else(body_deadline)?;
-            let waited = transport.run(limit, watch, response.chunk());
+            let waited = transport.run(limit, watch, response.chunk()).await;
             let chunk = match waited.map_err(Failure::fatal)? {
                 Some(Ok(chunk)) => chunk,
                 _ if deadline_passed(until) => return Err(body_deadline()),
@@ -421,7 +475,7 @@ impl Client {
 
     /// The error for a non-2xx response: the status and the server's
     /// message (escaped and scrubbed of the key by `Error`, as every message).
-    fn http_error(
+    async fn http_error(
         &self,
         transport: &Transport,
         watch: Option<&Watch>,
@@ -437,7 +491,7 @@ impl Client {
             let Some(limit) = self.wait_limit(earliest(deadline, budget)) else {
                 break;
             };
-            match transport.run(limit, watch, response.chunk()) {
+            match transport.run(limit, watch, response.chunk()).await {
                 Ok(Some(Ok(Some(chunk)))) => body.extend_from_slice(&chunk),
                 _ => break,
             }

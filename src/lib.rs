@@ -13,6 +13,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod archive;
+mod batch;
 mod cancel;
 mod client;
 mod config;
@@ -32,6 +33,10 @@ mod wait;
 
 pub use archive::{
     check_archive, check_leading_signature, original_name, Archive, Entry, EntryKind, EMPTY_ARCHIVE,
+};
+pub use batch::{
+    session_file_name, session_id_from_file_name, BatchProgress, BatchProgressFn, BatchReport,
+    SessionResult, DEFAULT_CONCURRENCY, MAX_BATCH_SESSIONS, MAX_CONCURRENCY,
 };
 pub use cancel::{CallOptions, Cancel};
 pub use client::Client;

@@ -6,8 +6,9 @@
 //! threads, and those wake-ups (futex, eventfd, epoll) were about 30 % of a
 //! small download's time (BENCHMARKS.md). Here a call leases a [`Transport`]
 //! (a current-thread tokio runtime and an HTTP client whose connections
-//! live on that runtime), runs its request inside `block_on` on its own
-//! thread, and gives the transport back. A transport serves one thread at a
+//! live on that runtime), drives its whole call (retries included; a
+//! batch's concurrent transfers) on its own thread with
+//! [`Transport::block_on`], and gives the transport back. A transport serves one thread at a
 //! time: threads that call at once get transports (and connections) of their
 //! own; a finished call puts its transport on a small lock-free shelf, so
 //! calls one after another reuse one kept-alive connection.
@@ -39,9 +40,11 @@ use std::mem::ManuallyDrop;
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
-use std::task::Poll;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
+use futures_util::task::AtomicWaker;
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
@@ -116,29 +119,65 @@ impl Transport {
         &self.http
     }
 
-    /// Runs `future` on this thread until it is done (`Ok(Some)`) or `limit`
-    /// passes (`Ok(None)`; the future is dropped, which cancels it), or
-    /// until `watch`'s cancel handle is triggered (`Err(Cancelled)`, also
-    /// dropping the future).
-    pub(crate) fn run<F: Future>(
+    /// Runs `future` (a whole call: its attempts, retries and sleeps; a
+    /// batch's transfers) on this thread until it is done. Every wait
+    /// inside goes through [`Transport::run`], [`Transport::send`] or
+    /// [`Transport::sleep`], which bound it and watch the cancel handle.
+    ///
+    /// `future` itself is polled here, outside the runtime's `block_on`
+    /// (but with the runtime as the current one, for its timers and
+    /// tasks); `block_on` only drives the runtime (sockets, timers, hyper's
+    /// connection tasks) until `future` is woken. So the caller's callbacks,
+    /// which `future` calls (sinks, progress, log lines), run outside any
+    /// `block_on`, and may make a library call of their own (a nested call
+    /// on another transport), as they could when each wait was a
+    /// `block_on` of its own.
+    pub(crate) fn block_on<F: Future>(&self, future: F) -> Result<F::Output> {
+        self.check_process()?;
+        let _current = self.runtime.enter();
+        let woken = Arc::new(Woken::default());
+        let waker = Waker::from(Arc::clone(&woken));
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        loop {
+            woken.flag.store(false, Ordering::SeqCst);
+            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return Ok(output);
+            }
+            self.runtime.block_on(woken.wait());
+        }
+    }
+
+    /// Awaits `future` until it is done (`Ok(Some)`) or `limit` passes
+    /// (`Ok(None)`; the future is dropped, which cancels it), or until
+    /// `watch`'s cancel handle is triggered (`Err(Cancelled)`, also
+    /// dropping the future). Awaited inside [`Transport::block_on`].
+    pub(crate) async fn run<F: Future>(
         &self,
         limit: Duration,
         watch: Option<&Watch>,
         future: F,
     ) -> Result<Option<F::Output>> {
         self.check_process()?;
-        self.runtime.block_on(async {
-            let timed = tokio::time::timeout(limit, future);
-            match watch {
-                None => Ok(timed.await.ok()),
-                Some(w) => w.race(timed).await.map(|r| r.ok()),
-            }
-        })
+        let timed = tokio::time::timeout(limit, future);
+        match watch {
+            None => Ok(timed.await.ok()),
+            Some(w) => w.race(timed).await.map(|r| r.ok()),
+        }
+    }
+
+    /// Sleeps `duration` on the runtime's timer, cut short by `watch`'s
+    /// cancel handle (`Err(Cancelled)`).
+    pub(crate) async fn sleep(&self, duration: Duration, watch: Option<&Watch>) -> Result<()> {
+        self.run(duration, watch, std::future::pending::<()>())
+            .await
+            .map(|_| ())
     }
 
     /// Watches `cancel` (when there is one) on this transport's runtime for
-    /// the length of one attempt: [`Transport::run`] and [`Transport::send`]
-    /// given the watch end when it is triggered. Drop it before the
+    /// the length of one call: [`Transport::run`], [`Transport::send`] and
+    /// [`Transport::sleep`] given the watch end when it is triggered (the
+    /// concurrent transfers of a batch share one). Drop it before the
     /// transport.
     pub(crate) fn watch(&self, cancel: Option<&Cancel>) -> Result<Option<Watch>> {
         let Some(cancel) = cancel else {
@@ -183,28 +222,67 @@ impl Transport {
     /// `epoll_wait` with a zero timeout); hyper then reads the close before it
     /// writes, gives the request back, and hyper-util sends it on a new
     /// connection.
-    pub(crate) fn send(
+    pub(crate) async fn send(
         &self,
         limit: Duration,
         watch: Option<&Watch>,
         request: reqwest::RequestBuilder,
     ) -> Result<Option<reqwest::Result<reqwest::Response>>> {
         self.check_process()?;
-        self.runtime.block_on(async {
-            let send = async {
-                tokio::task::yield_now().await;
-                tokio::time::timeout(limit, request.send()).await.ok()
-            };
-            match watch {
-                None => Ok(send.await),
-                Some(w) => w.race(send).await,
+        let send = async {
+            tokio::task::yield_now().await;
+            tokio::time::timeout(limit, request.send()).await.ok()
+        };
+        match watch {
+            None => Ok(send.await),
+            Some(w) => w.race(send).await,
+        }
+    }
+}
+
+/// Whether the future of [`Transport::block_on`] was woken, and the
+/// runtime's `block_on` waiting for that.
+#[derive(Default)]
+struct Woken {
+    flag: AtomicBool,
+    waiting: AtomicWaker,
+}
+
+impl Wake for Woken {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.waiting.wake();
+    }
+}
+
+impl Woken {
+    /// Drives the runtime until woken. Woken already (the future yielded,
+    /// as [`Transport::send`] does): once round the runtime's loop first,
+    /// so the sockets are polled (without blocking) and the readiness the
+    /// yield is for is seen.
+    async fn wait(&self) {
+        if self.flag.load(Ordering::SeqCst) {
+            tokio::task::yield_now().await;
+            return;
+        }
+        poll_fn(|cx| {
+            self.waiting.register(cx.waker());
+            if self.flag.load(Ordering::SeqCst) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
             }
         })
+        .await
     }
 }
 
 /// A cancel handle's eventfd registered with one transport's runtime (see
-/// [`Transport::watch`]). Registered once per attempt, not per wait: a
+/// [`Transport::watch`]). Registered once per call, not per wait: a
 /// wait then costs no system call more than without a cancel handle.
 pub(crate) struct Watch {
     fd: AsyncFd<WakeFd>,

@@ -269,7 +269,8 @@ impl Client {
             // A poll is cut off POLL_OVERRUN after the wait's timeout,
             // unless its body turns out to hold files (see `attempt`).
             let cutoff = wait_deadline.and_then(|at| at.checked_add(POLL_OVERRUN));
-            let outcome = self.attempt(key, url, &mut holding, call_deadline, cutoff, &tag, call);
+            let outcome =
+                self.attempt_blocking(key, url, &mut holding, call_deadline, cutoff, &tag, call);
             let listing = holding.listing.take();
             let (seen, server_delay) = match outcome {
                 Ok(size) => {

@@ -332,11 +332,20 @@ fn rust_layout_of_the_public_structs_is_the_released_one() {
     assert_eq!(offset_of!(bb_archive_entry, download_time_ms), 40);
     assert_eq!(bb_archive_entry::default().struct_size, 48);
     use browserbase::ffi::bb_call_options;
-    assert_eq!(size_of::<bb_call_options>(), 32);
+    // 0.3 appended the batch progress fields; the 0.2 struct (32 bytes)
+    // is still read (see tests/c/test_batch.c).
+    assert_eq!(size_of::<bb_call_options>(), 48);
     assert_eq!(offset_of!(bb_call_options, cancel), 8);
     assert_eq!(offset_of!(bb_call_options, progress), 16);
     assert_eq!(offset_of!(bb_call_options, progress_user_data), 24);
-    assert_eq!(bb_call_options::default().struct_size, 32);
+    assert_eq!(offset_of!(bb_call_options, batch_progress), 32);
+    assert_eq!(offset_of!(bb_call_options, batch_progress_user_data), 40);
+    assert_eq!(bb_call_options::default().struct_size, 48);
+    use browserbase::ffi::bb_batch_progress;
+    assert_eq!(size_of::<bb_batch_progress>(), 88);
+    assert_eq!(offset_of!(bb_batch_progress, finished), 40);
+    assert_eq!(offset_of!(bb_batch_progress, code), 44);
+    assert_eq!(offset_of!(bb_batch_progress, batch_received), 80);
     assert_eq!(size_of::<bb_code>(), 4);
     assert_eq!(bb_code::BB_ERR_INTERNAL as i32, 14);
 }
@@ -419,7 +428,8 @@ fn the_static_library_embeds_in_a_shared_object_that_defines_the_node() {
     std::fs::write(
         dir.join("plugin.map"),
         "PLUGIN { global: plugin_version; local: *; };\nBROWSERBASE_0 { local: *; };\n\
-         BROWSERBASE_0.2 { local: *; } BROWSERBASE_0;\n",
+         BROWSERBASE_0.2 { local: *; } BROWSERBASE_0;\n\
+         BROWSERBASE_0.3 { local: *; } BROWSERBASE_0.2;\n",
     )
     .unwrap();
     let so = dir.join("libplugin.so");

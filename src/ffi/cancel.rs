@@ -2,6 +2,7 @@
 
 use std::ffi::{c_int, c_void};
 
+use super::batch::bb_batch_progress_callback;
 use super::client::bb_progress_callback;
 use super::error::{bb_code, bb_error};
 use super::{ffi_guard, out_arg, read_fields, CallerData};
@@ -112,6 +113,14 @@ pub struct bb_call_options {
     pub progress: bb_progress_callback,
     /// Passed to `progress` untouched.
     pub progress_user_data: *mut c_void,
+    /// Batch calls only (`bb_client_download_sessions_opts`; other calls
+    /// ignore it): called on the calling thread with each session's
+    /// progress and end (`bb_batch_progress_callback`), besides `progress`.
+    /// NULL: none. Added in 0.3 (a caller's `struct_size` without it means
+    /// NULL).
+    pub batch_progress: bb_batch_progress_callback,
+    /// Passed to `batch_progress` untouched.
+    pub batch_progress_user_data: *mut c_void,
 }
 
 impl Default for bb_call_options {
@@ -122,29 +131,37 @@ impl Default for bb_call_options {
             cancel: std::ptr::null_mut(),
             progress: None,
             progress_user_data: std::ptr::null_mut(),
+            batch_progress: None,
+            batch_progress_user_data: std::ptr::null_mut(),
         }
     }
 }
 
 /// Where each field of `bb_call_options` ends, in order. The first version
 /// ends after `progress_user_data`; a smaller `struct_size` is refused.
-const OPTIONS_FIELD_ENDS: [usize; 3] = [
+const OPTIONS_FIELD_ENDS: [usize; 5] = [
     std::mem::offset_of!(bb_call_options, cancel) + std::mem::size_of::<*mut bb_cancel>(),
     std::mem::offset_of!(bb_call_options, progress) + std::mem::size_of::<bb_progress_callback>(),
     std::mem::offset_of!(bb_call_options, progress_user_data) + std::mem::size_of::<*mut c_void>(),
+    std::mem::offset_of!(bb_call_options, batch_progress)
+        + std::mem::size_of::<bb_batch_progress_callback>(),
+    std::mem::offset_of!(bb_call_options, batch_progress_user_data)
+        + std::mem::size_of::<*mut c_void>(),
 ];
 
-/// The core's options for a C call's `options` argument (NULL: defaults).
+/// A C call's `options` argument as the library's struct (`None` for NULL),
+/// the fields past the caller's `struct_size` at their defaults.
 ///
 /// # Safety
-/// `options` is NULL or points to a `bb_call_options` of `struct_size`
-/// bytes, whose `cancel` is NULL or a live handle (documented).
-pub(crate) unsafe fn call_options(options: *const bb_call_options) -> Result<CallOptions> {
+/// As [`call_options`].
+pub(crate) unsafe fn read_call_options(
+    options: *const bb_call_options,
+) -> Result<Option<bb_call_options>> {
     if options.is_null() {
-        return Ok(CallOptions::default());
+        return Ok(None);
     }
     // SAFETY: non-NULL and readable for its struct_size (documented).
-    let o = unsafe {
+    unsafe {
         read_fields(
             options,
             bb_call_options::default(),
@@ -152,7 +169,20 @@ pub(crate) unsafe fn call_options(options: *const bb_call_options) -> Result<Cal
             OPTIONS_FIELD_ENDS[2],
             "options",
         )
-    }?;
+    }
+    .map(Some)
+}
+
+/// The core's options for a C call's `options` argument (NULL: defaults).
+///
+/// # Safety
+/// `options` is NULL or points to a `bb_call_options` of `struct_size`
+/// bytes, whose `cancel` is NULL or a live handle (documented).
+pub(crate) unsafe fn call_options(options: *const bb_call_options) -> Result<CallOptions> {
+    // SAFETY: the caller's promise is the one read_call_options needs.
+    let Some(o) = unsafe { read_call_options(options) }? else {
+        return Ok(CallOptions::default());
+    };
     let mut call = CallOptions::default();
     // SAFETY: NULL or a live handle for the call (documented).
     if let Some(cancel) = unsafe { o.cancel.as_ref() } {
@@ -190,10 +220,28 @@ mod tests {
         // cancel is a live handle, or NULL is passed.
         let call = unsafe { call_options(&o) }.unwrap();
         assert!(call.cancel.is_some() && call.progress.is_none());
-        o.struct_size = std::mem::size_of::<bb_call_options>() - 1;
+        // Smaller than the first version (which ends at progress_user_data).
+        o.struct_size = OPTIONS_FIELD_ENDS[2] - 1;
         // SAFETY: as above.
         let e = unsafe { call_options(&o) }.unwrap_err();
         assert!(e.message().contains("struct_size"), "{}", e.message());
+        // A 0.2 caller's struct ends before batch_progress: not read.
+        unsafe extern "C" fn batch(
+            _: *mut c_void,
+            _: *const super::super::bb_batch_progress,
+        ) -> c_int {
+            0
+        }
+        o.batch_progress = Some(batch);
+        o.struct_size = OPTIONS_FIELD_ENDS[2];
+        // SAFETY: as above.
+        let read = unsafe { read_call_options(&o) }.unwrap().unwrap();
+        assert!(read.batch_progress.is_none() && read.cancel == cancel);
+        o.struct_size = std::mem::size_of::<bb_call_options>();
+        // SAFETY: as above.
+        let read = unsafe { read_call_options(&o) }.unwrap().unwrap();
+        assert!(read.batch_progress.is_some());
+        o.batch_progress = None;
         o.struct_size = 4096; // a later header: the known fields are read
                               // SAFETY: as above; only the fields within size_of are read.
         assert!(unsafe { call_options(&o) }.unwrap().cancel.is_some());

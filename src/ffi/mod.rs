@@ -24,7 +24,8 @@ use crate::error::{Error, Result};
 // The order of these modules is the order of the functions in the header
 // (cbindgen follows it), which is written to read like a manual: downloading
 // first (and the buffers it hands out), then clients, cancellation and
-// per-call options, waiting, archives, errors and logging.
+// per-call options, many sessions in one call, waiting, archives, errors
+// and logging.
 mod default_client;
 
 pub mod download;
@@ -35,6 +36,8 @@ pub mod client;
 
 pub mod cancel;
 
+pub mod batch;
+
 pub mod wait;
 
 pub mod archive;
@@ -44,6 +47,7 @@ pub mod error;
 pub mod log;
 
 pub use archive::*;
+pub use batch::*;
 pub use buffer::*;
 pub use cancel::*;
 pub use client::*;

@@ -91,11 +91,19 @@ static void test_layout(void) {
         {"offsetof(bb_archive_entry, mtime_unix)", offsetof(bb_archive_entry, mtime_unix), 32},
         {"offsetof(bb_archive_entry, download_time_ms)",
          offsetof(bb_archive_entry, download_time_ms), 40},
-        {"sizeof(bb_call_options)", sizeof(bb_call_options), 32},
+        {"sizeof(bb_call_options)", sizeof(bb_call_options), 48},
         {"offsetof(bb_call_options, cancel)", offsetof(bb_call_options, cancel), 8},
         {"offsetof(bb_call_options, progress)", offsetof(bb_call_options, progress), 16},
         {"offsetof(bb_call_options, progress_user_data)",
          offsetof(bb_call_options, progress_user_data), 24},
+        {"offsetof(bb_call_options, batch_progress)", offsetof(bb_call_options, batch_progress),
+         32},
+        {"offsetof(bb_call_options, batch_progress_user_data)",
+         offsetof(bb_call_options, batch_progress_user_data), 40},
+        {"sizeof(bb_batch_progress)", sizeof(bb_batch_progress), 88},
+        {"offsetof(bb_batch_progress, code)", offsetof(bb_batch_progress, code), 44},
+        {"offsetof(bb_batch_progress, batch_received)",
+         offsetof(bb_batch_progress, batch_received), 80},
     };
     size_t i;
     for (i = 0; i < sizeof layout / sizeof layout[0]; i++)
@@ -109,8 +117,9 @@ static void test_layout(void) {
     }
     {
         bb_call_options init = BB_CALL_OPTIONS_INIT;
-        check(init.struct_size == 32 && init.cancel == NULL && init.progress == NULL &&
-                  init.progress_user_data == NULL,
+        check(init.struct_size == 48 && init.cancel == NULL && init.progress == NULL &&
+                  init.progress_user_data == NULL && init.batch_progress == NULL &&
+                  init.batch_progress_user_data == NULL,
               "BB_CALL_OPTIONS_INIT sets struct_size to sizeof(bb_call_options), the rest off",
               "struct_size %zu", init.struct_size);
     }

@@ -32,6 +32,7 @@ from ctypes import (
     c_int,
     c_int64,
     c_size_t,
+    c_uint,
     c_uint8,
     c_uint32,
     c_uint64,
@@ -101,12 +102,34 @@ class BbCallOptions(Structure):
         ("cancel", c_void_p),
         ("progress", c_void_p),
         ("progress_user_data", c_void_p),
+        # Added in 0.3 (an older library reads only the fields above).
+        ("batch_progress", c_void_p),
+        ("batch_progress_user_data", c_void_p),
     ]
 
     def __init__(self, cancel: Any = None) -> None:
         super().__init__()
         self.struct_size = ctypes.sizeof(BbCallOptions)
         self.cancel = ctypes.cast(cancel, c_void_p) if cancel else None
+
+
+class BbBatchProgress(Structure):
+    """``bb_batch_progress``: what the batch progress callback is given."""
+
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("index", c_size_t),
+        ("session_id", c_void_p),
+        ("received", c_uint64),
+        ("total", c_int64),
+        ("finished", c_int),
+        ("code", c_int),
+        ("message", c_void_p),
+        ("succeeded", c_size_t),
+        ("failed", c_size_t),
+        ("count", c_size_t),
+        ("batch_received", c_uint64),
+    ]
 
 
 ErrorP = POINTER(BbError)
@@ -120,6 +143,8 @@ BufferP = POINTER(c_uint8)
 WRITE_CALLBACK = CFUNCTYPE(c_int, c_void_p, POINTER(c_uint8), c_size_t)
 #: ``bb_progress_callback``: (user_data, received, total or -1) -> 0 to go on.
 PROGRESS_CALLBACK = CFUNCTYPE(c_int, c_void_p, c_uint64, c_int64)
+#: ``bb_batch_progress_callback``: (user_data, const bb_batch_progress *) -> 0 to go on.
+BATCH_PROGRESS_CALLBACK = CFUNCTYPE(c_int, c_void_p, POINTER(BbBatchProgress))
 #: ``bb_log_callback``: (user_data, bb_log_level, message). The message is
 #: taken as a raw pointer (c_void_p), not c_char_p, so that converting it can
 #: never fail before the Python function runs.
@@ -203,6 +228,21 @@ PROTOTYPES = {
         [ClientP, c_char_p, c_char_p, c_uint32, c_uint32, c_char_p, OptionsP, ErrorPP],
     ),
     "bb_archive_extract_to_opts": (bb_code_t, [ArchiveP, c_char_p, OptionsP, ErrorPP]),
+    # Many sessions in one call (0.3).
+    "bb_download_sessions": (
+        bb_code_t,
+        [c_char_p, POINTER(c_char_p), c_size_t, c_char_p, c_uint, POINTER(bb_code_t), ErrorPP],
+    ),
+    "bb_client_download_sessions": (
+        bb_code_t,
+        [ClientP, c_char_p, POINTER(c_char_p), c_size_t, c_char_p, c_uint, POINTER(bb_code_t),
+         ErrorPP],
+    ),
+    "bb_client_download_sessions_opts": (
+        bb_code_t,
+        [ClientP, c_char_p, POINTER(c_char_p), c_size_t, c_char_p, c_uint, OptionsP,
+         POINTER(bb_code_t), ErrorPP],
+    ),
     # Builders and clients.
     "bb_client_builder_new": (BuilderP, []),
     "bb_client_builder_free": (None, [BuilderP]),

@@ -68,6 +68,7 @@ def c_kind(ctype):
         "int": ctypes.c_int,
         "bb_code": ctypes.c_int,  # a C enum: int-sized
         "bb_log_level": ctypes.c_int,
+        "unsigned int": ctypes.c_uint,
         "uint32_t": ctypes.c_uint32,
         "int64_t": ctypes.c_int64,
         "uint64_t": ctypes.c_uint64,
