@@ -690,7 +690,7 @@ def main():
             table.row(case, f"`bb-download -q -j {CLI_JOBS} -d DIR ID...`", fmt_s(med(tool)), fmt_range(tool),
                       ratio_text(r_lib, "library call"), "≤ 1.10× library call", verdict(r_lib[0] <= 1.10))
             table.row(case, "", "", "", ratio_text(r_curl, "curl"), "≤ 0.90× curl", verdict(r_curl[0] <= 0.90))
-            table.row(case, f"the library call: one client, {CLI_JOBS} threads (benches/bb_sessions.c, reference)",
+            table.row(case, f"the library call: `bb_client_download_sessions`, concurrency {CLI_JOBS} (benches/bb_sessions.c, reference)",
                       fmt_s(med(lib)), fmt_range(lib), "1", "", "")
             table.row(case, f"`curl --parallel --parallel-max {CLI_JOBS}` over the same URLs (reference)",
                       fmt_s(med(crl)), fmt_range(crl), "1", "", "")

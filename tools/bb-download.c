@@ -17,11 +17,18 @@
  *        -lpthread -Wl,-rpath,"$PWD/target/release"
  *
  * The structure: main() parses the command line and reads the key, builds a
- * client, then runs one "job" per session id on up to -j worker threads.
- * Each job makes the library calls for its session and renders what it has
- * to say on stdout (a JSON object or a listing) into a string; the strings
- * are printed in the order of the ids, as soon as every earlier id is done,
- * so the output is the same whatever order the downloads finish in.
+ * client, then has one "job" per session id done in one of two ways:
+ * - saving archives into a directory (-d, the default): one call of
+ *   bb_client_download_sessions_opts, which runs up to -j downloads at once
+ *   on this thread and reports each session's bytes and end to a batch
+ *   progress callback;
+ * - -o, -w and -x, which the batch call does not do (and a batch the
+ *   library refused before sending anything, so that each id gets its own
+ *   verdict): the single-session calls, on up to -j worker threads.
+ * Each finished job renders what it has to say on stdout (a JSON object or
+ * a listing) into a string; the strings are printed in the order of the
+ * ids, as soon as every earlier id is done, so the output is the same
+ * whatever order the downloads finish in.
  */
 
 #define _POSIX_C_SOURCE 200809L
@@ -700,27 +707,28 @@ static pthread_mutex_t stdout_lock = PTHREAD_MUTEX_INITIALIZER;
 static int stdout_failed;    /* errno of a failed write to stdout */
 
 /*
- * A session id as a file name: bytes that cannot or should not be in one
- * ('/', '%', control characters) and a leading '.' are percent-encoded
- * ("a/b" -> "a%2Fb", ".x" -> "%2Ex"), so every id has its own name, the
- * same every time, and none is hidden or a path.
+ * A session id as a file name, by bb_download_sessions' rule (so that -d,
+ * -x and the batch call name files alike): `A-Z a-z 0-9 . _ -` stay, every
+ * other byte and a leading '.' become %XX ("a/b" -> "a%2Fb", ".x" ->
+ * "%2Ex", "%" -> "%25"), so every id has its own name, the same every time,
+ * and none is hidden or a path.
  */
 static void str_add_file_name(struct str *s, const char *id) {
     for (const unsigned char *c = (const unsigned char *)id; *c; c++) {
-        if (*c == '/' || *c == '%' || *c < 0x20 || *c == 0x7f ||
-            (c == (const unsigned char *)id && *c == '.')) {
-            str_printf(s, "%%%02X", *c);
-        } else {
+        int plain = (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+                    (*c >= '0' && *c <= '9') || *c == '_' || *c == '-' ||
+                    (*c == '.' && c != (const unsigned char *)id);
+        if (plain) {
             str_add(s, (const char *)c, 1);
+        } else {
+            str_printf(s, "%%%02X", *c);
         }
     }
 }
 
-/* Called by the library on the worker's thread: before the first byte (0)
-   and after every chunk. A retried download starts again from 0. */
-static int on_progress(void *user_data, uint64_t received, int64_t total) {
-    struct job *job = user_data;
-    pthread_mutex_lock(&stderr_lock);
+/* A session's bytes so far and its announced size, for the progress line.
+   Holds stderr_lock. */
+static void progress_update_locked(struct job *job, uint64_t received, int64_t total) {
     if (total != job->total) {
         if (job->total > 0) {
             progress.announced -= (uint64_t)job->total;
@@ -736,6 +744,13 @@ static int on_progress(void *user_data, uint64_t received, int64_t total) {
     }
     progress.received = progress.received - job->received + received;
     job->received = received;
+}
+
+/* Called by the library on the worker's thread: before the first byte (0)
+   and after every chunk. A retried download starts again from 0. */
+static int on_progress(void *user_data, uint64_t received, int64_t total) {
+    pthread_mutex_lock(&stderr_lock);
+    progress_update_locked(user_data, received, total);
     pthread_mutex_unlock(&stderr_lock); /* the ticker draws */
     return 0; /* cancelling is the cancel handle's job */
 }
@@ -795,16 +810,12 @@ static bb_code describe_archive(struct job *job, const bb_archive *archive, stru
 
 /* A failure, on stderr: one line with the session id, the code and the
    library's message (which never holds the key and is one line). */
-static void report_failure(const struct job *job, bb_code code, const bb_error *err) {
+static void report_failure(const struct job *job, bb_code code, const char *message) {
     struct str line = {0};
     str_puts(&line, PROGRAM ": ");
     str_add_escaped(&line, job->id);
-    str_printf(&line, ": %s", bb_code_name(code));
-    if (bb_error_http_status(err) != 0) {
-        str_printf(&line, " (HTTP %d)", bb_error_http_status(err));
-    }
-    str_puts(&line, ": ");
-    str_puts(&line, bb_error_message(err));
+    str_printf(&line, ": %s: ", bb_code_name(code));
+    str_puts(&line, message ? message : "");
     pthread_mutex_lock(&stderr_lock);
     progress_clear_locked();
     fprintf(stderr, "%s\n", line.p);
@@ -832,7 +843,88 @@ static void print_ready_outputs_locked(void) {
     }
 }
 
-/* Does everything for one session: the library calls, then its output. */
+/*
+ * Everything after a session's library calls, on whichever path: its
+ * listing and JSON object from the opened `archive` (NULL on failure), its
+ * message, and its output, printed in the order of the ids.
+ */
+static void complete_job(struct job *job, bb_code rc, const char *message, bb_archive *archive) {
+    struct str listing = {0}, entries = {0};
+    bb_error *err = NULL;
+    if (rc == BB_OK && archive != NULL) {
+        rc = describe_archive(job, archive, opt.list && !opt.json ? &listing : NULL,
+                              opt.list && opt.json ? &entries : NULL, &err);
+        if (rc != BB_OK) {
+            message = bb_error_message(err);
+        }
+    }
+    job->code = rc;
+    int cancelled_by_signal = rc == BB_ERR_CANCELLED && caught_signal;
+    if (rc != BB_OK && !cancelled_by_signal) {
+        report_failure(job, rc, message);
+    }
+
+    struct str out = {0};
+    if (opt.json) {
+        str_puts(&out, "{\"id\":");
+        str_add_json(&out, job->id);
+        str_printf(&out, ",\"code\":\"%s\",\"exit\":%d,\"path\":", bb_code_name(rc),
+                   cancelled_by_signal ? EXIT_SIGNAL + caught_signal : exit_status_of(rc));
+        if (rc == BB_OK) {
+            str_add_json(&out, job->path);
+        } else {
+            str_puts(&out, "null");
+        }
+        str_printf(&out, ",\"bytes\":%llu,\"files\":%zu",
+                   (unsigned long long)(rc == BB_OK ? job->bytes : 0), rc == BB_OK ? job->files : 0);
+        if (rc != BB_OK) {
+            str_puts(&out, ",\"message\":");
+            str_add_json(&out, message ? message : "");
+        }
+        if (opt.list) {
+            str_puts(&out, ",\"entries\":");
+            str_puts(&out, rc == BB_OK && entries.len ? entries.p : "[");
+            str_puts(&out, "]");
+        }
+        str_puts(&out, "}\n");
+    } else if (rc == BB_OK && listing.len) {
+        out = listing;
+        listing.p = NULL;
+    }
+    free(listing.p);
+    free(entries.p);
+    bb_error_free(err);
+
+    pthread_mutex_lock(&stderr_lock);
+    progress.done++;
+    if (rc != BB_OK) {
+        progress.failed++;
+    }
+    pthread_mutex_unlock(&stderr_lock);
+
+    pthread_mutex_lock(&stdout_lock);
+    job->output = out.p;
+    job->finished = 1;
+    print_ready_outputs_locked();
+    pthread_mutex_unlock(&stdout_lock);
+}
+
+/* Opens a saved archive for -l and --json (and notes its size). */
+static bb_code open_saved_archive(struct job *job, bb_archive **archive, bb_error **err) {
+    struct stat st;
+    if (stat(job->path, &st) == 0) {
+        job->bytes = (uint64_t)st.st_size;
+    }
+    if (!opt.list && !opt.json) {
+        return BB_OK;
+    }
+    return bb_archive_open_file(job->path, archive, err);
+}
+
+/*
+ * One session on a worker thread, with the single-session calls: -o, -w
+ * and -x, and the fallback of the batch path.
+ */
 static void run_job(struct job *job) {
     bb_call_options options = BB_CALL_OPTIONS_INIT;
     options.cancel = cancel;
@@ -852,13 +944,7 @@ static void run_job(struct job *job) {
                       : bb_client_download_opts(client, api_key, job->id, job->path, &options,
                                                 &err);
         if (rc == BB_OK) {
-            struct stat st;
-            if (stat(job->path, &st) == 0) {
-                job->bytes = (uint64_t)st.st_size;
-            }
-            if (opt.list || opt.json) {
-                rc = bb_archive_open_file(job->path, &archive, &err);
-            }
+            rc = open_saved_archive(job, &archive, &err);
         }
     } else {
         /* Extract: the archive comes into memory, is opened (which copies
@@ -879,62 +965,9 @@ static void run_job(struct job *job) {
             rc = bb_archive_extract_to_opts(archive, job->path, &options, &err);
         }
     }
-
-    struct str listing = {0}, entries = {0};
-    if (rc == BB_OK && archive != NULL) {
-        rc = describe_archive(job, archive, opt.list && !opt.json ? &listing : NULL,
-                              opt.list && opt.json ? &entries : NULL, &err);
-    }
+    complete_job(job, rc, err ? bb_error_message(err) : NULL, archive);
     bb_archive_free(archive);
-    job->code = rc;
-
-    if (rc != BB_OK && !(rc == BB_ERR_CANCELLED && caught_signal)) {
-        report_failure(job, rc, err);
-    }
-    struct str out = {0};
-    if (opt.json) {
-        str_puts(&out, "{\"id\":");
-        str_add_json(&out, job->id);
-        str_printf(&out, ",\"code\":\"%s\",\"exit\":%d,\"path\":", bb_code_name(rc),
-                   rc == BB_ERR_CANCELLED && caught_signal ? EXIT_SIGNAL + caught_signal
-                                                           : exit_status_of(rc));
-        if (rc == BB_OK) {
-            str_add_json(&out, job->path);
-        } else {
-            str_puts(&out, "null");
-        }
-        str_printf(&out, ",\"bytes\":%llu,\"files\":%zu", (unsigned long long)job->bytes,
-                   job->files);
-        if (rc != BB_OK) {
-            str_printf(&out, ",\"http_status\":%d,\"message\":", bb_error_http_status(err));
-            str_add_json(&out, bb_error_message(err));
-        }
-        if (opt.list) {
-            str_puts(&out, ",\"entries\":");
-            str_puts(&out, entries.len ? entries.p : "[");
-            str_puts(&out, "]");
-        }
-        str_puts(&out, "}\n");
-    } else if (listing.len) {
-        out = listing;
-        listing.p = NULL;
-    }
-    free(listing.p);
-    free(entries.p);
     bb_error_free(err);
-
-    pthread_mutex_lock(&stderr_lock);
-    progress.done++;
-    if (rc != BB_OK) {
-        progress.failed++;
-    }
-    pthread_mutex_unlock(&stderr_lock);
-
-    pthread_mutex_lock(&stdout_lock);
-    job->output = out.p;
-    job->finished = 1;
-    print_ready_outputs_locked();
-    pthread_mutex_unlock(&stdout_lock);
 }
 
 static void *worker(void *unused) {
@@ -967,6 +1000,76 @@ static void run_jobs(unsigned n) {
     for (unsigned i = 0; i < started; i++) {
         pthread_join(threads[i], NULL);
     }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Many sessions into a directory: one bb_client_download_sessions_opts call */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The batch call's progress, on this (the calling) thread: each session's
+ * bytes as they come, and each session's end, which completes its job at
+ * once (its message, its listing or JSON object).
+ */
+static int on_batch_progress(void *user_data, const bb_batch_progress *p) {
+    (void)user_data;
+    struct job *job = &jobs[p->index];
+    if (!p->finished) {
+        if (progress.enabled) {
+            pthread_mutex_lock(&stderr_lock);
+            progress_update_locked(job, p->received, p->total);
+            pthread_mutex_unlock(&stderr_lock);
+        }
+        return 0;
+    }
+    bb_archive *archive = NULL;
+    bb_error *err = NULL;
+    bb_code rc = p->code;
+    if (rc == BB_OK) {
+        rc = open_saved_archive(job, &archive, &err);
+    }
+    complete_job(job, rc, err ? bb_error_message(err) : p->message, archive);
+    bb_archive_free(archive);
+    bb_error_free(err);
+    return 0; /* cancelling is the cancel handle's job */
+}
+
+/*
+ * Downloads every session to DIR/<name>.zip in one library call, `jobs`
+ * at once (0: the library's default) on this thread. Returns 0 when the
+ * library refused the call before sending anything (a bad id, a missing
+ * directory): the caller then runs the sessions one by one, so that each
+ * gets its own verdict and message.
+ */
+static int run_batch(unsigned concurrency) {
+    const char **ids = xrealloc(NULL, job_count * sizeof *ids);
+    bb_code *results = xrealloc(NULL, job_count * sizeof *results);
+    for (size_t i = 0; i < job_count; i++) {
+        ids[i] = jobs[i].id;
+        results[i] = (bb_code)-1; /* left alone when the call is refused */
+    }
+    bb_call_options options = BB_CALL_OPTIONS_INIT;
+    options.cancel = cancel;
+    options.batch_progress = on_batch_progress;
+    bb_error *err = NULL;
+    bb_client_download_sessions_opts(client, api_key, ids, job_count, opt.dir ? opt.dir : ".",
+                                     concurrency, &options, results, &err);
+    int ran = results[0] != (bb_code)-1;
+    if (ran) {
+        /* Sessions that never reported an end (cancelled before starting). */
+        for (size_t i = 0; i < job_count; i++) {
+            if (!jobs[i].finished) {
+                complete_job(&jobs[i], results[i],
+                             results[i] == BB_ERR_CANCELLED ? "the call was cancelled"
+                                                          : bb_error_message(err),
+                             NULL);
+            }
+        }
+    }
+    bb_error_free(err);
+    free(results);
+    free(ids);
+    return ran;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1074,7 +1177,12 @@ int main(int argc, char **argv) {
         progress.started = now_seconds();
         pthread_t ticker_thread;
         int ticking = progress.enabled && pthread_create(&ticker_thread, NULL, ticker, NULL) == 0;
-        run_jobs(opt.jobs ? opt.jobs : DEFAULT_JOBS);
+        /* Saving archives into a directory is the batch call's job; -o,
+           -w and -x are single-session calls on worker threads. */
+        int batch = !opt.output && !opt.wait && !opt.extract_dir;
+        if (!batch || !run_batch(opt.jobs)) {
+            run_jobs(opt.jobs ? opt.jobs : DEFAULT_JOBS);
+        }
         if (ticking) {
             pthread_mutex_lock(&stderr_lock);
             ticker_stopping = 1;
