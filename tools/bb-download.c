@@ -911,12 +911,12 @@ static void complete_job(struct job *job, bb_code rc, const char *message, bb_ar
 
 /* Opens a saved archive for -l and --json (and notes its size). */
 static bb_code open_saved_archive(struct job *job, bb_archive **archive, bb_error **err) {
+    if (!opt.list && !opt.json) {
+        return BB_OK; /* nothing to say about it */
+    }
     struct stat st;
     if (stat(job->path, &st) == 0) {
         job->bytes = (uint64_t)st.st_size;
-    }
-    if (!opt.list && !opt.json) {
-        return BB_OK;
     }
     return bb_archive_open_file(job->path, archive, err);
 }
