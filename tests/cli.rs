@@ -911,3 +911,31 @@ fn many_sessions_into_a_directory_are_one_library_call_on_one_thread() {
         .collect();
     assert_eq!(codes, vec!["\"BB_ERR_CANCELLED\""; 4], "{stdout}");
 }
+
+/// The library refuses a whole batch with one bad id before sending
+/// anything; the tool then gives each id its own verdict: the good ones are
+/// saved, the bad one is reported (one line, status 3).
+#[test]
+fn one_bad_id_among_many_fails_alone() {
+    let server = StandInServer::start();
+    session(&server, "g1");
+    session(&server, "g2");
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(&mut bb(&server, dir.path(), &["--json", "g1", "..", "g2"]));
+    assert_eq!(code(&r), 3, "{}", r.describe());
+    let codes: Vec<String> = json_lines(&r)
+        .iter()
+        .map(|o| o["code"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(codes, ["BB_OK", "BB_ERR_INVALID_ARGUMENT", "BB_OK"]);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.describe());
+    assert!(
+        r.stderr
+            .starts_with("bb-download: ..: BB_ERR_INVALID_ARGUMENT: "),
+        "{}",
+        r.describe()
+    );
+    let mut names = leftovers(dir.path(), &[]);
+    names.sort();
+    assert_eq!(names, ["g1.zip", "g2.zip"]);
+}
