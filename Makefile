@@ -52,13 +52,14 @@ CARGO_ENV := RUSTFLAGS="$(BUILD_RUSTFLAGS)" \
              HOST_CFLAGS="$(strip $(HOST_CFLAGS) $(PREFIX_MAP))" \
              TARGET_CFLAGS="$(strip $(TARGET_CFLAGS) $(PREFIX_MAP))"
 
-.PHONY: all build examples demo test lint test-node test-go debug-lib header abi-baseline \
+.PHONY: all build bb-download examples demo test lint test-node test-go debug-lib header abi-baseline \
         install install-check install-files install-debug uninstall python-wheel bench clean
 
 # Installation, with the usual PREFIX/DESTDIR semantics:
 #   make install PREFIX=/usr/local            (default PREFIX)
 #   make install DESTDIR=/tmp/stage PREFIX=/usr   (packaging: paths inside say /usr)
 PREFIX       ?= /usr/local
+BINDIR       ?= $(PREFIX)/bin
 LIBDIR       ?= $(PREFIX)/lib
 INCLUDEDIR   ?= $(PREFIX)/include
 MANDIR       ?= $(PREFIX)/share/man
@@ -97,7 +98,23 @@ build:
 	ln -sf libbrowserbase.so $(RELEASE)/$(SONAME)
 	$(OBJCOPY) --only-keep-debug --compress-debug-sections $(RELEASE)/libbrowserbase.so \
 	    $(RELEASE)/$(REALNAME).debug
+	$(MAKE) --no-print-directory bb-download
 	@echo "$(TARGET_DIR)" > .target-dir
+
+# The command-line tool (tools/bb-download.c, on the public header only),
+# twice: bb-download finds the library in this tree (for make demo and the
+# tests), bb-download.installed where `make install` puts it, through a
+# RUNPATH relative to the program ($$ORIGIN/../lib with the default BINDIR
+# and LIBDIR), so an installed tree works wherever it is moved and under
+# DESTDIR, without ldconfig or LD_LIBRARY_PATH.
+BIN_TO_LIB = $(call relative,$(BINDIR),$(LIBDIR))
+BB_DOWNLOAD_LINK = -L$(RELEASE) -lbrowserbase -lpthread -lm
+bb-download:
+	$(CC) $(CFLAGS) $(PREFIX_MAP) -Iinclude tools/bb-download.c -o $(RELEASE)/bb-download \
+	    $(BB_DOWNLOAD_LINK) -Wl,-rpath,$(RELEASE)
+	$(CC) $(CFLAGS) $(PREFIX_MAP) -Iinclude tools/bb-download.c -o $(RELEASE)/bb-download.installed \
+	    $(BB_DOWNLOAD_LINK) '-Wl,-rpath,$$ORIGIN/$(BIN_TO_LIB)'
+	@echo '$(BIN_TO_LIB)' > $(RELEASE)/bb-download.installed.libdir
 
 # The C examples, linked against the shared library (rpath: no install needed).
 examples: build
@@ -162,7 +179,8 @@ test-go: debug-lib
 install: install-files
 
 install-check:
-	@for f in libbrowserbase.so libbrowserbase.a native-static-libs.txt $(REALNAME).debug; do \
+	@for f in libbrowserbase.so libbrowserbase.a native-static-libs.txt $(REALNAME).debug \
+	          bb-download.installed bb-download.installed.libdir; do \
 	    if [ ! -f "$(BUILD_DIR)/$$f" ]; then \
 	        echo "no build in $(BUILD_DIR) ($$f is missing): run make build first" >&2; exit 1; \
 	    fi; \
@@ -179,7 +197,11 @@ install-check:
 # page, browserbase.pc and the CMake package files.
 install-files: install-check
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
-	    $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(MANDIR)/man3
+	    $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	$(STRIP) --strip-unneeded --remove-section=.comment \
+	    -o $(DESTDIR)$(BINDIR)/bb-download $(BUILD_DIR)/bb-download.installed
+	chmod 0755 $(DESTDIR)$(BINDIR)/bb-download
+	install -m 0644 man/bb-download.1 $(DESTDIR)$(MANDIR)/man1/bb-download.1
 	$(STRIP) --strip-unneeded --remove-section=.comment --remove-section=.note \
 	    -o $(DESTDIR)$(LIBDIR)/$(REALNAME) $(BUILD_DIR)/libbrowserbase.so
 	$(OBJCOPY) --add-gnu-debuglink=$(BUILD_DIR)/$(REALNAME).debug \
@@ -206,6 +228,11 @@ install-files: install-check
 	sed -e 's|@VERSION@|$(VERSION)|' \
 	    cmake/browserbaseConfigVersion.cmake.in > $(DESTDIR)$(CMAKEDIR)/browserbaseConfigVersion.cmake
 	chmod 0644 $(DESTDIR)$(CMAKEDIR)/*.cmake
+	@if [ "$$(cat $(BUILD_DIR)/bb-download.installed.libdir)" != "$(BIN_TO_LIB)" ] \
+	    && ! printf '%s\n' $(LDCONFIG_DIRS) | grep -qxF "$(LIBDIR)"; then \
+	    echo "bin/bb-download was built to find the library in \$$ORIGIN/$$(cat $(BUILD_DIR)/bb-download.installed.libdir):" \
+	         "run make build with the same BINDIR and LIBDIR as make install, or set LD_LIBRARY_PATH=$(LIBDIR)"; \
+	fi
 	@if [ -z "$(DESTDIR)" ] && printf '%s\n' $(LDCONFIG_DIRS) | grep -qxF "$(LIBDIR)"; then \
 	    if [ "$(INSTALL_UID)" = 0 ]; then echo "$(LDCONFIG)"; $(LDCONFIG); \
 	    else echo "$(LIBDIR) is one of the loader's directories: run  sudo $(LDCONFIG)"; fi; \
@@ -221,7 +248,8 @@ install-debug: install-check
 	install -m 0644 $(BUILD_DIR)/$(REALNAME).debug $(DESTDIR)$(DEBUGDIR)/$(REALNAME).debug
 
 uninstall:
-	rm -f $(DESTDIR)$(LIBDIR)/libbrowserbase.so $(DESTDIR)$(LIBDIR)/$(SONAME) \
+	rm -f $(DESTDIR)$(BINDIR)/bb-download $(DESTDIR)$(MANDIR)/man1/bb-download.1 \
+	      $(DESTDIR)$(LIBDIR)/libbrowserbase.so $(DESTDIR)$(LIBDIR)/$(SONAME) \
 	      $(DESTDIR)$(LIBDIR)/$(REALNAME) $(DESTDIR)$(LIBDIR)/libbrowserbase.a \
 	      $(DESTDIR)$(DEBUGDIR)/$(REALNAME).debug \
 	      $(DESTDIR)$(INCLUDEDIR)/browserbase.h $(DESTDIR)$(INCLUDEDIR)/browserbase.hpp \

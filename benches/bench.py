@@ -22,7 +22,7 @@ Environment:
                     target/bench/BENCHMARKS.quick.md instead of BENCHMARKS.md
   BENCH_RUNS=N      runs per case (at least 5 unless quick; default 7)
   BENCH_CASES=a,b   only these cases: file, buffer, seq, par, sessions, first, wait,
-                    cancel, resume
+                    cancel, resume, cli
                     (written to target/bench/BENCHMARKS.partial.md)
   BENCH_DIR=DIR     work directory (default: a new one in the system temp dir,
                     removed at the end); needs about 3.5 GiB free (5 GiB with
@@ -67,10 +67,13 @@ BIG_SIZE = 64 * MIB if QUICK else GIB
 RUNS = int(os.environ.get("BENCH_RUNS", "3" if QUICK else "7"))
 if not QUICK and RUNS < 5:
     sys.exit("bench: BENCH_RUNS must be at least 5 (BENCH_QUICK=1 for fewer)")
-ALL_CASES = ["file", "buffer", "seq", "par", "sessions", "first", "wait", "cancel", "resume"]
+ALL_CASES = ["file", "buffer", "seq", "par", "sessions", "first", "wait", "cancel", "resume", "cli"]
 # The "resume" case: an archive of this size cut once at this fraction.
 RESUME_SIZE = 256 * MIB
 RESUME_CUT = 0.9
+# The "cli" case: bb-download over this many sessions of SMALL_SIZE, CLI_JOBS at once.
+CLI_SESSIONS = 500
+CLI_JOBS = 8
 # Cancelled calls timed per run of the "cancel" case.
 CANCEL_TRIES = 20
 # The "sessions" case (issue 14 section 3): this many sessions of the small
@@ -253,6 +256,9 @@ def build(work):
     HAVE_BATCH = re.search(r"\bbb_download_sessions\s*\(", (ROOT / "include" / "browserbase.h").read_text()) is not None
     sh([cc, *flags, *(["-DBB_HAVE_DOWNLOAD_SESSIONS"] if HAVE_BATCH else []), str(BENCHES / "bb_sessions.c"),
         "-o", str(work / "bb_sessions"), f"-L{RELEASE}", "-lbrowserbase", "-lpthread", f"-Wl,-rpath,{RELEASE}"])
+    # bb-download (tools/bb-download.c), measured against the same build.
+    sh([cc, *flags, "-Wpedantic", str(ROOT / "tools" / "bb-download.c"), "-o", str(work / "bb-download"),
+        f"-L{RELEASE}", "-lbrowserbase", "-lpthread", "-lm", f"-Wl,-rpath,{RELEASE}"])
     # The design card's transport, built by `make bench` (cargo puts a bench
     # program in deps/ under a hashed name): the newest one.
     found = sorted((p for p in (RELEASE / "deps").glob("reqwest_blocking-*")
@@ -295,6 +301,9 @@ def make_archives(sessions):
     stored_zip(small, name, SMALL_SIZE - overhead)  # the whole archive: exactly 20 KiB
     for sid in ("ready-1500", "ready-10000", "stall"):
         shutil.copyfile(small, sessions / f"{sid}.zip")
+    if "cli" in CASES:
+        for i in range(CLI_SESSIONS):
+            os.link(small, sessions / f"s{i}.zip")  # hard links: no disk
     # Written back now rather than during the first runs.
     os.sync()
     return big.stat().st_size, small.stat().st_size
@@ -814,6 +823,48 @@ def main():
             table.row(f"{n_big:,} sessions × {human_size(small_size)}, {THREADS} at once ({big_runs} runs)",
                       "libbrowserbase (`bb_download_sessions`)", fmt_s(med(lb)), fmt_range(lb),
                       ratio_text(paired_ratio(lb, cb), "curl") + f"; curl {fmt_s(med(cb))}", "", "")
+
+        # ---- bb-download, many sessions at once ------------------------------
+        if "cli" in CASES:
+            case = (f"`bb-download -j {CLI_JOBS}`: {CLI_SESSIONS} sessions × "
+                    f"{human_size(small_size)}, {CLI_JOBS} at once")
+            log(case)
+            d = out / "cli"
+            ids = [f"s{i}" for i in range(CLI_SESSIONS)]
+            cfg = work / "curl-cli.txt"
+            with open(cfg, "w") as f:
+                for sid in ids:
+                    f.write(f'url = "{server.url(sid)}"\noutput = "{d}/{sid}.zip"\n')
+
+            def prep_cli(argv):
+                def prepare():
+                    fresh_dir(d)
+                    return argv, env
+                return prepare
+
+            contenders = [
+                ("bb-download", prep_cli([str(work / "bb-download"), "-q", "-j", str(CLI_JOBS), "-d", str(d), *ids]),
+                 expect_files(d, CLI_SESSIONS, small_size)),
+                ("library call", prep_cli([str(work / "bb_sessions"), "batch", "s", str(CLI_SESSIONS), str(d), str(CLI_JOBS)]),
+                 expect_files(d, CLI_SESSIONS, small_size)),
+                ("curl", prep_cli([*curl_head, "--parallel", "--parallel-max", str(CLI_JOBS), "-K", str(cfg)]),
+                 expect_files(d, CLI_SESSIONS, small_size)),
+            ]
+            interleaved(contenders, 1, scratch)
+            res = interleaved(contenders, RUNS, scratch)
+            raw["cli"] = {k: [r.to_json() for r in v] for k, v in res.items()}
+            tool = [r.wall for r in res["bb-download"]]
+            lib = [r.wall for r in res["library call"]]
+            crl = [r.wall for r in res["curl"]]
+            r_lib = paired_ratio(tool, lib)
+            r_curl = paired_ratio(tool, crl)
+            table.row(case, f"`bb-download -q -j {CLI_JOBS} -d DIR ID...`", fmt_s(med(tool)), fmt_range(tool),
+                      ratio_text(r_lib, "library call"), "≤ 1.10× library call", verdict(r_lib[0] <= 1.10))
+            table.row(case, "", "", "", ratio_text(r_curl, "curl"), "≤ 0.90× curl", verdict(r_curl[0] <= 0.90))
+            table.row(case, f"the library call: `bb_client_download_sessions`, concurrency {CLI_JOBS} (benches/bb_sessions.c, reference)",
+                      fmt_s(med(lib)), fmt_range(lib), "1", "", "")
+            table.row(case, f"`curl --parallel --parallel-max {CLI_JOBS}` over the same URLs (reference)",
+                      fmt_s(med(crl)), fmt_range(crl), "1", "", "")
 
         # ---- first call after dlopen -----------------------------------------
         if "first" in CASES:

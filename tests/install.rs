@@ -175,9 +175,13 @@ fn install_lays_out_stripped_libraries_links_headers_man_page_pc_and_cmake() {
         "lib/pkgconfig/browserbase.pc",
         "lib/cmake/browserbase/browserbaseConfig.cmake",
         "lib/cmake/browserbase/browserbaseConfigVersion.cmake",
+        "bin/bb-download",
+        "share/man/man1/bb-download.1",
     ] {
         assert!(prefix.join(file).is_file(), "{file} is not installed");
     }
+    let tool = prefix.join("bin/bb-download");
+    assert!(!sections(&tool).iter().any(|s| s == ".symtab"), "stripped");
 
     // Stripped: no symbol table beyond the dynamic one, no debug sections;
     // the debug information is one .gnu_debuglink away.
@@ -899,4 +903,79 @@ fn version_macros_match_cargo_and_bb_version() {
     ]);
     let out = check(run(&mut program(&exe)));
     assert_eq!(out.stdout.trim(), format!("{VERSION} {VERSION} {VERSION}"));
+}
+
+/// `bb-download` finds the installed library through its RUNPATH
+/// (`$ORIGIN/../lib`), not the build tree, with no LD_LIBRARY_PATH: where it
+/// was installed, after the prefix is moved, and staged with DESTDIR.
+#[test]
+fn the_installed_bb_download_finds_the_installed_library_wherever_the_prefix_goes() {
+    let dir = out_dir("install-bb-download");
+    let first = dir.join("first");
+    install(&first, None);
+    let dynamic = check(run(Command::new("readelf")
+        .arg("-d")
+        .arg(first.join("bin/bb-download"))));
+    assert!(
+        dynamic.stdout.contains("[$ORIGIN/../lib]"),
+        "{}",
+        dynamic.describe()
+    );
+    assert!(
+        !dynamic.stdout.contains(&target_dir().display().to_string()),
+        "no path of the build tree: {}",
+        dynamic.describe()
+    );
+    let server = StandInServer::start_with(&["--demo"]);
+    let moved = dir.join("moved");
+    std::fs::rename(&first, &moved).unwrap();
+    let stage = dir.join("stage");
+    install(Path::new("/opt/bb"), Some(&stage));
+    for prefix in [moved, stage.join("opt/bb")] {
+        let tool = prefix.join("bin/bb-download");
+        // What the loader picks (as ldd shows it): the library beside it.
+        let loaded = check(run(program(&tool)
+            .env_remove("LD_LIBRARY_PATH")
+            .env("LD_TRACE_LOADED_OBJECTS", "1")));
+        let want = prefix.join(format!(
+            "lib/libbrowserbase.so.{}",
+            VERSION.split('.').next().unwrap()
+        ));
+        let path = loaded
+            .stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("libbrowserbase.so.0 => "))
+            .and_then(|l| l.split(" (").next())
+            .unwrap_or_else(|| panic!("{}", loaded.describe()));
+        assert_eq!(
+            std::fs::canonicalize(path).unwrap(),
+            std::fs::canonicalize(&want).unwrap(),
+            "{}",
+            loaded.describe()
+        );
+        let out = dir.join("scratch/out.zip");
+        let _ = std::fs::remove_file(&out);
+        check(run(program(&tool)
+            .env_remove("LD_LIBRARY_PATH")
+            .env("BROWSERBASE_BASE_URL", server.base_url())
+            .env("BROWSERBASE_API_KEY", StandInServer::KEY)
+            .arg("-o")
+            .arg(&out)
+            .arg(StandInServer::DEMO_SESSION)));
+        assert!(std::fs::read(&out).unwrap().starts_with(b"PK\x03\x04"));
+    }
+}
+
+/// `make uninstall` removes everything `make install` put there, the tool
+/// and its man page included.
+#[test]
+fn uninstall_removes_every_installed_file() {
+    let (_dir, prefix) = fresh_prefix("install-uninstall");
+    assert!(prefix.join("bin/bb-download").is_file());
+    check(run(&mut make(&[
+        "uninstall",
+        &format!("PREFIX={}", prefix.display()),
+    ])));
+    let left = files_under(&prefix);
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
