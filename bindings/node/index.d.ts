@@ -27,6 +27,34 @@ export interface WaitOptions extends CallOptions {
   stable?: boolean;
 }
 
+/** What onProgress of downloadSessions is given (see bb_batch_progress in the C header). */
+export interface BatchProgress {
+  /** The session's index in sessionIds, and its id. */
+  index: number;
+  sessionId: string;
+  /** This session's bytes so far, and its announced size (null: unknown). */
+  received: number;
+  total: number | null;
+  /** True when this report is the session's end; code is then 0 or its failure's numeric code. */
+  finished: boolean;
+  code: number;
+  /** Sessions ended so far (successfully, not), sessions in the batch, bytes over the whole batch. */
+  succeeded: number;
+  failed: number;
+  count: number;
+  batchReceived: number;
+}
+
+export interface DownloadSessionsOptions extends CallOptions {
+  /** At most this many downloads at once (0 or absent: 8; more than 64: 64). */
+  concurrency?: number;
+  /** Called with each session's progress and end; false (or a promise of false) cancels the batch. */
+  onProgress?: (progress: BatchProgress) => unknown;
+}
+
+/** id -> null (downloaded to <dir>/<name>.zip) or the error that session failed with. */
+export type SessionResults = Map<string, BrowserbaseError | null>;
+
 export interface ClientOptions {
   /** Default https://api.browserbase.com; plain http only for loopback hosts. */
   baseUrl?: string;
@@ -47,6 +75,8 @@ export interface ClientOptions {
   proxy?: string;
   /** Flush downloaded files to disk before a call resolves. */
   fsync?: boolean;
+  /** Continue a cut body with a Range request when the server allows (default true); false: every retry starts over. */
+  resume?: boolean;
   progress?: Progress;
   /** Start from the BROWSERBASE_* environment variables (default true). */
   loadEnv?: boolean;
@@ -59,6 +89,7 @@ export declare class Client {
   download(sessionId: string, path: PathLike, options?: CallOptions): Promise<void>;
   downloadBuffer(sessionId: string, options?: CallOptions): Promise<Buffer>;
   downloadTo(sessionId: string, sink: ChunkSink, options?: CallOptions): Promise<number>;
+  downloadSessions(sessionIds: Iterable<string>, dir: PathLike, options?: DownloadSessionsOptions): Promise<SessionResults>;
   waitForDownloads(sessionId: string, path: PathLike, options?: WaitOptions): Promise<void>;
   waitForDownloadsBuffer(sessionId: string, options?: WaitOptions): Promise<Buffer>;
   extractDownloads(sessionId: string, dir: PathLike, options?: WaitOptions): Promise<void>;
@@ -67,6 +98,7 @@ export declare class Client {
 export declare function download(sessionId: string, path: PathLike, options?: CallOptions): Promise<void>;
 export declare function downloadBuffer(sessionId: string, options?: CallOptions): Promise<Buffer>;
 export declare function downloadTo(sessionId: string, sink: ChunkSink, options?: CallOptions): Promise<number>;
+export declare function downloadSessions(sessionIds: Iterable<string>, dir: PathLike, options?: DownloadSessionsOptions): Promise<SessionResults>;
 export declare function waitForDownloads(sessionId: string, path: PathLike, options?: WaitOptions): Promise<void>;
 export declare function waitForDownloadsBuffer(sessionId: string, options?: WaitOptions): Promise<Buffer>;
 export declare function extractDownloads(sessionId: string, dir: PathLike, options?: WaitOptions): Promise<void>;

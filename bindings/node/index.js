@@ -137,6 +137,8 @@ async function runAbortable(message, handlers, signal) {
   const trigger = () => fns.bb_cancel_trigger(handle);
   signal.addEventListener('abort', trigger, { once: true });
   // Also looked at whenever the library hands control back (chunks, progress).
+  // (Not for a batch under way, see pool.js: its abort resolves with each
+  // session's result.)
   const stopped = () => (signal.aborted ? abortedError(signal) : null);
   try {
     return await pool.run({ ...message, cancel: handle }, handlers, stopped, signal);
@@ -147,6 +149,52 @@ async function runAbortable(message, handlers, signal) {
     signal.removeEventListener('abort', trigger);
     fns.bb_cancel_free(handle);
   }
+}
+
+/** The arguments of a batch (bb_client_download_sessions_opts without the
+ *  client), and its handlers; everything refused before anything is sent. */
+function batchArgs(sessionIds, dir, opts) {
+  if (typeof sessionIds === 'string' || !sessionIds || typeof sessionIds[Symbol.iterator] !== 'function') {
+    throw new TypeError('sessionIds must be an array (an iterable) of session ids, not a single string');
+  }
+  const ids = [...sessionIds];
+  const bytes = ids.map((id, i) => text(`sessionIds[${i}]`, id));
+  const concurrency = opts.concurrency === undefined || opts.concurrency === null ? 0 : uint('concurrency', opts.concurrency, UINT32_MAX);
+  const handlers = {};
+  if (opts.onProgress !== undefined && opts.onProgress !== null) {
+    if (typeof opts.onProgress !== 'function') throw new TypeError('onProgress must be a function');
+    const onProgress = opts.onProgress;
+    const signal = opts.signal;
+    handlers.batchProgress = async (msg) => {
+      if (signal && signal.aborted) return false;
+      return (await onProgress(msg.progress)) !== false;
+    };
+  }
+  const args = [text('apiKey', opts.apiKey, true), bytes, pathArg('dir', dir), concurrency];
+  return { ids, args, handlers, onProgress: handlers.batchProgress !== undefined };
+}
+
+/** A Map id -> null | the typed error, from the worker's { codes, reasons }
+ *  (a Map, in the ids' order: an id such as "__proto__" is just a key). A
+ *  session the aborted batch did not finish is a CancelledError whose cause
+ *  is the signal's reason. */
+function batchResults(ids, { codes, reasons }, signal) {
+  const out = new Map();
+  ids.forEach((id, i) => {
+    const code = codes[i];
+    if (code === 0) {
+      out.set(id, null);
+      return;
+    }
+    const cancelled = code === errors.CODES.BB_ERR_CANCELLED;
+    const reason = reasons[i] || (cancelled ? 'not downloaded: the batch was cancelled' : lib().bb_code_name(code) || 'BB_UNKNOWN_CODE');
+    const e = makeError(code, 0, reason);
+    if (cancelled && signal && signal.aborted && e.cause === undefined) {
+      Object.defineProperty(e, 'cause', { value: signal.reason, writable: true, configurable: true });
+    }
+    out.set(id, e);
+  });
+  return out;
 }
 
 function waitArgs(sessionId, opts) {
@@ -220,6 +268,7 @@ const BUILDER_STEPS = [
   ['userAgentSuffix', 'bb_client_builder_set_user_agent_suffix', (v) => text('userAgentSuffix', v)],
   ['proxy', 'bb_client_builder_set_proxy', (v) => text('proxy', v)],
   ['fsync', 'bb_client_builder_set_fsync', (v) => (v ? 1 : 0)],
+  ['resume', 'bb_client_builder_set_resume', (v) => (v ? 1 : 0)],
 ];
 const CLIENT_OPTIONS = new Set([...BUILDER_STEPS.map((s) => s[0]), 'caFile', 'progress', 'loadEnv']);
 
@@ -288,7 +337,7 @@ class Client {
     pool.freeClient(this._key);
   }
 
-  async _run(fn, kind, args, signal, handlers = {}) {
+  async _run(fn, kind, args, signal, handlers = {}, extra = {}) {
     if (this._closing) throw new InvalidArgumentError('this client is closed');
     signal = checkSignal(signal);
     if (this._progress) {
@@ -297,7 +346,7 @@ class Client {
     }
     this._users++;
     try {
-      return await runAbortable({ fn, kind, args, client: { key: this._key, spec: this._spec } }, handlers, signal);
+      return await runAbortable({ fn, kind, args, client: { key: this._key, spec: this._spec }, ...extra }, handlers, signal);
     } finally {
       this._users--;
       if (this._closing && this._users === 0) this._free();
@@ -324,6 +373,19 @@ class Client {
     const chunk = chunkHandler(sink);
     const args = [text('apiKey', opts.apiKey, true), text('sessionId', sessionId)];
     return this._run('bb_client_download_to_callback_opts', 'stream', args, opts.signal, { chunk });
+  }
+
+  /**
+   * Downloads every session of `sessionIds` to `<dir>/<name>.zip` (see the
+   * README), at most `concurrency` at once; resolves to { id: null or the
+   * typed error of that session }. Rejects only when the call is refused as
+   * a whole (nothing sent) or aborted before it started.
+   */
+  async downloadSessions(sessionIds, dir, opts) {
+    opts = options(opts);
+    const b = batchArgs(sessionIds, dir, opts);
+    const raw = await this._run('bb_client_download_sessions_opts', 'batch', b.args, opts.signal, b.handlers, { onProgress: b.onProgress });
+    return batchResults(b.ids, raw, opts.signal);
   }
 
   /** Polls until the session's archive holds a file, then writes it to `path`. */
@@ -360,10 +422,18 @@ function toBuffer(u8) {
 // once when first used).
 // ---------------------------------------------------------------------------
 
-async function runDefault(fn, kind, args, signal, handlers = {}) {
+async function runDefault(fn, kind, args, signal, handlers = {}, extra = {}) {
   signal = checkSignal(signal);
   lib();
-  return runAbortable({ fn, kind, args, defaultClient: /^bb_client_.*_opts$/.test(fn) }, handlers, signal);
+  return runAbortable({ fn, kind, args, defaultClient: /^bb_client_.*_opts$/.test(fn), ...extra }, handlers, signal);
+}
+
+/** As Client#downloadSessions, with the library's process-wide client. */
+async function downloadSessions(sessionIds, dir, opts) {
+  opts = options(opts);
+  const b = batchArgs(sessionIds, dir, opts);
+  const raw = await runDefault('bb_client_download_sessions_opts', 'batch', b.args, opts.signal, b.handlers, { onProgress: b.onProgress });
+  return batchResults(b.ids, raw, opts.signal);
 }
 
 let envClient = null;
@@ -555,6 +625,7 @@ module.exports = {
   download,
   downloadBuffer,
   downloadTo,
+  downloadSessions,
   waitForDownloads,
   waitForDownloadsBuffer,
   extractDownloads,

@@ -110,6 +110,10 @@ const PROTOTYPES = [
   `int bb_client_wait_for_downloads_to_buffer_opts(void *c, ${STR} api_key, ${STR} session_id, uint32_t timeout_ms, uint32_t flags, ${BUF}, ${OPTS}, ${ERR})`,
   `int bb_client_extract_downloads_opts(void *c, ${STR} api_key, ${STR} session_id, uint32_t timeout_ms, uint32_t flags, ${STR} dir, ${OPTS}, ${ERR})`,
   `int bb_archive_extract_to_opts(void *archive, ${STR} dir, ${OPTS}, ${ERR})`,
+  // Many sessions (0.3): ids as an array of NUL-terminated byte arrays
+  // (koffi passes each Uint8Array by address), codes into an Int32Array.
+  `int bb_client_download_sessions_opts(void *c, ${STR} api_key, const uint8_t **session_ids, size_t count, ${STR} dir, unsigned int concurrency, ${OPTS}, int *results, ${ERR})`,
+  `int bb_client_builder_set_resume(void *b, int v, ${ERR})`,
   `int bb_set_log_callback_v2(bb_log_callback *cb, uintptr_t user, bb_destroy_callback *destroy, int max_level, ${ERR})`,
 ];
 
@@ -130,6 +134,23 @@ function declareTypes() {
       cancel: 'uintptr_t',
       progress: 'uintptr_t',
       progress_user_data: 'uintptr_t',
+      batch_progress: 'uintptr_t',
+      batch_progress_user_data: 'uintptr_t',
+    }),
+    batchCallback: koffi.proto('int bb_batch_progress_callback(void *user, void *progress)'),
+    batchProgress: koffi.struct('bb_batch_progress', {
+      struct_size: 'size_t',
+      index: 'size_t',
+      session_id: 'const char *',
+      received: 'uint64_t',
+      total: 'int64_t',
+      finished: 'int',
+      code: 'int',
+      message: 'const char *',
+      succeeded: 'size_t',
+      failed: 'size_t',
+      count: 'size_t',
+      batch_received: 'uint64_t',
     }),
     entry: koffi.struct('bb_archive_entry', {
       struct_size: 'size_t',

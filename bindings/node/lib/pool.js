@@ -91,7 +91,9 @@ function onMessage(slot, msg) {
 async function handleAsk(call, msg) {
   if (call.raised !== undefined) return 1;
   try {
-    const stop = call.shouldStop && call.shouldStop();
+    // A batch under way is ended by its cancel handle and resolves with
+    // each session's result; only a queued one is rejected on abort.
+    const stop = call.shouldStop && call.message.kind !== 'batch' && call.shouldStop();
     if (stop) {
       call.raised = stop;
       return 1;

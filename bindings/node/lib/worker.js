@@ -112,8 +112,9 @@ function run(msg) {
   // The call's cancel handle (created, triggered on abort and freed by the
   // main thread), for the _opts calls; null: not cancellable.
   const options = msg.cancel
-    ? { struct_size: koffi.sizeof(types.options), cancel: msg.cancel, progress: 0, progress_user_data: 0 }
+    ? { struct_size: koffi.sizeof(types.options), cancel: msg.cancel, progress: 0, progress_user_data: 0, batch_progress: 0, batch_progress_user_data: 0 }
     : null;
+  if (msg.kind === 'batch') return runBatch(msg, args, options);
   const fn = fns[msg.fn];
   const err = [null];
   switch (msg.kind) {
@@ -155,6 +156,49 @@ function run(msg) {
     }
     default:
       throw new Error(`unknown call kind ${msg.kind}`);
+  }
+}
+
+// Many sessions: args [apiKey, ids (byte arrays), dir, concurrency]. The
+// batch progress callback, registered on this thread (the library calls it
+// on the calling thread, this one), keeps each failed session's reason from
+// its end report and, when the caller gave onProgress, asks the main thread
+// (blocking here until it answers, as for chunks). Resolves to
+// { codes, reasons }; throws only when the call was refused as a whole.
+function runBatch(msg, args, options) {
+  const [client, apiKey, ids, dir, concurrency] = args; // client null: the default one
+  const count = ids.length;
+  const codes = new Int32Array(count);
+  const reasons = {};
+  const batch = koffi.register((_user, ptr) => {
+    const p = koffi.decode(ptr, types.batchProgress);
+    const index = Number(p.index);
+    if (p.finished && p.code !== 0 && p.message) reasons[index] = p.message;
+    if (!msg.onProgress) return 0;
+    return ask('batchProgress', {
+      progress: {
+        index,
+        sessionId: p.session_id,
+        received: Number(p.received),
+        total: p.total < 0 ? null : Number(p.total),
+        finished: p.finished !== 0,
+        code: p.code,
+        succeeded: Number(p.succeeded),
+        failed: Number(p.failed),
+        count: Number(p.count),
+        batchReceived: Number(p.batch_received),
+      },
+    });
+  }, koffi.pointer(types.batchCallback));
+  try {
+    const opts = { struct_size: koffi.sizeof(types.options), cancel: options ? options.cancel : 0, progress: 0, progress_user_data: 0, batch_progress: koffi.address(batch), batch_progress_user_data: 0 };
+    const err = [null];
+    const rc = fns.bb_client_download_sessions_opts(client, apiKey, ids, count, dir, concurrency, opts, codes, err);
+    if (rc !== 0 && codes.every((c) => c === 0)) check(rc, err); // refused: no session ran
+    if (err[0]) fns.bb_error_free(err[0]);
+    return { value: { codes, reasons }, transfer: [codes.buffer] };
+  } finally {
+    koffi.unregister(batch);
   }
 }
 
