@@ -4,6 +4,7 @@ package browserbase
 #cgo LDFLAGS: -lbrowserbase
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <browserbase.h>
 
 // Go callbacks (callbacks.go). User data is a runtime/cgo.Handle, passed
@@ -25,6 +26,24 @@ bb_code bb_go_client_download_to_callback(const bb_client *c, const char *key, c
 
 enum bb_code bb_go_builder_set_progress(bb_client_builder *b, uintptr_t h, bb_error **err) {
 	return bb_client_builder_set_progress(b, bb_go_progress, (void *)h, err);
+}
+
+// A batch: each failed session's reason, from its end report, strdup'ed
+// into reasons[index] (the caller frees them); no Go code per chunk.
+static int bb_go_batch_progress(void *user, const bb_batch_progress *p) {
+	char **reasons = (char **)user;
+	if (p->finished && p->code != BB_OK && p->message && !reasons[p->index]) {
+		reasons[p->index] = strdup(p->message);
+	}
+	return 0;
+}
+
+bb_code bb_go_client_download_sessions(const bb_client *c, const char *key, char **ids, size_t count, const char *dir, unsigned int concurrency, bb_cancel *cancel, bb_code *results, char **reasons, bb_error **err) {
+	bb_call_options o = BB_CALL_OPTIONS_INIT;
+	o.cancel = cancel;
+	o.batch_progress = bb_go_batch_progress;
+	o.batch_progress_user_data = reasons;
+	return bb_client_download_sessions_opts(c, key, (const char *const *)ids, count, dir, concurrency, &o, results, err);
 }
 */
 import "C"
