@@ -297,3 +297,29 @@ func TestReadmeBatchSnippet(t *testing.T) {
 		t.Fatalf("a missing dir was not refused:\n%s", out)
 	}
 }
+
+func TestDownloadSessionsProgressErrorStopsTheBatch(t *testing.T) {
+	ids := sessions(t, "gprog", 3)
+	stop := errors.New("stop here")
+	client, err := bb.NewClient(bb.WithProgress(func(uint64, int64) error { return stop }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	dir := t.TempDir()
+	results, err := client.DownloadSessions(context.Background(), ids, dir, 1)
+	if err != stop {
+		t.Fatalf("err %v", err)
+	}
+	if len(results) != len(ids) {
+		t.Fatal(results)
+	}
+	for _, id := range ids {
+		if !errors.Is(results[id], bb.ErrCancelled) {
+			t.Fatalf("%s: %v", id, results[id])
+		}
+	}
+	if got := leftovers(t, dir); len(got) != 0 {
+		t.Fatal(got)
+	}
+}
