@@ -939,3 +939,67 @@ fn one_bad_id_among_many_fails_alone() {
     names.sort();
     assert_eq!(names, ["g1.zip", "g2.zip"]);
 }
+
+/// `cmd >&-` / `cmd 2>&-`: a standard stream closed by the caller is not
+/// a free descriptor for the library's sockets, event fds or files (the
+/// progress line and the messages would go into them): the tool holds it
+/// on /dev/null; output asked for on a closed stdout is exit 13 with
+/// "stdout: Bad file descriptor" (also for --help and --version); the exit
+/// status stays right without a stderr.
+#[test]
+fn closed_standard_streams_are_not_reused_for_other_descriptors() {
+    use std::os::unix::process::CommandExt;
+    fn closing(mut command: Command, fds: &'static [i32]) -> Command {
+        unsafe {
+            command.pre_exec(move || {
+                for fd in fds {
+                    libc::close(*fd);
+                }
+                Ok(())
+            });
+        }
+        command
+    }
+    let server = StandInServer::start();
+    server.add_file("slow", "big.bin", &noise(200_000));
+    server.script("slow", &["stall-body 1000 60000"]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = closing(
+        bb(&server, dir.path(), &["--json", "--progress", "slow"]),
+        &[1, 2],
+    )
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    wait_until("the request", || server.request_count() == 1);
+    for fd in [1, 2] {
+        let target = std::fs::read_link(format!("/proc/{}/fd/{fd}", child.id()));
+        assert_eq!(
+            target.ok(),
+            Some(PathBuf::from("/dev/null")),
+            "fd {fd} is something else"
+        );
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(
+        wait_child(&mut child, Duration::from_secs(10)).code(),
+        Some(130)
+    );
+    assert!(leftovers(dir.path(), &[]).is_empty());
+
+    session(&server, "s1");
+    for args in [&["--json", "s1"][..], &["--help"], &["--version"]] {
+        let r = run(&mut closing(bb(&server, dir.path(), args), &[1]));
+        assert_eq!(code(&r), 13, "{args:?}\n{}", r.describe());
+        assert_eq!(
+            r.stderr,
+            "bb-download: stdout: Bad file descriptor\n",
+            "{args:?}\n{}",
+            r.describe()
+        );
+    }
+    let r = run(&mut closing(bb(&server, dir.path(), &["missing"]), &[2]));
+    assert_eq!(code(&r), 7, "{}", r.describe());
+}

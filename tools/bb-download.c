@@ -357,6 +357,36 @@ static unsigned parse_jobs(const char *text) {
     return (unsigned)n;
 }
 
+/* --help and --version: 0 once their text is out, else 13 with the reason. */
+static void exit_after_stdout(void) __attribute__((noreturn));
+
+static void exit_after_stdout(void) {
+    if (fflush(stdout) == 0 && !ferror(stdout)) {
+        exit(EXIT_ALL_OK);
+    }
+    fprintf(stderr, PROGRAM ": stdout: %s\n", strerror(errno ? errno : EIO));
+    exit(EXIT_IO);
+}
+
+/*
+ * A standard stream the caller closed (`>&-`, `2>&-`) would be the first
+ * descriptor the library opens (an event fd, a socket, an archive), and the
+ * output, the messages and the progress line would go into it. Each is held
+ * on /dev/null instead: stdout read-only, so that output asked for fails
+ * with EBADF (exit 13) rather than vanish; stderr writable, so that a
+ * message is dropped and the exit status alone tells.
+ */
+static void hold_closed_streams(void) {
+    for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
+        if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+            int null = open("/dev/null", fd == STDERR_FILENO ? O_WRONLY : O_RDONLY);
+            if (null != fd) {
+                _exit(EXIT_INTERNAL); /* the lowest free descriptor is fd itself */
+            }
+        }
+    }
+}
+
 enum { OPT_JSON = 256, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_KEY_FILE, OPT_VERSION };
 
 static int parse_args(int argc, char **argv) {
@@ -390,10 +420,10 @@ static int parse_args(int argc, char **argv) {
         case OPT_KEY_FILE: opt.key_file = optarg; break;
         case OPT_VERSION:
             printf("%s %s (libbrowserbase %s)\n", PROGRAM, BB_VERSION_STRING, bb_version());
-            exit(fflush(stdout) == 0 && !ferror(stdout) ? EXIT_ALL_OK : EXIT_IO);
+            exit_after_stdout();
         case 'h':
             fputs(usage_text, stdout);
-            exit(fflush(stdout) == 0 && !ferror(stdout) ? EXIT_ALL_OK : EXIT_IO);
+            exit_after_stdout();
         case ':': usage_error("option '%s' needs an argument", argv[optind - 1]);
         default:
             if (optopt != 0 && optopt < 256) {
@@ -1112,6 +1142,7 @@ static bb_code make_client(bb_client **out, bb_error **err) {
 }
 
 int main(int argc, char **argv) {
+    hold_closed_streams();
     int first = parse_args(argc, argv);
 
     if (bb_version_number() < BB_VERSION_NUMBER) {
