@@ -684,15 +684,26 @@ fn sigint_mid_body_is_130_and_leaves_no_partial_file() {
 
 /// Runs the tool with stderr on a pseudo-terminal; returns (status, stdout,
 /// what the terminal showed).
-fn run_on_a_terminal(mut command: Command) -> (i32, String, String) {
+fn run_on_a_terminal(command: Command) -> (i32, String, String) {
+    run_on_a_terminal_of(command, 0)
+}
+
+/// [`run_on_a_terminal`] on a terminal `columns` wide (0: it does not say).
+fn run_on_a_terminal_of(mut command: Command, columns: u16) -> (i32, String, String) {
     let (mut master, mut slave) = (0, 0);
+    let size = libc::winsize {
+        ws_row: 24,
+        ws_col: columns,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     let rc = unsafe {
         libc::openpty(
             &mut master,
             &mut slave,
             std::ptr::null_mut(),
             std::ptr::null(),
-            std::ptr::null(),
+            &size,
         )
     };
     assert_eq!(rc, 0, "openpty");
@@ -758,6 +769,30 @@ fn a_progress_line_on_a_terminal_and_none_in_a_pipe() {
     let r = ok(run(&mut bb(&server, dir.path(), &["--progress", "s1"])));
     assert!(r.stderr.contains("B/s"), "{}", r.describe());
     assert!(r.stderr.ends_with('\n'), "{}", r.describe());
+}
+
+/// On a terminal narrower than the line, the line is cut to fit: a line
+/// that wraps makes every redraw (`\r` goes back to the start of the last
+/// row only) a new row, and the terminal scrolls.
+#[test]
+fn the_progress_line_fits_a_narrow_terminal() {
+    let server = StandInServer::start();
+    server.add_file("s1", "big.bin", &noise(300_000));
+    server.script("s1", &["trickle 65536 20"]);
+    session(&server, "s2");
+    let dir = tempfile::tempdir().unwrap();
+    for (args, columns) in [(&["s1"][..], 30u16), (&["s1", "s2"], 20), (&["s1"], 1)] {
+        server.script("s1", &["trickle 65536 20"]);
+        let (status, _, terminal) = run_on_a_terminal_of(bb(&server, dir.path(), args), columns);
+        assert_eq!(status, 0, "{terminal}");
+        assert!(terminal.contains('\r'), "{terminal:?}");
+        for row in terminal.split(['\r', '\n']) {
+            assert!(
+                row.chars().count() < usize::from(columns),
+                "{columns} columns: {row:?} in {terminal:?}"
+            );
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -636,9 +637,23 @@ static void format_duration(char *out, size_t n, double seconds) {
 }
 
 /* Erases the progress line (before a message, or at the end). Holds stderr_lock. */
+/*
+ * The width the progress line may take: one less than the terminal's
+ * columns (read at each draw: a window may be resized), so that it never
+ * wraps, which would make every redraw a new line; 79 when stderr is not a
+ * terminal or does not say.
+ */
+static int progress_width(void) {
+    struct winsize ws;
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 1 && ws.ws_col <= 80) {
+        return ws.ws_col - 1;
+    }
+    return 79;
+}
+
 static void progress_clear_locked(void) {
     if (progress.dirty) {
-        fprintf(stderr, "\r%-79s\r", "");
+        fprintf(stderr, "\r%*s\r", progress_width(), "");
         progress.dirty = 0;
     }
 }
@@ -679,7 +694,8 @@ static void progress_draw_locked(void) {
         snprintf(line, sizeof line, "%zu/%zu sessions  %s  %s/s  ETA %s%s", progress.done,
                  progress.sessions, got, speed, eta, failed);
     }
-    fprintf(stderr, "\r%-79s", line);
+    int width = progress_width(); /* the line is ASCII: a byte a column */
+    fprintf(stderr, "\r%-*.*s", width, width, line);
     fflush(stderr);
     progress.dirty = 1;
 }
