@@ -490,6 +490,20 @@ fn a_bad_command_line_is_2_and_sends_nothing() {
         &["-w", "-1", "s"],
         &["-w", "soon", "s"],
         &["-w", "nan", "s"],
+        // Only plain decimals: no space, sign, hex, exponent or infinity.
+        &["-w", "0x10", "s"],
+        &["-w", " 5", "s"],
+        &["-w", "1e3", "s"],
+        &["-w", "inf", "s"],
+        &["-w", ".", "s"],
+        &["-w", "", "s"],
+        &["-j", " 5", "s"],
+        &["-j", "+5", "s"],
+        &["-j", "-1", "s"],
+        &["-j", "1x", "s"],
+        &["-j", "", "s"],
+        // Not stdout, and not a file named "-" either.
+        &["-o", "-", "s"],
         &["s", "s"],
         &[""],
     ];
@@ -500,6 +514,20 @@ fn a_bad_command_line_is_2_and_sends_nothing() {
     }
     assert_eq!(server.request_count(), 0);
     assert!(leftovers(dir.path(), &[]).is_empty());
+
+    // Still accepted: plain decimals, and after `--` an id that looks like
+    // an option.
+    session(&server, "-x");
+    for args in [
+        &["-w", "0.5", "-o", "a.zip", "--", "-x"][..],
+        &["-w", "5.", "-j", "08", "--", "-x"],
+        &["-w", ".5", "-j", "64", "--", "-x"],
+    ] {
+        ok(run(&mut bb(&server, dir.path(), args)));
+    }
+    let mut names = leftovers(dir.path(), &[]);
+    names.sort();
+    assert_eq!(names, ["-x.zip", "a.zip"]);
 }
 
 #[test]

@@ -336,13 +336,24 @@ static void usage_error(const char *fmt, ...) {
     exit(EXIT_USAGE);
 }
 
+/* Digits, and at most one '.' when `point` (strtod and strtol would also
+   take spaces, signs, hex, exponents, "inf" and "nan"). */
+static int plain_number(const char *text, int point) {
+    size_t digits = strspn(text, "0123456789");
+    if (point && text[digits] == '.') {
+        size_t more = strspn(text + digits + 1, "0123456789");
+        return digits + more > 0 && text[digits + 1 + more] == '\0';
+    }
+    return digits > 0 && text[digits] == '\0';
+}
+
 /* -w SECONDS: a decimal number of seconds (fractions allowed), 0 to 4294967. */
 static uint32_t parse_seconds(const char *text) {
     char *end = NULL;
     errno = 0;
     double seconds = strtod(text, &end);
-    if (end == text || *end != '\0' || errno != 0 || !(seconds >= 0.0) ||
-        seconds > 4294967.0) {
+    if (!plain_number(text, 1) || end == text || *end != '\0' || errno != 0 ||
+        !(seconds >= 0.0) || seconds > 4294967.0) {
         usage_error("-w: '%s' is not a number of seconds from 0 to 4294967", text);
     }
     return (uint32_t)llround(seconds * 1000.0);
@@ -352,7 +363,7 @@ static unsigned parse_jobs(const char *text) {
     char *end = NULL;
     errno = 0;
     long n = strtol(text, &end, 10);
-    if (end == text || *end != '\0' || errno != 0 || n < 1 || n > MAX_JOBS) {
+    if (!plain_number(text, 0) || end == text || *end != '\0' || errno != 0 || n < 1 || n > MAX_JOBS) {
         usage_error("-j: '%s' is not a number from 1 to %d", text, MAX_JOBS);
     }
     return (unsigned)n;
@@ -405,7 +416,13 @@ static int parse_args(int argc, char **argv) {
     int c;
     while ((c = getopt_long(argc, argv, ":o:d:x:lw:j:qh", longs, NULL)) != -1) {
         switch (c) {
-        case 'o': opt.output = optarg; break;
+        case 'o':
+            if (strcmp(optarg, "-") == 0) {
+                usage_error("-o -: the archive does not go to stdout, which carries only -l "
+                            "and --json (a file named '-': -o ./-)");
+            }
+            opt.output = optarg;
+            break;
         case 'd': opt.dir = optarg; break;
         case 'x': opt.extract_dir = optarg; break;
         case 'l': opt.list = 1; break;
