@@ -1066,3 +1066,71 @@ fn closed_standard_streams_are_not_reused_for_other_descriptors() {
     let r = run(&mut closing(bb(&server, dir.path(), &["missing"]), &[2]));
     assert_eq!(code(&r), 7, "{}", r.describe());
 }
+
+/// The key from places a local user or the environment can make hostile:
+/// a key file that is a FIFO (no writer: must not block), /dev/zero (must
+/// not read forever), a directory, a symlink to a file others can read
+/// (refused: the target's mode counts); a BROWSERBASE_API_KEY holding a
+/// newline or a terminal escape (3, nothing sent, never echoed); a server
+/// echoing the key in its error message (redacted on stderr and in --json).
+#[test]
+fn hostile_key_sources_are_refused_at_once_and_the_key_never_echoed() {
+    let server = StandInServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    std::fs::create_dir(dir.path().join("keydir")).unwrap();
+    let open_file = dir.path().join("open-key");
+    std::fs::write(&open_file, format!("{KEY}\n")).unwrap();
+    std::fs::set_permissions(&open_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::os::unix::fs::symlink(&open_file, dir.path().join("link")).unwrap();
+    for (file, why) in [
+        ("fifo", "not a regular file"),
+        ("/dev/zero", "not a regular file"),
+        ("keydir", "not a regular file"),
+        ("link", "other users can read it"),
+    ] {
+        let r = run(&mut bb(&server, dir.path(), &["--key-file", file, "s1"]));
+        assert_eq!(code(&r), 4, "{file}\n{}", r.describe());
+        assert!(r.stderr.contains(why), "{}", r.describe());
+        assert!(!r.stderr.contains(KEY), "{}", r.describe());
+    }
+    for key in [
+        "bb_test_key\nforged",
+        "bb_test_key\u{1b}[2J",
+        "bb_test_key\r",
+    ] {
+        let r = run(bb(&server, dir.path(), &["--json", "s1"]).env("BROWSERBASE_API_KEY", key));
+        assert_eq!(code(&r), 3, "{key:?}\n{}", r.describe());
+        assert!(
+            !r.stderr.contains("bb_test_key") && !r.stdout.contains("bb_test_key"),
+            "{}",
+            r.describe()
+        );
+        assert!(!r.stderr.contains('\u{1b}'), "{}", r.describe());
+        json_lines(&r);
+    }
+    assert_eq!(server.request_count(), 0, "nothing sent");
+    assert_eq!(
+        leftovers(dir.path(), &["fifo", "keydir", "open-key", "link"]),
+        Vec::<String>::new()
+    );
+
+    session(&server, "s1");
+    server.script(
+        "s1",
+        &[&format!(
+            "status 401 | Message: \"the key {KEY} is not valid\""
+        )],
+    );
+    let r = run(&mut bb(&server, dir.path(), &["--json", "s1"]));
+    assert_eq!(code(&r), 5, "{}", r.describe());
+    assert!(r.stderr.contains("[redacted]"), "{}", r.describe());
+    assert!(
+        !r.stderr.contains(KEY) && !r.stdout.contains(KEY),
+        "{}",
+        r.describe()
+    );
+    assert_eq!(json_lines(&r)[0]["code"], "BB_ERR_AUTHENTICATION");
+}
