@@ -1134,3 +1134,23 @@ fn hostile_key_sources_are_refused_at_once_and_the_key_never_echoed() {
     );
     assert_eq!(json_lines(&r)[0]["code"], "BB_ERR_AUTHENTICATION");
 }
+
+/// Many ids (a shell glob, xargs): the duplicate check was quadratic, 40 s
+/// for 120,000 ids before anything else happened; it must be a usage error
+/// (or a start) at once.
+#[test]
+fn a_hundred_thousand_ids_are_checked_at_once() {
+    let server = StandInServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut ids: Vec<String> = (1..=100_000).map(|i| i.to_string()).collect();
+    ids.push("1".to_owned());
+    let mut command = bb(&server, dir.path(), &[]);
+    command.args(&ids);
+    let r = support::cbuild::run_with_timeout(&mut command, Duration::from_secs(10));
+    assert_eq!(code(&r), 2, "{}", r.stderr);
+    assert_eq!(
+        r.stderr,
+        "bb-download: session id '1' is given twice\nTry 'bb-download --help' for more information.\n"
+    );
+    assert_eq!(server.request_count(), 0);
+}

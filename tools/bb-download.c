@@ -401,6 +401,10 @@ static void hold_closed_streams(void) {
 
 enum { OPT_JSON = 256, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_KEY_FILE, OPT_VERSION };
 
+static int compare_ids(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static int parse_args(int argc, char **argv) {
     static const struct option longs[] = {
         {"json", no_argument, NULL, OPT_JSON},
@@ -463,16 +467,21 @@ static int parse_args(int argc, char **argv) {
     if (opt.extract_dir && (opt.output || opt.dir)) {
         usage_error("-x extracts instead of saving the archive: it does not go with -o or -d");
     }
+    /* Duplicates: sorted, so that many ids (a glob, xargs) take no time. */
+    const char **sorted = xrealloc(NULL, (size_t)count * sizeof *sorted);
     for (int i = optind; i < argc; i++) {
         if (argv[i][0] == '\0') {
             usage_error("an empty session id");
         }
-        for (int j = optind; j < i; j++) {
-            if (strcmp(argv[i], argv[j]) == 0) {
-                usage_error("session id '%s' is given twice", argv[i]);
-            }
+        sorted[i - optind] = argv[i];
+    }
+    qsort(sorted, (size_t)count, sizeof *sorted, compare_ids);
+    for (int i = 1; i < count; i++) {
+        if (strcmp(sorted[i - 1], sorted[i]) == 0) {
+            usage_error("session id '%s' is given twice", sorted[i]);
         }
     }
+    free(sorted);
     return optind;
 }
 
