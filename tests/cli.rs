@@ -490,6 +490,20 @@ fn a_bad_command_line_is_2_and_sends_nothing() {
         &["-w", "-1", "s"],
         &["-w", "soon", "s"],
         &["-w", "nan", "s"],
+        // Only plain decimals: no space, sign, hex, exponent or infinity.
+        &["-w", "0x10", "s"],
+        &["-w", " 5", "s"],
+        &["-w", "1e3", "s"],
+        &["-w", "inf", "s"],
+        &["-w", ".", "s"],
+        &["-w", "", "s"],
+        &["-j", " 5", "s"],
+        &["-j", "+5", "s"],
+        &["-j", "-1", "s"],
+        &["-j", "1x", "s"],
+        &["-j", "", "s"],
+        // Not stdout, and not a file named "-" either.
+        &["-o", "-", "s"],
         &["s", "s"],
         &[""],
     ];
@@ -500,6 +514,20 @@ fn a_bad_command_line_is_2_and_sends_nothing() {
     }
     assert_eq!(server.request_count(), 0);
     assert!(leftovers(dir.path(), &[]).is_empty());
+
+    // Still accepted: plain decimals, and after `--` an id that looks like
+    // an option.
+    session(&server, "-x");
+    for args in [
+        &["-w", "0.5", "-o", "a.zip", "--", "-x"][..],
+        &["-w", "5.", "-j", "08", "--", "-x"],
+        &["-w", ".5", "-j", "64", "--", "-x"],
+    ] {
+        ok(run(&mut bb(&server, dir.path(), args)));
+    }
+    let mut names = leftovers(dir.path(), &[]);
+    names.sort();
+    assert_eq!(names, ["-x.zip", "a.zip"]);
 }
 
 #[test]
@@ -684,15 +712,26 @@ fn sigint_mid_body_is_130_and_leaves_no_partial_file() {
 
 /// Runs the tool with stderr on a pseudo-terminal; returns (status, stdout,
 /// what the terminal showed).
-fn run_on_a_terminal(mut command: Command) -> (i32, String, String) {
+fn run_on_a_terminal(command: Command) -> (i32, String, String) {
+    run_on_a_terminal_of(command, 0)
+}
+
+/// [`run_on_a_terminal`] on a terminal `columns` wide (0: it does not say).
+fn run_on_a_terminal_of(mut command: Command, columns: u16) -> (i32, String, String) {
     let (mut master, mut slave) = (0, 0);
+    let size = libc::winsize {
+        ws_row: 24,
+        ws_col: columns,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     let rc = unsafe {
         libc::openpty(
             &mut master,
             &mut slave,
             std::ptr::null_mut(),
             std::ptr::null(),
-            std::ptr::null(),
+            &size,
         )
     };
     assert_eq!(rc, 0, "openpty");
@@ -758,6 +797,30 @@ fn a_progress_line_on_a_terminal_and_none_in_a_pipe() {
     let r = ok(run(&mut bb(&server, dir.path(), &["--progress", "s1"])));
     assert!(r.stderr.contains("B/s"), "{}", r.describe());
     assert!(r.stderr.ends_with('\n'), "{}", r.describe());
+}
+
+/// On a terminal narrower than the line, the line is cut to fit: a line
+/// that wraps makes every redraw (`\r` goes back to the start of the last
+/// row only) a new row, and the terminal scrolls.
+#[test]
+fn the_progress_line_fits_a_narrow_terminal() {
+    let server = StandInServer::start();
+    server.add_file("s1", "big.bin", &noise(300_000));
+    server.script("s1", &["trickle 65536 20"]);
+    session(&server, "s2");
+    let dir = tempfile::tempdir().unwrap();
+    for (args, columns) in [(&["s1"][..], 30u16), (&["s1", "s2"], 20), (&["s1"], 1)] {
+        server.script("s1", &["trickle 65536 20"]);
+        let (status, _, terminal) = run_on_a_terminal_of(bb(&server, dir.path(), args), columns);
+        assert_eq!(status, 0, "{terminal}");
+        assert!(terminal.contains('\r'), "{terminal:?}");
+        for row in terminal.split(['\r', '\n']) {
+            assert!(
+                row.chars().count() < usize::from(columns),
+                "{columns} columns: {row:?} in {terminal:?}"
+            );
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -938,4 +1001,156 @@ fn one_bad_id_among_many_fails_alone() {
     let mut names = leftovers(dir.path(), &[]);
     names.sort();
     assert_eq!(names, ["g1.zip", "g2.zip"]);
+}
+
+/// `cmd >&-` / `cmd 2>&-`: a standard stream closed by the caller is not
+/// a free descriptor for the library's sockets, event fds or files (the
+/// progress line and the messages would go into them): the tool holds it
+/// on /dev/null; output asked for on a closed stdout is exit 13 with
+/// "stdout: Bad file descriptor" (also for --help and --version); the exit
+/// status stays right without a stderr.
+#[test]
+fn closed_standard_streams_are_not_reused_for_other_descriptors() {
+    use std::os::unix::process::CommandExt;
+    fn closing(mut command: Command, fds: &'static [i32]) -> Command {
+        unsafe {
+            command.pre_exec(move || {
+                for fd in fds {
+                    libc::close(*fd);
+                }
+                Ok(())
+            });
+        }
+        command
+    }
+    let server = StandInServer::start();
+    server.add_file("slow", "big.bin", &noise(200_000));
+    server.script("slow", &["stall-body 1000 60000"]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = closing(
+        bb(&server, dir.path(), &["--json", "--progress", "slow"]),
+        &[1, 2],
+    )
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    wait_until("the request", || server.request_count() == 1);
+    for fd in [1, 2] {
+        let target = std::fs::read_link(format!("/proc/{}/fd/{fd}", child.id()));
+        assert_eq!(
+            target.ok(),
+            Some(PathBuf::from("/dev/null")),
+            "fd {fd} is something else"
+        );
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(
+        wait_child(&mut child, Duration::from_secs(10)).code(),
+        Some(130)
+    );
+    assert!(leftovers(dir.path(), &[]).is_empty());
+
+    session(&server, "s1");
+    for args in [&["--json", "s1"][..], &["--help"], &["--version"]] {
+        let r = run(&mut closing(bb(&server, dir.path(), args), &[1]));
+        assert_eq!(code(&r), 13, "{args:?}\n{}", r.describe());
+        assert_eq!(
+            r.stderr,
+            "bb-download: stdout: Bad file descriptor\n",
+            "{args:?}\n{}",
+            r.describe()
+        );
+    }
+    let r = run(&mut closing(bb(&server, dir.path(), &["missing"]), &[2]));
+    assert_eq!(code(&r), 7, "{}", r.describe());
+}
+
+/// The key from places a local user or the environment can make hostile:
+/// a key file that is a FIFO (no writer: must not block), /dev/zero (must
+/// not read forever), a directory, a symlink to a file others can read
+/// (refused: the target's mode counts); a BROWSERBASE_API_KEY holding a
+/// newline or a terminal escape (3, nothing sent, never echoed); a server
+/// echoing the key in its error message (redacted on stderr and in --json).
+#[test]
+fn hostile_key_sources_are_refused_at_once_and_the_key_never_echoed() {
+    let server = StandInServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    std::fs::create_dir(dir.path().join("keydir")).unwrap();
+    let open_file = dir.path().join("open-key");
+    std::fs::write(&open_file, format!("{KEY}\n")).unwrap();
+    std::fs::set_permissions(&open_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::os::unix::fs::symlink(&open_file, dir.path().join("link")).unwrap();
+    for (file, why) in [
+        ("fifo", "not a regular file"),
+        ("/dev/zero", "not a regular file"),
+        ("keydir", "not a regular file"),
+        ("link", "other users can read it"),
+    ] {
+        let r = run(&mut bb(&server, dir.path(), &["--key-file", file, "s1"]));
+        assert_eq!(code(&r), 4, "{file}\n{}", r.describe());
+        assert!(r.stderr.contains(why), "{}", r.describe());
+        assert!(!r.stderr.contains(KEY), "{}", r.describe());
+    }
+    for key in [
+        "bb_test_key\nforged",
+        "bb_test_key\u{1b}[2J",
+        "bb_test_key\r",
+    ] {
+        let r = run(bb(&server, dir.path(), &["--json", "s1"]).env("BROWSERBASE_API_KEY", key));
+        assert_eq!(code(&r), 3, "{key:?}\n{}", r.describe());
+        assert!(
+            !r.stderr.contains("bb_test_key") && !r.stdout.contains("bb_test_key"),
+            "{}",
+            r.describe()
+        );
+        assert!(!r.stderr.contains('\u{1b}'), "{}", r.describe());
+        json_lines(&r);
+    }
+    assert_eq!(server.request_count(), 0, "nothing sent");
+    assert_eq!(
+        leftovers(dir.path(), &["fifo", "keydir", "open-key", "link"]),
+        Vec::<String>::new()
+    );
+
+    session(&server, "s1");
+    server.script(
+        "s1",
+        &[&format!(
+            "status 401 | Message: \"the key {KEY} is not valid\""
+        )],
+    );
+    let r = run(&mut bb(&server, dir.path(), &["--json", "s1"]));
+    assert_eq!(code(&r), 5, "{}", r.describe());
+    assert!(r.stderr.contains("[redacted]"), "{}", r.describe());
+    assert!(
+        !r.stderr.contains(KEY) && !r.stdout.contains(KEY),
+        "{}",
+        r.describe()
+    );
+    assert_eq!(json_lines(&r)[0]["code"], "BB_ERR_AUTHENTICATION");
+}
+
+/// Many ids (a shell glob, xargs): the duplicate check was quadratic, 40 s
+/// for 120,000 ids before anything else happened; it must be a usage error
+/// (or a start) at once.
+#[test]
+fn a_hundred_thousand_ids_are_checked_at_once() {
+    let server = StandInServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut ids: Vec<String> = (1..=100_000).map(|i| i.to_string()).collect();
+    ids.push("1".to_owned());
+    let mut command = bb(&server, dir.path(), &[]);
+    command.args(&ids);
+    let r = support::cbuild::run_with_timeout(&mut command, Duration::from_secs(10));
+    assert_eq!(code(&r), 2, "{}", r.stderr);
+    assert_eq!(
+        r.stderr,
+        "bb-download: session id '1' is given twice\nTry 'bb-download --help' for more information.\n"
+    );
+    assert_eq!(server.request_count(), 0);
 }

@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -335,13 +336,24 @@ static void usage_error(const char *fmt, ...) {
     exit(EXIT_USAGE);
 }
 
+/* Digits, and at most one '.' when `point` (strtod and strtol would also
+   take spaces, signs, hex, exponents, "inf" and "nan"). */
+static int plain_number(const char *text, int point) {
+    size_t digits = strspn(text, "0123456789");
+    if (point && text[digits] == '.') {
+        size_t more = strspn(text + digits + 1, "0123456789");
+        return digits + more > 0 && text[digits + 1 + more] == '\0';
+    }
+    return digits > 0 && text[digits] == '\0';
+}
+
 /* -w SECONDS: a decimal number of seconds (fractions allowed), 0 to 4294967. */
 static uint32_t parse_seconds(const char *text) {
     char *end = NULL;
     errno = 0;
     double seconds = strtod(text, &end);
-    if (end == text || *end != '\0' || errno != 0 || !(seconds >= 0.0) ||
-        seconds > 4294967.0) {
+    if (!plain_number(text, 1) || end == text || *end != '\0' || errno != 0 ||
+        !(seconds >= 0.0) || seconds > 4294967.0) {
         usage_error("-w: '%s' is not a number of seconds from 0 to 4294967", text);
     }
     return (uint32_t)llround(seconds * 1000.0);
@@ -351,13 +363,47 @@ static unsigned parse_jobs(const char *text) {
     char *end = NULL;
     errno = 0;
     long n = strtol(text, &end, 10);
-    if (end == text || *end != '\0' || errno != 0 || n < 1 || n > MAX_JOBS) {
+    if (!plain_number(text, 0) || end == text || *end != '\0' || errno != 0 || n < 1 || n > MAX_JOBS) {
         usage_error("-j: '%s' is not a number from 1 to %d", text, MAX_JOBS);
     }
     return (unsigned)n;
 }
 
+/* --help and --version: 0 once their text is out, else 13 with the reason. */
+static void exit_after_stdout(void) __attribute__((noreturn));
+
+static void exit_after_stdout(void) {
+    if (fflush(stdout) == 0 && !ferror(stdout)) {
+        exit(EXIT_ALL_OK);
+    }
+    fprintf(stderr, PROGRAM ": stdout: %s\n", strerror(errno ? errno : EIO));
+    exit(EXIT_IO);
+}
+
+/*
+ * A standard stream the caller closed (`>&-`, `2>&-`) would be the first
+ * descriptor the library opens (an event fd, a socket, an archive), and the
+ * output, the messages and the progress line would go into it. Each is held
+ * on /dev/null instead: stdout read-only, so that output asked for fails
+ * with EBADF (exit 13) rather than vanish; stderr writable, so that a
+ * message is dropped and the exit status alone tells.
+ */
+static void hold_closed_streams(void) {
+    for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
+        if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+            int null = open("/dev/null", fd == STDERR_FILENO ? O_WRONLY : O_RDONLY);
+            if (null != fd) {
+                _exit(EXIT_INTERNAL); /* the lowest free descriptor is fd itself */
+            }
+        }
+    }
+}
+
 enum { OPT_JSON = 256, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_KEY_FILE, OPT_VERSION };
+
+static int compare_ids(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
 
 static int parse_args(int argc, char **argv) {
     static const struct option longs[] = {
@@ -374,7 +420,13 @@ static int parse_args(int argc, char **argv) {
     int c;
     while ((c = getopt_long(argc, argv, ":o:d:x:lw:j:qh", longs, NULL)) != -1) {
         switch (c) {
-        case 'o': opt.output = optarg; break;
+        case 'o':
+            if (strcmp(optarg, "-") == 0) {
+                usage_error("-o -: the archive does not go to stdout, which carries only -l "
+                            "and --json (a file named '-': -o ./-)");
+            }
+            opt.output = optarg;
+            break;
         case 'd': opt.dir = optarg; break;
         case 'x': opt.extract_dir = optarg; break;
         case 'l': opt.list = 1; break;
@@ -390,10 +442,10 @@ static int parse_args(int argc, char **argv) {
         case OPT_KEY_FILE: opt.key_file = optarg; break;
         case OPT_VERSION:
             printf("%s %s (libbrowserbase %s)\n", PROGRAM, BB_VERSION_STRING, bb_version());
-            exit(fflush(stdout) == 0 && !ferror(stdout) ? EXIT_ALL_OK : EXIT_IO);
+            exit_after_stdout();
         case 'h':
             fputs(usage_text, stdout);
-            exit(fflush(stdout) == 0 && !ferror(stdout) ? EXIT_ALL_OK : EXIT_IO);
+            exit_after_stdout();
         case ':': usage_error("option '%s' needs an argument", argv[optind - 1]);
         default:
             if (optopt != 0 && optopt < 256) {
@@ -415,16 +467,21 @@ static int parse_args(int argc, char **argv) {
     if (opt.extract_dir && (opt.output || opt.dir)) {
         usage_error("-x extracts instead of saving the archive: it does not go with -o or -d");
     }
+    /* Duplicates: sorted, so that many ids (a glob, xargs) take no time. */
+    const char **sorted = xrealloc(NULL, (size_t)count * sizeof *sorted);
     for (int i = optind; i < argc; i++) {
         if (argv[i][0] == '\0') {
             usage_error("an empty session id");
         }
-        for (int j = optind; j < i; j++) {
-            if (strcmp(argv[i], argv[j]) == 0) {
-                usage_error("session id '%s' is given twice", argv[i]);
-            }
+        sorted[i - optind] = argv[i];
+    }
+    qsort(sorted, (size_t)count, sizeof *sorted, compare_ids);
+    for (int i = 1; i < count; i++) {
+        if (strcmp(sorted[i - 1], sorted[i]) == 0) {
+            usage_error("session id '%s' is given twice", sorted[i]);
         }
     }
+    free(sorted);
     return optind;
 }
 
@@ -606,9 +663,23 @@ static void format_duration(char *out, size_t n, double seconds) {
 }
 
 /* Erases the progress line (before a message, or at the end). Holds stderr_lock. */
+/*
+ * The width the progress line may take: one less than the terminal's
+ * columns (read at each draw: a window may be resized), so that it never
+ * wraps, which would make every redraw a new line; 79 when stderr is not a
+ * terminal or does not say.
+ */
+static int progress_width(void) {
+    struct winsize ws;
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 1 && ws.ws_col <= 80) {
+        return ws.ws_col - 1;
+    }
+    return 79;
+}
+
 static void progress_clear_locked(void) {
     if (progress.dirty) {
-        fprintf(stderr, "\r%-79s\r", "");
+        fprintf(stderr, "\r%*s\r", progress_width(), "");
         progress.dirty = 0;
     }
 }
@@ -649,7 +720,8 @@ static void progress_draw_locked(void) {
         snprintf(line, sizeof line, "%zu/%zu sessions  %s  %s/s  ETA %s%s", progress.done,
                  progress.sessions, got, speed, eta, failed);
     }
-    fprintf(stderr, "\r%-79s", line);
+    int width = progress_width(); /* the line is ASCII: a byte a column */
+    fprintf(stderr, "\r%-*.*s", width, width, line);
     fflush(stderr);
     progress.dirty = 1;
 }
@@ -1112,6 +1184,7 @@ static bb_code make_client(bb_client **out, bb_error **err) {
 }
 
 int main(int argc, char **argv) {
+    hold_closed_streams();
     int first = parse_args(argc, argv);
 
     if (bb_version_number() < BB_VERSION_NUMBER) {
