@@ -883,3 +883,23 @@ fn a_key_inside_the_callers_path_is_redacted_from_local_errors() {
     assert!(!e.message().contains(key), "the key was echoed: {e}");
     assert_eq!(server.request_count(), 0, "all refused before sending");
 }
+
+/// A short key echoed by the server is redacted too (found by probing
+/// `bb-download`: keys under 8 bytes were left alone, so a server that echoed
+/// the key `abc` put it on the tool's stderr and in its JSON).
+#[test]
+fn a_short_key_echoed_by_the_server_is_redacted() {
+    let server = demo_server();
+    server.script(
+        DEMO,
+        &["status 401 | Message: \"the key Abc is not valid\""],
+    );
+    let client = client_for(&server);
+    let e = client.download_to_vec(Some("abc"), DEMO).unwrap_err();
+    assert_eq!(e.http_status(), Some(401), "{e}");
+    assert!(
+        !e.message().to_ascii_lowercase().contains("abc"),
+        "the key was echoed: {e}"
+    );
+    assert!(e.message().contains("[redacted]"), "{e}");
+}
