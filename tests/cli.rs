@@ -512,6 +512,17 @@ fn a_bad_command_line_is_2_and_sends_nothing() {
         assert_eq!(code(&r), 2, "{args:?}\n{}", r.describe());
         assert!(r.stderr.contains("--help"), "{}", r.describe());
     }
+    // Arguments echoed in a usage error are escaped like ids elsewhere: no
+    // terminal escape reaches stderr (they were printed raw).
+    for args in [
+        &["\u{1b}]0;owned\u{7}", "\u{1b}]0;owned\u{7}"][..],
+        &["--\u{1b}[2J"][..],
+    ] {
+        let r = run(&mut bb(&server, dir.path(), args));
+        assert_eq!(code(&r), 2, "{args:?}\n{}", r.describe());
+        assert!(!r.stderr.contains('\u{1b}'), "{}", r.describe());
+        assert!(r.stderr.contains("\\x1b"), "{}", r.describe());
+    }
     assert_eq!(server.request_count(), 0);
     assert!(leftovers(dir.path(), &[]).is_empty());
 

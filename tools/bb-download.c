@@ -193,6 +193,15 @@ static void str_add_escaped(struct str *s, const char *text) {
     }
 }
 
+/* `text` escaped as str_add_escaped does, in a new string (for a message
+   printed just before the program exits: never freed). */
+static const char *escaped(const char *text) {
+    struct str s = {0};
+    str_puts(&s, "");
+    str_add_escaped(&s, text);
+    return s.p;
+}
+
 /* The length of the valid UTF-8 sequence at s, or 0 when it is not one. */
 static size_t utf8_sequence(const unsigned char *s) {
     unsigned char c = s[0];
@@ -446,12 +455,12 @@ static int parse_args(int argc, char **argv) {
         case 'h':
             fputs(usage_text, stdout);
             exit_after_stdout();
-        case ':': usage_error("option '%s' needs an argument", argv[optind - 1]);
+        case ':': usage_error("option '%s' needs an argument", escaped(argv[optind - 1]));
         default:
             if (optopt != 0 && optopt < 256) {
                 usage_error("unknown option '-%c'", optopt);
             }
-            usage_error("unknown option '%s'", argv[optind - 1]);
+            usage_error("unknown option '%s'", escaped(argv[optind - 1]));
         }
     }
     int count = argc - optind;
@@ -478,7 +487,7 @@ static int parse_args(int argc, char **argv) {
     qsort(sorted, (size_t)count, sizeof *sorted, compare_ids);
     for (int i = 1; i < count; i++) {
         if (strcmp(sorted[i - 1], sorted[i]) == 0) {
-            usage_error("session id '%s' is given twice", sorted[i]);
+            usage_error("session id '%s' is given twice", escaped(sorted[i]));
         }
     }
     free(sorted);
